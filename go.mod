@@ -1,0 +1,3 @@
+module github.com/flinkplane/flinkplane
+
+go 1.26
