@@ -1,0 +1,93 @@
+package flinkplane
+
+import "time"
+
+// Operation statuses (OperationStatus).
+const (
+	OperationInProgress = "IN_PROGRESS"
+	OperationSuccessful = "SUCCESSFUL"
+	OperationFailed     = "FAILED"
+	OperationCancelled  = "CANCELLED"
+)
+
+// Operation kinds: the API's Operation names. Snapshot creation and
+// deletion are recorded too, under the names of the calls that start them.
+const (
+	OpStartApplication          = "StartApplication"
+	OpStopApplication           = "StopApplication"
+	OpUpdateApplication         = "UpdateApplication"
+	OpRollbackApplication       = "RollbackApplication"
+	OpCreateApplicationSnapshot = "CreateApplicationSnapshot"
+	OpDeleteApplicationSnapshot = "DeleteApplicationSnapshot"
+	OpDeleteApplication         = "DeleteApplication"
+	OpAddCloudWatchLogging      = "AddApplicationCloudWatchLoggingOption"
+	OpDeleteCloudWatchLogging   = "DeleteApplicationCloudWatchLoggingOption"
+)
+
+// Operation is one durable, step-recorded lifecycle action. A step reads the
+// operation, records the step and any external handle it is about to
+// create, acts, and records the next step, so that a restarted control plane
+// resumes the operation without repeating a side effect.
+type Operation struct {
+	ID              string    `json:"id"`
+	ApplicationName string    `json:"applicationName"`
+	Kind            string    `json:"kind"`
+	Status          string    `json:"status"`
+	StartTime       time.Time `json:"startTime"`
+	EndTime         time.Time `json:"endTime,omitzero"`
+
+	// Plan is the list of steps; Step is the index of the current one.
+	Plan []string `json:"plan,omitempty"`
+	Step int      `json:"step"`
+
+	// Version change made by the operation (ApplicationVersionChangeDetails).
+	VersionFrom int64 `json:"versionFrom,omitempty"`
+	VersionTo   int64 `json:"versionTo,omitempty"`
+
+	// Parameters.
+	Force                 bool   `json:"force,omitempty"`
+	RestoreType           string `json:"restoreType,omitempty"`
+	RestoreSnapshotName   string `json:"restoreSnapshotName,omitempty"`
+	AllowNonRestoredState bool   `json:"allowNonRestoredState,omitempty"`
+	SnapshotName          string `json:"snapshotName,omitempty"`
+	// System marks an operation the service started itself (a system
+	// rollback); ParentID is the operation that caused it.
+	System   bool   `json:"system,omitempty"`
+	ParentID string `json:"parentId,omitempty"`
+
+	// External handles gathered so far.
+	Cluster           *ClusterHandle `json:"cluster,omitempty"`
+	JobID             string         `json:"jobId,omitempty"`
+	TriggerID         string         `json:"triggerId,omitempty"`
+	SavepointLocation string         `json:"savepointLocation,omitempty"`
+	RestoreFrom       string         `json:"restoreFrom,omitempty"`
+
+	// Failure details.
+	ErrorInfo           string `json:"errorInfo,omitempty"`
+	RollbackOperationID string `json:"rollbackOperationId,omitempty"`
+
+	// Findings of the compatibility pre-flight check.
+	Findings []Finding `json:"findings,omitempty"`
+}
+
+// CurrentStep returns the name of the step to run next, or "" when all
+// steps are done.
+func (op *Operation) CurrentStep() string {
+	if op.Step < 0 || op.Step >= len(op.Plan) {
+		return ""
+	}
+	return op.Plan[op.Step]
+}
+
+// Done reports whether the operation has ended.
+func (op *Operation) Done() bool { return op.Status != OperationInProgress }
+
+// OperationFilter selects operations of one application.
+type OperationFilter struct {
+	Kind   string // "": any
+	Status string // "": any
+	// After is the id of the last operation of the previous page; the
+	// order is newest first.
+	After string
+	Limit int // 0: no limit
+}

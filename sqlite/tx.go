@@ -1,0 +1,359 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+type tx struct {
+	db       *DB
+	ctx      context.Context
+	q        querier
+	readOnly bool
+	dirty    map[string]bool
+	deleted  []string
+}
+
+func (t *tx) writable() error {
+	if t.readOnly {
+		return errors.New("write in a read-only transaction")
+	}
+	return nil
+}
+
+func isUnique(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
+}
+
+func getJSON[T any](t *tx, notFound string, query string, args ...any) (*T, error) {
+	var data string
+	if err := t.q.QueryRowContext(t.ctx, query, args...).Scan(&data); errors.Is(err, sql.ErrNoRows) {
+		return nil, flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFound)
+	} else if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	v := new(T)
+	if err := json.Unmarshal([]byte(data), v); err != nil {
+		return nil, fmt.Errorf("decode record: %w", err)
+	}
+	return v, nil
+}
+
+func listJSON[T any](t *tx, query string, args ...any) ([]*T, error) {
+	rows, err := t.q.QueryContext(t.ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("query: %w", err)
+	}
+	defer rows.Close()
+	var out []*T
+	for rows.Next() {
+		var data string
+		if err := rows.Scan(&data); err != nil {
+			return nil, fmt.Errorf("scan: %w", err)
+		}
+		v := new(T)
+		if err := json.Unmarshal([]byte(data), v); err != nil {
+			return nil, fmt.Errorf("decode record: %w", err)
+		}
+		out = append(out, v)
+	}
+	return out, rows.Err()
+}
+
+func encode(v any) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode record: %w", err)
+	}
+	return string(b), nil
+}
+
+func limitClause(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+func notFoundApp(name string) string {
+	return fmt.Sprintf("Application %s not found.", name)
+}
+
+func (t *tx) Application(name string) (*flinkplane.Application, error) {
+	if t.readOnly {
+		t.db.mu.Lock()
+		a, ok := t.db.apps[name]
+		gen := t.db.gen
+		t.db.mu.Unlock()
+		if ok {
+			c := *a
+			return &c, nil
+		}
+		a, err := getJSON[flinkplane.Application](t, notFoundApp(name), `SELECT data FROM applications WHERE name = ?`, name)
+		if err != nil {
+			return nil, err
+		}
+		t.db.mu.Lock()
+		if t.db.gen == gen {
+			c := *a
+			t.db.apps[name] = &c
+		}
+		t.db.mu.Unlock()
+		return a, nil
+	}
+	return getJSON[flinkplane.Application](t, notFoundApp(name), `SELECT data FROM applications WHERE name = ?`, name)
+}
+
+func (t *tx) Applications(after string, limit int) ([]*flinkplane.Application, error) {
+	return listJSON[flinkplane.Application](t, `SELECT data FROM applications WHERE name > ? ORDER BY name LIMIT ?`, after, limitClause(limit))
+}
+
+func (t *tx) CreateApplication(app *flinkplane.Application) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	data, err := encode(app)
+	if err != nil {
+		return err
+	}
+	t.dirty[app.Name] = true
+	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO applications (name, data) VALUES (?, ?)`, app.Name, data); isUnique(err) {
+		return flinkplane.Errorf(flinkplane.EINUSE, "Application %s already exists.", app.Name)
+	} else if err != nil {
+		return fmt.Errorf("insert application: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PutApplication(app *flinkplane.Application) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	data, err := encode(app)
+	if err != nil {
+		return err
+	}
+	t.dirty[app.Name] = true
+	res, err := t.q.ExecContext(t.ctx, `UPDATE applications SET data = ? WHERE name = ?`, data, app.Name)
+	if err != nil {
+		return fmt.Errorf("update application: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(app.Name))
+	}
+	return nil
+}
+
+func (t *tx) DeleteApplication(name string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	t.dirty[name] = true
+	res, err := t.q.ExecContext(t.ctx, `DELETE FROM applications WHERE name = ?`, name)
+	if err != nil {
+		return fmt.Errorf("delete application: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(name))
+	}
+	for _, table := range []string{"versions", "snapshots", "operations", "tags"} {
+		if _, err := t.q.ExecContext(t.ctx, `DELETE FROM `+table+` WHERE app = ?`, name); err != nil {
+			return fmt.Errorf("delete application %s: %w", table, err)
+		}
+	}
+	t.deleted = append(t.deleted, name)
+	return nil
+}
+
+func (t *tx) Version(app string, id int64) (*flinkplane.ApplicationVersion, error) {
+	k := verKey{app, id}
+	t.db.mu.Lock()
+	v, ok := t.db.vers[k]
+	t.db.mu.Unlock()
+	if ok {
+		return v, nil
+	}
+	v, err := getJSON[flinkplane.ApplicationVersion](t,
+		fmt.Sprintf("Application version %d of application %s not found.", id, app),
+		`SELECT data FROM versions WHERE app = ? AND id = ?`, app, id)
+	if err != nil {
+		return nil, err
+	}
+	if t.readOnly {
+		t.db.mu.Lock()
+		t.db.vers[k] = v
+		t.db.mu.Unlock()
+	}
+	return v, nil
+}
+
+func (t *tx) Versions(app string, after int64, limit int) ([]*flinkplane.ApplicationVersion, error) {
+	return listJSON[flinkplane.ApplicationVersion](t, `SELECT data FROM versions WHERE app = ? AND id > ? ORDER BY id LIMIT ?`, app, after, limitClause(limit))
+}
+
+func (t *tx) CreateVersion(v *flinkplane.ApplicationVersion) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	data, err := encode(v)
+	if err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO versions (app, id, data) VALUES (?, ?, ?)`, v.ApplicationName, v.VersionID, data); isUnique(err) {
+		return flinkplane.Errorf(flinkplane.ECONFLICT, "Application version %d of %s already exists.", v.VersionID, v.ApplicationName)
+	} else if err != nil {
+		return fmt.Errorf("insert version: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Snapshot(app, name string) (*flinkplane.Snapshot, error) {
+	return getJSON[flinkplane.Snapshot](t, fmt.Sprintf("Snapshot %s of application %s not found.", name, app),
+		`SELECT data FROM snapshots WHERE app = ? AND name = ?`, app, name)
+}
+
+func (t *tx) Snapshots(app string, after string, limit int) ([]*flinkplane.Snapshot, error) {
+	if after == "" {
+		return listJSON[flinkplane.Snapshot](t, `SELECT data FROM snapshots WHERE app = ? ORDER BY seq LIMIT ?`, app, limitClause(limit))
+	}
+	return listJSON[flinkplane.Snapshot](t, `SELECT data FROM snapshots WHERE app = ?
+		AND seq > COALESCE((SELECT seq FROM snapshots WHERE app = ? AND name = ?), 1 << 62) ORDER BY seq LIMIT ?`,
+		app, app, after, limitClause(limit))
+}
+
+func (t *tx) CreateSnapshot(s *flinkplane.Snapshot) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	data, err := encode(s)
+	if err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO snapshots (app, name, data) VALUES (?, ?, ?)`, s.ApplicationName, s.Name, data); isUnique(err) {
+		return flinkplane.Errorf(flinkplane.EINUSE, "Snapshot %s already exists for application %s.", s.Name, s.ApplicationName)
+	} else if err != nil {
+		return fmt.Errorf("insert snapshot: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) PutSnapshot(s *flinkplane.Snapshot) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	data, err := encode(s)
+	if err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(t.ctx, `UPDATE snapshots SET data = ? WHERE app = ? AND name = ?`, data, s.ApplicationName, s.Name)
+	if err != nil {
+		return fmt.Errorf("update snapshot: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return flinkplane.Errorf(flinkplane.ENOTFOUND, "Snapshot %s of application %s not found.", s.Name, s.ApplicationName)
+	}
+	return nil
+}
+
+func (t *tx) DeleteSnapshot(app, name string) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	res, err := t.q.ExecContext(t.ctx, `DELETE FROM snapshots WHERE app = ? AND name = ?`, app, name)
+	if err != nil {
+		return fmt.Errorf("delete snapshot: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return flinkplane.Errorf(flinkplane.ENOTFOUND, "Snapshot %s of application %s not found.", name, app)
+	}
+	return nil
+}
+
+func (t *tx) Operation(app, id string) (*flinkplane.Operation, error) {
+	return getJSON[flinkplane.Operation](t, fmt.Sprintf("Operation %s of application %s not found.", id, app),
+		`SELECT data FROM operations WHERE app = ? AND id = ?`, app, id)
+}
+
+func (t *tx) Operations(app string, f flinkplane.OperationFilter) ([]*flinkplane.Operation, error) {
+	q := `SELECT data FROM operations WHERE app = ?`
+	args := []any{app}
+	if f.Kind != "" {
+		q += ` AND kind = ?`
+		args = append(args, f.Kind)
+	}
+	if f.Status != "" {
+		q += ` AND status = ?`
+		args = append(args, f.Status)
+	}
+	if f.After != "" {
+		q += ` AND seq < COALESCE((SELECT seq FROM operations WHERE app = ? AND id = ?), -1)`
+		args = append(args, app, f.After)
+	}
+	q += ` ORDER BY seq DESC LIMIT ?`
+	args = append(args, limitClause(f.Limit))
+	return listJSON[flinkplane.Operation](t, q, args...)
+}
+
+func (t *tx) PutOperation(op *flinkplane.Operation) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	data, err := encode(op)
+	if err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO operations (app, id, kind, status, data) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (app, id) DO UPDATE SET kind = excluded.kind, status = excluded.status, data = excluded.data`,
+		op.ApplicationName, op.ID, op.Kind, op.Status, data); err != nil {
+		return fmt.Errorf("put operation: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) InProgressOperations() ([]*flinkplane.Operation, error) {
+	return listJSON[flinkplane.Operation](t, `SELECT data FROM operations WHERE status = ? ORDER BY seq`, flinkplane.OperationInProgress)
+}
+
+func (t *tx) Tags(app string) ([]flinkplane.Tag, error) {
+	rows, err := t.q.QueryContext(t.ctx, `SELECT key, value FROM tags WHERE app = ? ORDER BY key`, app)
+	if err != nil {
+		return nil, fmt.Errorf("query tags: %w", err)
+	}
+	defer rows.Close()
+	var out []flinkplane.Tag
+	for rows.Next() {
+		var tg flinkplane.Tag
+		if err := rows.Scan(&tg.Key, &tg.Value); err != nil {
+			return nil, fmt.Errorf("scan tag: %w", err)
+		}
+		out = append(out, tg)
+	}
+	return out, rows.Err()
+}
+
+func (t *tx) SetTags(app string, tags []flinkplane.Tag) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(t.ctx, `DELETE FROM tags WHERE app = ?`, app); err != nil {
+		return fmt.Errorf("delete tags: %w", err)
+	}
+	for _, tg := range tags {
+		if _, err := t.q.ExecContext(t.ctx, `INSERT INTO tags (app, key, value) VALUES (?, ?, ?)`, app, tg.Key, tg.Value); err != nil {
+			return fmt.Errorf("insert tag: %w", err)
+		}
+	}
+	return nil
+}
