@@ -50,6 +50,10 @@ type Operation struct {
 	RestoreSnapshotName   string `json:"restoreSnapshotName,omitempty"`
 	AllowNonRestoredState bool   `json:"allowNonRestoredState,omitempty"`
 	SnapshotName          string `json:"snapshotName,omitempty"`
+	// RestoreMaxVersion, when set, limits RESTORE_FROM_LATEST_SNAPSHOT to
+	// snapshots taken at or before that version (a rollback restores the
+	// state taken before the change it undoes).
+	RestoreMaxVersion int64 `json:"restoreMaxVersion,omitempty"`
 	// System marks an operation the service started itself (a system
 	// rollback); ParentID is the operation that caused it.
 	System   bool   `json:"system,omitempty"`

@@ -1,0 +1,614 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+// CreateApplication stores a new application at version 1, READY.
+// Returns EINUSE if the name is taken.
+func (e *Engine) CreateApplication(ctx context.Context, app *flinkplane.Application, cfg flinkplane.ApplicationConfig, tags []flinkplane.Tag) (*flinkplane.Application, *flinkplane.ApplicationVersion, error) {
+	now := e.now()
+	app.Status = flinkplane.StatusReady
+	app.VersionID = 1
+	app.ConditionalToken = NewConditionalToken()
+	app.CreateTime, app.UpdateTime = now, now
+	app.RuntimeEnvironment = cfg.RuntimeEnvironment
+	app.ApplicationMode = cfg.ApplicationMode
+	if app.ID == "" {
+		app.ID = newID()
+	}
+	ver := &flinkplane.ApplicationVersion{ApplicationName: app.Name, VersionID: 1, CreateTime: now, Status: flinkplane.StatusReady, Config: cfg}
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		if err := tx.CreateApplication(app); err != nil {
+			return err
+		}
+		if err := tx.CreateVersion(ver); err != nil {
+			return err
+		}
+		if len(tags) > 0 {
+			return tx.SetTags(app.Name, tags)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return app, ver, nil
+}
+
+// StartInput is the RunConfiguration of a StartApplication call; nil
+// members fall back to the application's stored run configuration.
+type StartInput struct {
+	Restore               *flinkplane.RestoreConfig
+	AllowNonRestoredState *bool
+}
+
+// StartApplication starts a READY application. The runtime must be usable
+// (the driver's Ready error is returned as is) and the snapshot to restore
+// must be restorable on the application's runtime: a snapshot taken on a
+// newer Flink version is refused (EINVALIDCONFIG) before anything starts.
+// Returns EINUSE unless the application is READY.
+func (e *Engine) StartApplication(ctx context.Context, name string, in StartInput) (string, error) {
+	app, ver, err := e.application(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if app.Status != flinkplane.StatusReady {
+		return "", statusError(app, "StartApplication", "READY")
+	}
+	runtime := ver.Config.RuntimeEnvironment
+	if e.Driver == nil {
+		return "", flinkplane.Errorf(flinkplane.EINVALIDCONFIG,
+			"The Flink runtime %s is not available: this server has no cluster driver configured, so it cannot run applications.", runtime)
+	}
+	if err := e.Driver.Ready(runtime); err != nil {
+		return "", err
+	}
+	if e.Code == nil {
+		return "", flinkplane.Errorf(flinkplane.ECODE, "No code store is configured.")
+	}
+	if _, err := e.Code.Fetch(ctx, ver.Config.Code); err != nil {
+		return "", err
+	}
+	restore := ver.Config.Restore
+	if in.Restore != nil {
+		restore = *in.Restore
+	}
+	allow := ver.Config.AllowNonRestoredState
+	if in.AllowNonRestoredState != nil {
+		allow = *in.AllowNonRestoredState
+	}
+	op := &flinkplane.Operation{
+		ID: newID(), ApplicationName: name, Kind: flinkplane.OpStartApplication, Status: flinkplane.OperationInProgress,
+		StartTime: e.now(), Plan: []string{StepStartCluster, StepSubmit, StepWaitRunning},
+		RestoreType: restore.Type, RestoreSnapshotName: restore.SnapshotName, AllowNonRestoredState: allow,
+	}
+	err = e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		app, err := tx.Application(name)
+		if err != nil {
+			return err
+		}
+		if app.Status != flinkplane.StatusReady {
+			return statusError(app, "StartApplication", "READY")
+		}
+		snaps, err := tx.Snapshots(name, "", 0)
+		if err != nil {
+			return err
+		}
+		s, err := chooseRestore(snaps, restore.Type, restore.SnapshotName, runtime, 0)
+		if err != nil {
+			return err
+		}
+		if s != nil {
+			op.RestoreFrom = s.Location
+		}
+		app.Status = flinkplane.StatusStarting
+		app.UpdateTime = e.now()
+		if err := tx.PutApplication(app); err != nil {
+			return err
+		}
+		return tx.PutOperation(op)
+	})
+	if err != nil {
+		return "", err
+	}
+	e.kick(name)
+	return op.ID, nil
+}
+
+// StopApplication stops a RUNNING application, taking a snapshot first
+// when snapshots are enabled. With force it cancels the job without a
+// snapshot, from RUNNING, STARTING, UPDATING, STOPPING, AUTOSCALING or
+// ROLLING_BACK, and cancels the operation in progress. Returns EINUSE
+// otherwise.
+func (e *Engine) StopApplication(ctx context.Context, name string, force bool) (string, error) {
+	op := &flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: flinkplane.OpStopApplication,
+		Status: flinkplane.OperationInProgress, StartTime: e.now(), Force: force}
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		app, err := tx.Application(name)
+		if err != nil {
+			return err
+		}
+		ver, err := tx.Version(name, app.VersionID)
+		if err != nil {
+			return err
+		}
+		if force {
+			switch app.Status {
+			case flinkplane.StatusRunning, flinkplane.StatusStarting, flinkplane.StatusUpdating, flinkplane.StatusStopping,
+				flinkplane.StatusAutoscaling, flinkplane.StatusRollingBack:
+			default:
+				return statusError(app, "StopApplication with Force", "RUNNING, STARTING, UPDATING, STOPPING, AUTOSCALING or ROLLING_BACK")
+			}
+			if err := cancelInProgress(tx, name, e.now(), "Cancelled by a forced StopApplication."); err != nil {
+				return err
+			}
+			op.Plan = []string{StepCancelJob, StepStopCluster}
+			app.Status = flinkplane.StatusForceStopping
+		} else {
+			if app.Status != flinkplane.StatusRunning {
+				return statusError(app, "StopApplication", "RUNNING")
+			}
+			if ver.Config.SnapshotsEnabled {
+				op.SnapshotName = autoSnapshotName("stop", e.now(), op.ID)
+				op.Plan = []string{StepStopWithSavepoint, StepCancelJob, StepStopCluster}
+			} else {
+				op.Plan = []string{StepCancelJob, StepStopCluster}
+			}
+			app.Status = flinkplane.StatusStopping
+		}
+		app.UpdateTime = e.now()
+		if err := tx.PutApplication(app); err != nil {
+			return err
+		}
+		return tx.PutOperation(op)
+	})
+	if err != nil {
+		return "", err
+	}
+	e.kick(name)
+	return op.ID, nil
+}
+
+func cancelInProgress(tx flinkplane.Tx, app string, now time.Time, why string) error {
+	ops, err := tx.Operations(app, flinkplane.OperationFilter{Status: flinkplane.OperationInProgress})
+	if err != nil {
+		return err
+	}
+	for _, o := range ops {
+		if o.Kind == flinkplane.OpCreateApplicationSnapshot || o.Kind == flinkplane.OpDeleteApplicationSnapshot {
+			continue
+		}
+		o.Status = flinkplane.OperationCancelled
+		o.EndTime = now
+		o.ErrorInfo = why
+		if err := tx.PutOperation(o); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func autoSnapshotName(kind string, now time.Time, opID string) string {
+	return fmt.Sprintf("flinkplane-%s-%s-%s", kind, now.UTC().Format("20060102T150405Z"), opID[:8])
+}
+
+// CreateApplicationSnapshot takes a snapshot of a RUNNING application.
+// Returns EINUSE unless RUNNING or if the name is taken, ELIMIT past
+// MaxSnapshots.
+func (e *Engine) CreateApplicationSnapshot(ctx context.Context, name, snapshot string) (string, error) {
+	op := &flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: flinkplane.OpCreateApplicationSnapshot,
+		Status: flinkplane.OperationInProgress, StartTime: e.now(), SnapshotName: snapshot, Plan: []string{StepTriggerSavepoint}}
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		app, err := tx.Application(name)
+		if err != nil {
+			return err
+		}
+		if app.Status != flinkplane.StatusRunning {
+			return statusError(app, "CreateApplicationSnapshot", "RUNNING")
+		}
+		snaps, err := tx.Snapshots(name, "", 0)
+		if err != nil {
+			return err
+		}
+		if len(snaps) >= e.MaxSnapshots {
+			return flinkplane.Errorf(flinkplane.ELIMIT, "Application %s has reached the limit of %d snapshots.", name, e.MaxSnapshots)
+		}
+		runtime := app.RuntimeEnvironment
+		if app.Cluster != nil {
+			runtime = app.Cluster.Runtime
+		}
+		if err := tx.CreateSnapshot(&flinkplane.Snapshot{ApplicationName: name, Name: snapshot, Status: flinkplane.SnapshotCreating,
+			VersionID: app.VersionID, Runtime: runtime, CreateTime: e.now(), OperationID: op.ID}); err != nil {
+			return err
+		}
+		return tx.PutOperation(op)
+	})
+	if err != nil {
+		return "", err
+	}
+	e.kick(name)
+	return op.ID, nil
+}
+
+// DeleteApplicationSnapshot disposes of a snapshot's savepoint and removes
+// it. created must match the snapshot's creation time to the second.
+// Returns ENOTFOUND, EINUSE for a snapshot being created or deleted, and
+// EINVALID for a wrong timestamp.
+func (e *Engine) DeleteApplicationSnapshot(ctx context.Context, name, snapshot string, created time.Time) (string, error) {
+	op := &flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: flinkplane.OpDeleteApplicationSnapshot,
+		Status: flinkplane.OperationInProgress, StartTime: e.now(), SnapshotName: snapshot, Plan: []string{StepDisposeSavepoint}}
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		if _, err := tx.Application(name); err != nil {
+			return err
+		}
+		s, err := tx.Snapshot(name, snapshot)
+		if err != nil {
+			return err
+		}
+		if s.Status == flinkplane.SnapshotCreating || s.Status == flinkplane.SnapshotDeleting {
+			return flinkplane.Errorf(flinkplane.EINUSE, "Snapshot %s is in %s status.", snapshot, s.Status)
+		}
+		if !SameSecond(s.CreateTime, created) {
+			return flinkplane.Errorf(flinkplane.EINVALID, "SnapshotCreationTimestamp does not match the creation time of snapshot %s.", snapshot)
+		}
+		s.Status = flinkplane.SnapshotDeleting
+		if err := tx.PutSnapshot(s); err != nil {
+			return err
+		}
+		return tx.PutOperation(op)
+	})
+	if err != nil {
+		return "", err
+	}
+	e.kick(name)
+	return op.ID, nil
+}
+
+// SameSecond reports whether a and b are the same instant, tolerating
+// either being truncated to the whole second (as Terraform sends it).
+func SameSecond(a, b time.Time) bool {
+	return a.Truncate(time.Second).Equal(b.Truncate(time.Second))
+}
+
+// UpdateInput describes a configuration change.
+type UpdateInput struct {
+	// Kind is the operation name (default UpdateApplication).
+	Kind string
+	// CurrentVersion or ConditionalToken must match the application.
+	CurrentVersion   *int64
+	ConditionalToken *string
+	// Change edits a copy of the current configuration.
+	Change func(cfg *flinkplane.ApplicationConfig) error
+}
+
+// UpdateApplication applies a configuration change as a new version. A
+// change to what runs (runtime, code, properties, Flink configuration) of
+// a RUNNING application is an UPDATING operation: snapshot, stop, start
+// on the new configuration restored from it. A change of the runtime or
+// the code is first checked by the CompatChecker; an ERROR finding fails
+// the call with EINVALIDCONFIG and changes nothing, unless the
+// application's tag flinkplane:compat-check is "warn".
+// Returns EINUSE unless READY or RUNNING, ECONFLICT for a stale version id
+// or token, EINVALID when neither is given.
+func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateInput) (*flinkplane.Application, *flinkplane.ApplicationVersion, string, error) {
+	if in.Kind == "" {
+		in.Kind = flinkplane.OpUpdateApplication
+	}
+	var app *flinkplane.Application
+	var cur *flinkplane.ApplicationVersion
+	var tags []flinkplane.Tag
+	var snaps []*flinkplane.Snapshot
+	err := e.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
+		if app, err = tx.Application(name); err != nil {
+			return err
+		}
+		if cur, err = tx.Version(name, app.VersionID); err != nil {
+			return err
+		}
+		if tags, err = tx.Tags(name); err != nil {
+			return err
+		}
+		snaps, err = tx.Snapshots(name, "", 0)
+		return err
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if err := checkVersion(app, in.CurrentVersion, in.ConditionalToken); err != nil {
+		return nil, nil, "", err
+	}
+	if app.Status != flinkplane.StatusReady && app.Status != flinkplane.StatusRunning {
+		return nil, nil, "", statusError(app, in.Kind, "READY or RUNNING")
+	}
+	cfg := cur.Config.Clone()
+	if in.Change != nil {
+		if err := in.Change(&cfg); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	changesCode := cfg.RuntimeEnvironment != cur.Config.RuntimeEnvironment || codeDiffers(cur.Config.Code, cfg.Code)
+	if codeDiffers(cur.Config.Code, cfg.Code) && cfg.Code.S3 != nil && e.Code != nil {
+		if err := e.Code.Check(ctx, *cfg.Code.S3); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	var findings []flinkplane.Finding
+	if changesCode && e.Compat != nil {
+		var blocked bool
+		findings, blocked, err = e.preflight(ctx, app, cur, cfg, tags, snaps)
+		if err != nil {
+			return nil, nil, "", err
+		}
+		if blocked {
+			e.recordRejected(ctx, app, cur, in.Kind, findings)
+			return nil, nil, "", flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "%s", findingsMessage(cfg.RuntimeEnvironment, findings))
+		}
+	}
+	now := e.now()
+	var ver *flinkplane.ApplicationVersion
+	op := &flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: in.Kind, StartTime: now, Findings: findings}
+	err = e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		a, err := tx.Application(name)
+		if err != nil {
+			return err
+		}
+		if err := checkVersion(a, in.CurrentVersion, in.ConditionalToken); err != nil {
+			return err
+		}
+		if a.VersionID != app.VersionID {
+			return flinkplane.Errorf(flinkplane.ECONFLICT, "Application %s was modified concurrently; retry with the current version.", name)
+		}
+		if a.Status != flinkplane.StatusReady && a.Status != flinkplane.StatusRunning {
+			return statusError(a, in.Kind, "READY or RUNNING")
+		}
+		ver = &flinkplane.ApplicationVersion{ApplicationName: name, VersionID: a.VersionID + 1, CreateTime: now,
+			Status: a.Status, UpdatedFrom: a.VersionID, Config: cfg}
+		op.VersionFrom, op.VersionTo = a.VersionID, ver.VersionID
+		if a.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg) {
+			a.Status = flinkplane.StatusUpdating
+			ver.Status = a.Status
+			op.Status = flinkplane.OperationInProgress
+			op.RestoreType, op.RestoreSnapshotName = cfg.Restore.Type, cfg.Restore.SnapshotName
+			if cur.Config.SnapshotsEnabled {
+				op.SnapshotName = autoSnapshotName("update", now, op.ID)
+				op.Plan = []string{StepStopWithSavepoint, StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}
+			} else {
+				// Without snapshots the new job starts without state.
+				op.RestoreType = flinkplane.RestoreSkip
+				op.Plan = []string{StepCancelJob, StepStopCluster, StepStartCluster, StepSubmit, StepWaitRunning}
+			}
+		} else {
+			op.Status = flinkplane.OperationSuccessful
+			op.EndTime = now
+		}
+		if err := tx.CreateVersion(ver); err != nil {
+			return err
+		}
+		a.VersionID = ver.VersionID
+		a.ConditionalToken = NewConditionalToken()
+		if a.Status != flinkplane.StatusUpdating {
+			a.RuntimeEnvironment = cfg.RuntimeEnvironment
+		}
+		a.ApplicationMode = cfg.ApplicationMode
+		a.UpdateTime = now
+		if err := tx.PutApplication(a); err != nil {
+			return err
+		}
+		app = a
+		return tx.PutOperation(op)
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	if op.Status == flinkplane.OperationInProgress {
+		e.kick(name)
+	}
+	return app, ver, op.ID, nil
+}
+
+func codeDiffers(a, b flinkplane.CodeConfig) bool {
+	x := flinkplane.ApplicationConfig{Code: a}
+	y := flinkplane.ApplicationConfig{Code: b}
+	return flinkplane.RunsDifferently(x, y)
+}
+
+func checkVersion(app *flinkplane.Application, version *int64, token *string) error {
+	if version == nil && token == nil {
+		return flinkplane.Errorf(flinkplane.EINVALID, "Either CurrentApplicationVersionId or ConditionalToken must be provided.")
+	}
+	if version != nil && *version != app.VersionID {
+		return flinkplane.Errorf(flinkplane.ECONFLICT,
+			"The CurrentApplicationVersionId %d does not match the current version %d of application %s.", *version, app.VersionID, app.Name)
+	}
+	if token != nil && *token != app.ConditionalToken {
+		return flinkplane.Errorf(flinkplane.ECONFLICT, "The ConditionalToken does not match the current token of application %s.", app.Name)
+	}
+	return nil
+}
+
+// CompatMode returns the value of the flinkplane:compat-check tag:
+// "enforce" (default) or "warn".
+func CompatMode(tags []flinkplane.Tag) string {
+	for _, t := range tags {
+		if t.Key == flinkplane.TagCompatCheck && strings.EqualFold(t.Value, "warn") {
+			return "warn"
+		}
+	}
+	return "enforce"
+}
+
+// preflight runs the compatibility checks of an update that changes the
+// runtime or the code. blocked is true if an ERROR finding must stop it.
+func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur *flinkplane.ApplicationVersion, cfg flinkplane.ApplicationConfig, tags []flinkplane.Tag, snaps []*flinkplane.Snapshot) ([]flinkplane.Finding, bool, error) {
+	target := cfg.RuntimeEnvironment
+	var findings []flinkplane.Finding
+	addErr := func(what string, err error) {
+		findings = append(findings, flinkplane.Finding{Severity: flinkplane.SeverityError, Code: "CHECK_FAILED",
+			Message: fmt.Sprintf("The %s check could not run: %s", what, flinkplane.ErrorMessage(err))})
+	}
+	if e.Code != nil && cfg.Code.ContentType != flinkplane.CodePlainText {
+		jar, err := e.Code.Fetch(ctx, cfg.Code)
+		if err != nil {
+			return nil, false, err
+		}
+		f, err := e.Compat.CheckJar(ctx, jar, target)
+		if err != nil {
+			addErr("application code", err)
+		}
+		findings = append(findings, f...)
+	}
+	if s := flinkplane.LatestRestorable(snaps, cur.Config.RuntimeEnvironment); s != nil && cfg.Restore.Type != flinkplane.RestoreSkip {
+		f, err := e.Compat.CheckSavepoint(ctx, s.Location, target)
+		if err != nil {
+			addErr("snapshot "+s.Name, err)
+		}
+		findings = append(findings, f...)
+	}
+	blocked := false
+	for _, f := range findings {
+		if f.Severity == flinkplane.SeverityError {
+			blocked = CompatMode(tags) == "enforce"
+		}
+	}
+	return findings, blocked, nil
+}
+
+func findingsMessage(target flinkplane.RuntimeID, findings []flinkplane.Finding) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "The compatibility check against %s failed; the application was not changed:", target)
+	for _, f := range findings {
+		if f.Severity != flinkplane.SeverityError {
+			continue
+		}
+		fmt.Fprintf(&b, " [%s %s]", f.Code, f.Message)
+		if f.Class != "" {
+			fmt.Fprintf(&b, " in %s", f.Class)
+			if f.Method != "" {
+				fmt.Fprintf(&b, ".%s", f.Method)
+			}
+		}
+		if f.Hint != "" {
+			fmt.Fprintf(&b, " (hint: %s)", f.Hint)
+		}
+		b.WriteString(";")
+	}
+	b.WriteString(" Tag the application flinkplane:compat-check=warn to proceed anyway.")
+	return b.String()
+}
+
+// recordRejected keeps the findings of a rejected update as a FAILED
+// operation; the application itself is not changed.
+func (e *Engine) recordRejected(ctx context.Context, app *flinkplane.Application, cur *flinkplane.ApplicationVersion, kind string, findings []flinkplane.Finding) {
+	now := e.now()
+	op := &flinkplane.Operation{ID: newID(), ApplicationName: app.Name, Kind: kind, Status: flinkplane.OperationFailed,
+		StartTime: now, EndTime: now, Findings: findings, VersionFrom: cur.VersionID, VersionTo: cur.VersionID,
+		ErrorInfo: errorInfo("PREFLIGHT", fmt.Errorf("%s", findingsMessage(cur.Config.RuntimeEnvironment, findings)))}
+	if err := e.Store.Update(ctx, func(tx flinkplane.Tx) error { return tx.PutOperation(op) }); err != nil {
+		e.Logger.Error("cannot record rejected update", "application", app.Name, "error", err)
+	}
+}
+
+// RollbackApplication reverts a RUNNING, UPDATING or AUTOSCALING
+// application to the version its current version was updated from,
+// restarting it from the latest snapshot taken at or before that version.
+// Returns EINUSE for another status, ECONFLICT for a stale version and
+// EINVALIDREQUEST when there is no previous version or no snapshot.
+func (e *Engine) RollbackApplication(ctx context.Context, name string, version int64) (*flinkplane.Application, *flinkplane.ApplicationVersion, string, error) {
+	var app *flinkplane.Application
+	var ver *flinkplane.ApplicationVersion
+	var op *flinkplane.Operation
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) (err error) {
+		if app, err = tx.Application(name); err != nil {
+			return err
+		}
+		if err := checkVersion(app, &version, nil); err != nil {
+			return err
+		}
+		switch app.Status {
+		case flinkplane.StatusRunning, flinkplane.StatusUpdating, flinkplane.StatusAutoscaling:
+		default:
+			return statusError(app, "RollbackApplication", "RUNNING, UPDATING or AUTOSCALING")
+		}
+		cur, err := tx.Version(name, app.VersionID)
+		if err != nil {
+			return err
+		}
+		if cur.UpdatedFrom == 0 {
+			return flinkplane.Errorf(flinkplane.EINVALIDREQUEST, "Application %s has no previous version to roll back to.", name)
+		}
+		target, err := tx.Version(name, cur.UpdatedFrom)
+		if err != nil {
+			return err
+		}
+		snaps, err := tx.Snapshots(name, "", 0)
+		if err != nil {
+			return err
+		}
+		s, _ := chooseRestore(snaps, flinkplane.RestoreLatest, "", target.Config.RuntimeEnvironment, target.VersionID)
+		if s == nil {
+			return flinkplane.Errorf(flinkplane.EINVALIDREQUEST,
+				"Application %s has no snapshot taken at or before version %d that %s can restore; a rollback restarts from one.",
+				name, target.VersionID, target.Config.RuntimeEnvironment)
+		}
+		if err := cancelInProgress(tx, name, e.now(), "Cancelled by RollbackApplication."); err != nil {
+			return err
+		}
+		if op, err = e.newRollback(tx, app, false, ""); err != nil {
+			return err
+		}
+		app.UpdateTime = e.now()
+		if err := tx.PutApplication(app); err != nil {
+			return err
+		}
+		ver, err = tx.Version(name, app.VersionID)
+		return err
+	})
+	if err != nil {
+		return nil, nil, "", err
+	}
+	e.kick(name)
+	return app, ver, op.ID, nil
+}
+
+// DeleteApplication deletes an application. created must match its
+// CreateTimestamp (whole-second truncation tolerated). A READY application
+// without a cluster is deleted at once; a RUNNING one is DELETING until its
+// job is cancelled and its cluster stopped. Returns EINUSE for a
+// transitional status and EINVALID for a wrong timestamp.
+func (e *Engine) DeleteApplication(ctx context.Context, name string, created time.Time) error {
+	deferred := false
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		app, err := tx.Application(name)
+		if err != nil {
+			return err
+		}
+		if !SameSecond(app.CreateTime, created) {
+			return flinkplane.Errorf(flinkplane.EINVALID, "CreateTimestamp does not match the creation time of application %s.", name)
+		}
+		switch app.Status {
+		case flinkplane.StatusReady, flinkplane.StatusRunning:
+		default:
+			return statusError(app, "DeleteApplication", "READY or RUNNING")
+		}
+		if app.Cluster == nil {
+			return tx.DeleteApplication(name)
+		}
+		deferred = true
+		app.Status = flinkplane.StatusDeleting
+		if err := tx.PutApplication(app); err != nil {
+			return err
+		}
+		return tx.PutOperation(&flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: flinkplane.OpDeleteApplication,
+			Status: flinkplane.OperationInProgress, StartTime: e.now(), Plan: []string{StepCancelJob, StepStopCluster, StepDeleteApplication}})
+	})
+	if err == nil && deferred {
+		e.kick(name)
+	}
+	return err
+}

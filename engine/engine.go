@@ -1,0 +1,240 @@
+// Package engine runs the lifecycle of flinkplane applications as durable,
+// step-recorded operations: Start, Stop, snapshot creation and deletion, an
+// Update that changes what runs, Rollback and Delete. Each operation is a
+// row in the Store with a plan (its list of steps), the current step and
+// the external handles gathered so far. A step records what it is about to
+// do (and any handle it can know in advance, such as the job id) before
+// acting, so that an engine opened on the same store after a crash resumes
+// every IN_PROGRESS operation without repeating a side effect: it polls a
+// recorded savepoint trigger instead of triggering again and looks for a
+// recorded job id before submitting again.
+//
+// Operations of one application run one at a time, in the order they were
+// created, on a worker goroutine of that application.
+package engine
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+// Steps of an operation's plan.
+const (
+	StepCancelJob         = "CANCEL_JOB"
+	StepStopWithSavepoint = "STOP_WITH_SAVEPOINT"
+	StepTriggerSavepoint  = "TRIGGER_SAVEPOINT"
+	StepStopCluster       = "STOP_CLUSTER"
+	StepResolveRestore    = "RESOLVE_RESTORE"
+	StepStartCluster      = "START_CLUSTER"
+	StepSubmit            = "SUBMIT"
+	StepWaitRunning       = "WAIT_RUNNING"
+	StepDisposeSavepoint  = "DISPOSE_SAVEPOINT"
+	StepDeleteApplication = "DELETE_APPLICATION"
+)
+
+// Engine drives applications through their lifecycle.
+type Engine struct {
+	Store flinkplane.Store
+	// Driver runs Flink clusters; nil means no runtime is available and
+	// every StartApplication fails with EINVALIDCONFIG.
+	Driver flinkplane.ClusterDriver
+	// Code resolves application code to a local file.
+	Code flinkplane.CodeStore
+	// Compat, if set, checks the new code and the latest snapshot before
+	// an UpdateApplication that changes the runtime or the code.
+	Compat flinkplane.CompatChecker
+
+	// SavepointDir is the directory under which each application's
+	// savepoints are written (one sub-directory per application id).
+	SavepointDir string
+
+	// Now is the clock.
+	Now func() time.Time
+	// PollInterval is the pause between two polls of the driver.
+	PollInterval time.Duration
+	// StartTimeout bounds the wait for a job to run with all its tasks.
+	StartTimeout time.Duration
+	// SavepointTimeout bounds the wait for a savepoint.
+	SavepointTimeout time.Duration
+	// MaxSnapshots is the number of snapshots of one application after
+	// which CreateApplicationSnapshot returns ELIMIT.
+	MaxSnapshots int
+
+	Logger *slog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	workers map[string]bool // application name -> worker running
+	again   map[string]bool // worker should look again before exiting
+}
+
+// New returns an engine with default settings.
+func New(store flinkplane.Store, driver flinkplane.ClusterDriver) *Engine {
+	return &Engine{
+		Store:            store,
+		Driver:           driver,
+		Now:              time.Now,
+		PollInterval:     time.Second,
+		StartTimeout:     5 * time.Minute,
+		SavepointTimeout: 10 * time.Minute,
+		MaxSnapshots:     1000,
+		Logger:           slog.Default(),
+		workers:          map[string]bool{},
+		again:            map[string]bool{},
+	}
+}
+
+// Open resumes every IN_PROGRESS operation.
+func (e *Engine) Open() error {
+	e.ctx, e.cancel = context.WithCancel(context.Background())
+	var ops []*flinkplane.Operation
+	if err := e.Store.View(e.ctx, func(tx flinkplane.Tx) (err error) {
+		ops, err = tx.InProgressOperations()
+		return err
+	}); err != nil {
+		return fmt.Errorf("list operations in progress: %w", err)
+	}
+	for _, op := range ops {
+		e.Logger.Info("resuming operation", "application", op.ApplicationName, "operation", op.ID, "kind", op.Kind, "step", op.CurrentStep())
+		e.kick(op.ApplicationName)
+	}
+	return nil
+}
+
+// Close stops the workers. Operations in progress stay IN_PROGRESS in the
+// store and are resumed by the next Open.
+func (e *Engine) Close() error {
+	if e.cancel != nil {
+		e.cancel()
+	}
+	e.wg.Wait()
+	return nil
+}
+
+// Wait blocks until no operation of the application is running on a
+// worker (for tests and shutdown).
+func (e *Engine) Wait(ctx context.Context, app string) error {
+	for {
+		e.mu.Lock()
+		busy := e.workers[app]
+		e.mu.Unlock()
+		if !busy {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+}
+
+func (e *Engine) now() time.Time { return e.Now().UTC() }
+
+// kick makes sure a worker runs the application's pending operations.
+func (e *Engine) kick(app string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.ctx == nil || e.ctx.Err() != nil {
+		return
+	}
+	if e.workers[app] {
+		e.again[app] = true
+		return
+	}
+	e.workers[app] = true
+	e.wg.Add(1)
+	go e.work(app)
+}
+
+func (e *Engine) work(app string) {
+	defer e.wg.Done()
+	for {
+		op, err := e.nextOperation(app)
+		if err != nil && e.ctx.Err() == nil {
+			e.Logger.Error("cannot read operations, retrying", "application", app, "error", err)
+			if !e.sleep(e.ctx, time.Second) {
+				break
+			}
+			continue
+		}
+		if op == nil || e.ctx.Err() != nil {
+			e.mu.Lock()
+			if e.again[app] && e.ctx.Err() == nil {
+				e.again[app] = false
+				e.mu.Unlock()
+				continue
+			}
+			delete(e.workers, app)
+			delete(e.again, app)
+			e.mu.Unlock()
+			return
+		}
+		e.run(op)
+	}
+	e.mu.Lock()
+	delete(e.workers, app)
+	e.mu.Unlock()
+}
+
+func (e *Engine) nextOperation(app string) (*flinkplane.Operation, error) {
+	var op *flinkplane.Operation
+	err := e.Store.View(e.ctx, func(tx flinkplane.Tx) error {
+		ops, err := tx.Operations(app, flinkplane.OperationFilter{Status: flinkplane.OperationInProgress})
+		if err != nil {
+			return err
+		}
+		if len(ops) > 0 {
+			op = ops[len(ops)-1] // oldest
+		}
+		return nil
+	})
+	if flinkplane.ErrorCode(err) == flinkplane.ENOTFOUND {
+		return nil, nil
+	}
+	return op, err
+}
+
+// sleep waits d or until ctx is done; it reports whether d passed.
+func (e *Engine) sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func newID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func newJobID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// errCancelled ends a step loop when the operation was cancelled by another
+// one (a force stop or a rollback).
+var errCancelled = errors.New("operation cancelled")
+
+func (e *Engine) savepointDir(app *flinkplane.Application) string {
+	return filepath.Join(e.SavepointDir, app.ID)
+}

@@ -1,0 +1,203 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+// finish commits a successful operation.
+func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
+	return e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		cur, err := tx.Operation(op.ApplicationName, op.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != flinkplane.OperationInProgress {
+			return errCancelled
+		}
+		if op.Kind == flinkplane.OpDeleteApplication {
+			return tx.DeleteApplication(op.ApplicationName)
+		}
+		app, err := tx.Application(op.ApplicationName)
+		if err != nil {
+			return err
+		}
+		switch op.Kind {
+		case flinkplane.OpStartApplication, flinkplane.OpUpdateApplication, flinkplane.OpRollbackApplication:
+			app.Status = flinkplane.StatusRunning
+			app.RunningVersionID = app.VersionID
+			if app.Cluster != nil {
+				app.RuntimeEnvironment = app.Cluster.Runtime
+			}
+		case flinkplane.OpStopApplication:
+			app.Status = flinkplane.StatusReady
+			app.Cluster, app.JobID, app.RunningVersionID = nil, "", 0
+		case flinkplane.OpDeleteApplicationSnapshot:
+			if err := tx.DeleteSnapshot(op.ApplicationName, op.SnapshotName); err != nil && flinkplane.ErrorCode(err) != flinkplane.ENOTFOUND {
+				return err
+			}
+		}
+		app.UpdateTime = e.now()
+		if err := tx.PutApplication(app); err != nil {
+			return err
+		}
+		op.Status = flinkplane.OperationSuccessful
+		op.EndTime = e.now()
+		return tx.PutOperation(op)
+	})
+}
+
+// fail ends an operation FAILED and puts the application in the state the
+// managed service gives it; a failed update with system rollback enabled
+// starts a rollback operation.
+func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string, cause error) {
+	app, ver, err := e.application(ctx, op.ApplicationName)
+	if err != nil {
+		e.Logger.Error("cannot record failure", "operation", op.ID, "error", err)
+		return
+	}
+	// Did the failure leave the old job running untouched?
+	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint || step == StepCancelJob) && app.JobID != ""
+	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
+	stopCluster := !jobUntouched && app.Cluster != nil && e.Driver != nil &&
+		(op.Kind == flinkplane.OpStartApplication || op.Kind == flinkplane.OpRollbackApplication ||
+			(op.Kind == flinkplane.OpUpdateApplication && !rollback) || op.Kind == flinkplane.OpStopApplication ||
+			op.Kind == flinkplane.OpDeleteApplication)
+	if stopCluster {
+		// Never leave a failed job's cluster behind.
+		if err := e.Driver.Stop(ctx, *app.Cluster); err != nil {
+			e.Logger.Error("cannot stop cluster of failed operation", "operation", op.ID, "error", err)
+		}
+	}
+	err = e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		cur, err := tx.Operation(op.ApplicationName, op.ID)
+		if err != nil {
+			return err
+		}
+		if cur.Status != flinkplane.OperationInProgress {
+			return errCancelled
+		}
+		app, err := tx.Application(op.ApplicationName)
+		if err != nil {
+			return err
+		}
+		op.Status = flinkplane.OperationFailed
+		op.EndTime = e.now()
+		op.ErrorInfo = errorInfo(step, cause)
+		if stopCluster {
+			app.Cluster, app.JobID, app.RunningVersionID = nil, "", 0
+		}
+		switch op.Kind {
+		case flinkplane.OpCreateApplicationSnapshot:
+			if s, err := tx.Snapshot(op.ApplicationName, op.SnapshotName); err == nil {
+				s.Status = flinkplane.SnapshotFailed
+				if err := tx.PutSnapshot(s); err != nil {
+					return err
+				}
+			}
+		case flinkplane.OpDeleteApplicationSnapshot:
+			if s, err := tx.Snapshot(op.ApplicationName, op.SnapshotName); err == nil {
+				s.Status = flinkplane.SnapshotReady
+				if err := tx.PutSnapshot(s); err != nil {
+					return err
+				}
+			}
+		default:
+			switch {
+			case jobUntouched:
+				app.Status = flinkplane.StatusRunning
+			case rollback:
+				rb, err := e.newRollback(tx, app, true, op.ID)
+				if err != nil {
+					// No version to return to: the application stops.
+					op.ErrorInfo = errorInfo(step, cause)
+					app.Status = flinkplane.StatusReady
+					break
+				}
+				op.RollbackOperationID = rb.ID
+			default:
+				app.Status = flinkplane.StatusReady
+			}
+		}
+		app.UpdateTime = e.now()
+		if err := tx.PutApplication(app); err != nil {
+			return err
+		}
+		return tx.PutOperation(op)
+	})
+	if err != nil {
+		if err != errCancelled {
+			e.Logger.Error("cannot record failure", "operation", op.ID, "error", err)
+		}
+		return
+	}
+	if op.RollbackOperationID != "" {
+		e.kick(op.ApplicationName)
+	}
+}
+
+// newRollback records, in tx, a rollback of app to the version its current
+// version was updated from: a new version with that configuration, the
+// application ROLLING_BACK and an IN_PROGRESS RollbackApplication
+// operation. app is modified and must be written by the caller.
+func (e *Engine) newRollback(tx flinkplane.Tx, app *flinkplane.Application, system bool, parent string) (*flinkplane.Operation, error) {
+	cur, err := tx.Version(app.Name, app.VersionID)
+	if err != nil {
+		return nil, err
+	}
+	if cur.UpdatedFrom == 0 {
+		return nil, flinkplane.Errorf(flinkplane.EINVALIDREQUEST, "Application %s has no previous version to roll back to.", app.Name)
+	}
+	target, err := tx.Version(app.Name, cur.UpdatedFrom)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now()
+	nv := &flinkplane.ApplicationVersion{
+		ApplicationName: app.Name,
+		VersionID:       app.VersionID + 1,
+		CreateTime:      now,
+		Status:          flinkplane.StatusRollingBack,
+		UpdatedFrom:     target.UpdatedFrom,
+		RolledBackFrom:  app.VersionID,
+		RolledBackTo:    target.VersionID,
+		Config:          target.Config.Clone(),
+	}
+	if err := tx.CreateVersion(nv); err != nil {
+		return nil, err
+	}
+	op := &flinkplane.Operation{
+		ID:                newID(),
+		ApplicationName:   app.Name,
+		Kind:              flinkplane.OpRollbackApplication,
+		Status:            flinkplane.OperationInProgress,
+		StartTime:         now,
+		Plan:              []string{StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning},
+		VersionFrom:       app.VersionID,
+		VersionTo:         nv.VersionID,
+		RestoreType:       flinkplane.RestoreLatest,
+		RestoreMaxVersion: target.VersionID,
+		System:            system,
+		ParentID:          parent,
+	}
+	if err := tx.PutOperation(op); err != nil {
+		return nil, err
+	}
+	app.VersionID = nv.VersionID
+	app.ConditionalToken = NewConditionalToken()
+	app.RuntimeEnvironment = nv.Config.RuntimeEnvironment
+	app.Status = flinkplane.StatusRollingBack
+	return op, nil
+}
+
+// NewConditionalToken returns a fresh ConditionalToken.
+func NewConditionalToken() string { return newID() + newID() }
+
+func statusError(app *flinkplane.Application, action, allowed string) error {
+	return flinkplane.Errorf(flinkplane.EINUSE, "Application %s is in %s status. %s requires the application to be in %s status.",
+		app.Name, app.Status, action, allowed)
+}
+
+var _ = fmt.Sprint
