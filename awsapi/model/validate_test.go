@@ -202,7 +202,7 @@ func TestPatterns_JavaSemantics(t *testing.T) {
 		{`[a-zA-Z0-9_.-]+`, "a\nb", false},
 		{`arn:.*`, "arn:aws:iam::1:role/x", true},
 		{`arn:.*`, "xarn:", false},
-		{`arn:.*`, "arn:a\nb", false},   // Java '.' does not match line terminators
+		{`arn:.*`, "arn:a\nb", false},     // Java '.' does not match line terminators
 		{`arn:.*`, "arn:a\u2028b", false}, // nor U+2028
 		{`[a-zA-Z0-9-_+/=]+`, "-", true},
 		{`[a-zA-Z0-9/!-_.*'()]+`, "a/b!c.d*e'(f)", true},
