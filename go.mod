@@ -1,3 +1,7 @@
 module github.com/flinkplane/flinkplane
 
 go 1.26
+
+require github.com/aws/aws-sdk-go-v2 v1.48.0
+
+require github.com/aws/smithy-go v1.28.9 // indirect
