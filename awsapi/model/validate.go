@@ -1,0 +1,587 @@
+package model
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"math/big"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+// Error codes of the protocol layer, used in *flinkplane.Error next to the
+// root package's codes. The handler's error table maps them with
+// ProtocolError.
+const (
+	// ESERIALIZATION: the body is not JSON, or a member has the wrong JSON
+	// type. AWS JSON 1.1 services answer SerializationException (HTTP 400).
+	ESERIALIZATION = "serialization"
+	// EUNKNOWNOPERATION: the operation is not in the model. AWS answers
+	// UnknownOperationException (HTTP 400).
+	EUNKNOWNOPERATION = "unknown_operation"
+	// ETOOLARGE: the body is larger than MaxBodySize (HTTP 413).
+	ETOOLARGE = "too_large"
+)
+
+// ProtocolError returns the AWS exception name (the "__type" of the error
+// body) and HTTP status for the protocol-layer codes above; ok is false for
+// any other code.
+func ProtocolError(code string) (exception string, status int, ok bool) {
+	switch code {
+	case ESERIALIZATION:
+		return "SerializationException", 400, true
+	case EUNKNOWNOPERATION:
+		return "UnknownOperationException", 400, true
+	case ETOOLARGE:
+		return "RequestEntityTooLargeException", 413, true
+	}
+	return "", 0, false
+}
+
+// MaxBodySize bounds a request body: a CreateApplication or
+// UpdateApplication carrying the largest ZipFileContent the model allows
+// (52,428,800 bytes, 69,905,068 in base64) and the rest of the request.
+const MaxBodySize = 70 << 20
+
+// maxErrors is the most violations one message lists, as AWS does.
+const maxErrors = 10
+
+// maxRendered bounds how much of a value a violation message quotes.
+const maxRendered = 1024
+
+// Validate checks the JSON body of a request to operation against every
+// constraint of the model: JSON types, required members, string lengths
+// (in Unicode characters), patterns (whole-value match), number ranges, list
+// lengths, map sizes and enum values. Members not in the model are ignored,
+// as AWS ignores them, except names that differ from a member only in case
+// (encoding/json would decode those into the member; they are rejected).
+// An empty body is read as {}.
+//
+// It returns nil if the body is valid, and otherwise an *flinkplane.Error
+// with code:
+//   - EUNKNOWNOPERATION if operation is not in the model;
+//   - ETOOLARGE if the body is larger than MaxBodySize;
+//   - ESERIALIZATION if the body is not one JSON object, a member has the
+//     wrong JSON type, or nesting is deeper than the deepest input of the
+//     model (9 levels: CreateApplication, UpdateApplication), unknown
+//     members included;
+//   - flinkplane.EINVALID (InvalidArgumentException) listing up to 10
+//     constraint violations in AWS's format:
+//     "1 validation error detected: Value 'x!' at 'applicationName' failed
+//     to satisfy constraint: Member must satisfy regular expression pattern:
+//     [a-zA-Z0-9_.-]+".
+//
+// A body Validate accepts decodes into the operation's input struct
+// (NewInput) with encoding/json without error.
+func Validate(operation string, body []byte) error {
+	s, err := loadSchema()
+	if err != nil {
+		return fmt.Errorf("load service model: %w", err)
+	}
+	in, ok := s.ops[operation]
+	if !ok {
+		return flinkplane.Errorf(EUNKNOWNOPERATION, "Operation %s is not supported by this service.", truncate(operation, 256))
+	}
+	if len(body) > MaxBodySize {
+		return flinkplane.Errorf(ETOOLARGE, "Request body of %d bytes exceeds the limit of %d bytes.", len(body), MaxBodySize)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		body = []byte("{}")
+	}
+	v := &validator{body: body, dec: json.NewDecoder(bytes.NewReader(body)), maxDepth: s.maxDepth}
+	v.dec.UseNumber()
+	tok, err := v.token()
+	if err != nil {
+		return err
+	}
+	if tok != nil { // a top-level null is an empty input
+		if err := v.structure(in, tok, "", 1); err != nil {
+			return err
+		}
+	}
+	if _, err := v.dec.Token(); err != io.EOF {
+		return serializationError("Unexpected content after the end of the JSON object.")
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	n := len(v.errs)
+	plural := "s"
+	if n == 1 {
+		plural = ""
+	}
+	return flinkplane.Errorf(flinkplane.EINVALID, "%d validation error%s detected: %s", n, plural, strings.Join(v.errs, "; "))
+}
+
+// DecodeInput validates body for operation and decodes it into v, which
+// should be the operation's input struct (see NewInput).
+func DecodeInput(operation string, body []byte, v any) error {
+	if err := Validate(operation, body); err != nil {
+		return err
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if err := json.Unmarshal(body, v); err != nil {
+		return serializationError("The request body cannot be decoded: " + err.Error())
+	}
+	return nil
+}
+
+func serializationError(msg string) error {
+	return flinkplane.Errorf(ESERIALIZATION, "%s", msg)
+}
+
+type validator struct {
+	body     []byte
+	dec      *json.Decoder
+	maxDepth int
+	errs     []string
+}
+
+func (v *validator) token() (json.Token, error) {
+	tok, err := v.dec.Token()
+	if err != nil {
+		if err == io.EOF {
+			err = io.ErrUnexpectedEOF
+		}
+		var se *json.SyntaxError
+		if errors.As(err, &se) {
+			return nil, serializationError(fmt.Sprintf("Malformed JSON at offset %d: %s.", se.Offset, se.Error()))
+		}
+		return nil, serializationError("Malformed JSON: " + err.Error() + ".")
+	}
+	return tok, nil
+}
+
+// violation records a constraint violation of the value raw (the JSON text,
+// nil for null) at path.
+func (v *validator) violation(raw []byte, sh *schemaShape, path, constraint string) {
+	if len(v.errs) >= maxErrors {
+		return
+	}
+	value := "null"
+	if raw != nil {
+		value = "'" + render(raw, sh) + "'"
+	}
+	v.errs = append(v.errs, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, path, constraint))
+}
+
+// start returns the offset where the next value begins.
+func (v *validator) start() int64 { return v.dec.InputOffset() }
+
+func (v *validator) raw(start int64) []byte {
+	b := v.body[start:v.dec.InputOffset()]
+	return bytes.TrimLeft(b, " \t\r\n,:")
+}
+
+// value validates the value of shape sh at path whose first token is tok.
+// It reports whether the value was null.
+func (v *validator) value(sh *schemaShape, tok json.Token, path string, depth int, start int64) (null bool, err error) {
+	if tok == nil {
+		return true, nil
+	}
+	switch sh.kind {
+	case kindStructure:
+		return false, v.structure(sh, tok, path, depth)
+	case kindList:
+		return false, v.list(sh, tok, path, depth, start)
+	case kindMap:
+		return false, v.mapValue(sh, tok, path, depth, start)
+	}
+	if d, ok := tok.(json.Delim); ok {
+		if d == '[' {
+			return false, serializationError("Start of list found where not expected")
+		}
+		return false, serializationError("Start of structure or map found where not expected.")
+	}
+	raw := v.raw(start)
+	switch sh.kind {
+	case kindString:
+		s, ok := tok.(string)
+		if !ok {
+			return false, wrongType(tok, sh.kind)
+		}
+		v.checkString(sh, s, raw, path)
+	case kindBoolean:
+		if _, ok := tok.(bool); !ok {
+			return false, wrongType(tok, sh.kind)
+		}
+	case kindTimestamp:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return false, wrongType(tok, sh.kind)
+		}
+		if _, err := ParseEpochSeconds(string(n)); err != nil {
+			return false, serializationError(fmt.Sprintf("'%s' can not be converted to a Date: expected epoch seconds between years 1 and 9999", truncate(string(n), 64)))
+		}
+	case kindBlob:
+		s, ok := tok.(string)
+		if !ok {
+			return false, wrongType(tok, sh.kind)
+		}
+		n, err := io.Copy(io.Discard, base64.NewDecoder(base64.StdEncoding, strings.NewReader(s)))
+		if err != nil {
+			return false, serializationError(fmt.Sprintf("'%s' can not be converted to a Blob: %v", truncate(s, 64), err))
+		}
+		v.checkLength(sh, float64(n), raw, path)
+	case kindInteger, kindLong, kindDouble:
+		n, ok := tok.(json.Number)
+		if !ok {
+			return false, wrongType(tok, sh.kind)
+		}
+		f, err := v.number(sh, n)
+		if err != nil {
+			return false, err
+		}
+		if sh.max != nil && f > *sh.max {
+			v.violation(raw, sh, path, "Member must have value less than or equal to "+formatBound(*sh.max))
+		}
+		if sh.min != nil && f < *sh.min {
+			v.violation(raw, sh, path, "Member must have value greater than or equal to "+formatBound(*sh.min))
+		}
+	}
+	return false, nil
+}
+
+// number parses n for a numeric shape. Integer and Long members take
+// integer literals within the Java type's range only (encoding/json rejects
+// 1.0 and 1e2 for Go integers).
+func (v *validator) number(sh *schemaShape, n json.Number) (float64, error) {
+	s := string(n)
+	if sh.kind == kindDouble {
+		f, err := strconv.ParseFloat(s, 64)
+		if err != nil || math.IsInf(f, 0) {
+			return 0, serializationError(fmt.Sprintf("'%s' can not be converted to a Double", truncate(s, 64)))
+		}
+		return f, nil
+	}
+	bits := 32
+	if sh.kind == kindLong {
+		bits = 64
+	}
+	i, err := strconv.ParseInt(s, 10, bits)
+	if err != nil {
+		if _, ok := new(big.Int).SetString(s, 10); ok && len(s) < 64 {
+			return 0, serializationError(fmt.Sprintf("Numeric value (%s) out of range of %s", s, sh.kind.javaType()))
+		}
+		return 0, serializationError(fmt.Sprintf("'%s' can not be converted to an %s: expected an integer", truncate(s, 64), sh.kind.javaType()))
+	}
+	return float64(i), nil
+}
+
+func wrongType(tok json.Token, k kind) error {
+	var from string
+	switch tok.(type) {
+	case bool:
+		from = "class java.lang.Boolean"
+	case json.Number:
+		from = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
+	case string:
+		from = "class java.lang.String"
+	}
+	article := "an"
+	if k == kindBlob || k == kindTimestamp {
+		article = "a"
+	}
+	return serializationError(fmt.Sprintf("%s can not be converted to %s %s", from, article, k.javaType()))
+}
+
+func (v *validator) checkString(sh *schemaShape, s string, raw []byte, path string) {
+	if sh.enum != nil && !sh.enum[s] {
+		v.violation(raw, sh, path, sh.enumMsg)
+	}
+	v.checkLength(sh, float64(utf8.RuneCountInString(s)), raw, path)
+	if sh.pattern != nil && !sh.pattern.match(s) {
+		v.violation(raw, sh, path, "Member must satisfy regular expression pattern: "+sh.pattern.src)
+	}
+}
+
+func (v *validator) checkLength(sh *schemaShape, n float64, raw []byte, path string) {
+	if sh.max != nil && n > *sh.max {
+		v.violation(raw, sh, path, "Member must have length less than or equal to "+formatBound(*sh.max))
+	}
+	if sh.min != nil && n < *sh.min {
+		v.violation(raw, sh, path, "Member must have length greater than or equal to "+formatBound(*sh.min))
+	}
+}
+
+func join(path, name string) string {
+	if path == "" {
+		return name
+	}
+	return path + "." + name
+}
+
+func (v *validator) enter(depth int) error {
+	if depth > v.maxDepth {
+		return serializationError(fmt.Sprintf("JSON nesting deeper than %d levels, the most the model's inputs allow.", v.maxDepth))
+	}
+	return nil
+}
+
+func (v *validator) structure(sh *schemaShape, tok json.Token, path string, depth int) error {
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		if d == '[' {
+			return serializationError("Start of list found where not expected")
+		}
+		return serializationError("Expected null")
+	}
+	if err := v.enter(depth); err != nil {
+		return err
+	}
+	present := make([]bool, len(sh.members))
+	// Violations are listed in model member order: remember which member
+	// each run of violations belongs to.
+	type run struct{ member, from, to int }
+	var runs []run
+	base := len(v.errs)
+	for v.dec.More() {
+		ktok, err := v.token()
+		if err != nil {
+			return err
+		}
+		key := ktok.(string)
+		i, known := sh.byName[key]
+		if !known {
+			if j, folds := sh.byFolded[foldName(key)]; folds {
+				return serializationError(fmt.Sprintf("Member name '%s' differs only in case from '%s'; member names are case-sensitive.", truncate(key, 128), sh.members[j].name))
+			}
+			if err := v.skip(depth); err != nil {
+				return err
+			}
+			continue
+		}
+		m := sh.members[i]
+		start := v.start()
+		vtok, err := v.token()
+		if err != nil {
+			return err
+		}
+		from := len(v.errs)
+		null, err := v.value(m.shape, vtok, join(path, m.path), depth+1, start)
+		if err != nil {
+			return err
+		}
+		if !null {
+			present[i] = true
+		}
+		runs = append(runs, run{i, from, len(v.errs)})
+	}
+	if _, err := v.token(); err != nil { // }
+		return err
+	}
+	// Rebuild this structure's violations in member order, with missing
+	// required members in their place.
+	var ordered []string
+	for i, m := range sh.members {
+		for _, r := range runs {
+			if r.member == i {
+				ordered = append(ordered, v.errs[r.from:r.to]...)
+			}
+		}
+		if !present[i] && isRequired(sh, i) {
+			ordered = append(ordered, fmt.Sprintf("Value null at '%s' failed to satisfy constraint: Member must not be null", join(path, m.path)))
+		}
+	}
+	v.errs = append(v.errs[:base], ordered...)
+	if len(v.errs) > maxErrors {
+		v.errs = v.errs[:maxErrors]
+	}
+	return nil
+}
+
+func isRequired(sh *schemaShape, i int) bool {
+	for _, r := range sh.required {
+		if r == i {
+			return true
+		}
+	}
+	return false
+}
+
+func (v *validator) list(sh *schemaShape, tok json.Token, path string, depth int, start int64) error {
+	if d, ok := tok.(json.Delim); !ok || d != '[' {
+		if d == '{' {
+			return serializationError("Start of structure or map found where not expected.")
+		}
+		return serializationError("Expected list or null")
+	}
+	if err := v.enter(depth); err != nil {
+		return err
+	}
+	base := len(v.errs)
+	n := 0
+	for v.dec.More() {
+		n++
+		epath := path + "." + strconv.Itoa(n) + ".member"
+		estart := v.start()
+		etok, err := v.token()
+		if err != nil {
+			return err
+		}
+		null, err := v.value(sh.elem, etok, epath, depth+1, estart)
+		if err != nil {
+			return err
+		}
+		if null {
+			v.violation(nil, sh.elem, epath, "Member must not be null")
+		}
+	}
+	if _, err := v.token(); err != nil { // ]
+		return err
+	}
+	// The list's own constraints come before its members' violations.
+	elemErrs := append([]string(nil), v.errs[base:]...)
+	v.errs = v.errs[:base]
+	v.checkLength(sh, float64(n), v.raw(start), path)
+	v.errs = append(v.errs, elemErrs...)
+	if len(v.errs) > maxErrors {
+		v.errs = v.errs[:maxErrors]
+	}
+	return nil
+}
+
+func (v *validator) mapValue(sh *schemaShape, tok json.Token, path string, depth int, start int64) error {
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		if d == '[' {
+			return serializationError("Start of list found where not expected")
+		}
+		return serializationError("Expected map or null")
+	}
+	if err := v.enter(depth); err != nil {
+		return err
+	}
+	base := len(v.errs)
+	n := 0
+	badKey, badValue := false, false
+	for v.dec.More() {
+		ktok, err := v.token()
+		if err != nil {
+			return err
+		}
+		n++
+		if !v.satisfies(sh.key, ktok.(string)) {
+			badKey = true
+		}
+		vstart := v.start()
+		vtok, err := v.token()
+		if err != nil {
+			return err
+		}
+		if sh.val.kind == kindStructure || sh.val.kind == kindList || sh.val.kind == kindMap {
+			if _, err := v.value(sh.val, vtok, path+"."+ktok.(string)+".member", depth+1, vstart); err != nil {
+				return err
+			}
+			continue
+		}
+		if vtok == nil {
+			badValue = true
+			continue
+		}
+		s, ok := vtok.(string)
+		if !ok || sh.val.kind != kindString {
+			// Scalar map values other than strings are not in the model;
+			// validate them like members.
+			if _, err := v.value(sh.val, vtok, path+"."+ktok.(string)+".member", depth+1, vstart); err != nil {
+				return err
+			}
+			continue
+		}
+		if !v.satisfies(sh.val, s) {
+			badValue = true
+		}
+	}
+	if _, err := v.token(); err != nil { // }
+		return err
+	}
+	raw := v.raw(start)
+	inner := append([]string(nil), v.errs[base:]...)
+	v.errs = v.errs[:base]
+	v.checkLength(sh, float64(n), raw, path)
+	if badKey {
+		v.violation(raw, sh, path, "Map keys must satisfy constraint: ["+constraintList(sh.key, false)+"]")
+	}
+	if badValue {
+		v.violation(raw, sh, path, "Map value must satisfy constraint: ["+constraintList(sh.val, true)+"]")
+	}
+	v.errs = append(v.errs, inner...)
+	if len(v.errs) > maxErrors {
+		v.errs = v.errs[:maxErrors]
+	}
+	return nil
+}
+
+// satisfies reports whether s meets the string constraints of sh.
+func (v *validator) satisfies(sh *schemaShape, s string) bool {
+	n := float64(utf8.RuneCountInString(s))
+	return (sh.enum == nil || sh.enum[s]) &&
+		(sh.max == nil || n <= *sh.max) &&
+		(sh.min == nil || n >= *sh.min) &&
+		(sh.pattern == nil || sh.pattern.match(s))
+}
+
+// constraintList lists the string constraints of sh as AWS does inside
+// "Map keys/value must satisfy constraint: [...]".
+func constraintList(sh *schemaShape, notNull bool) string {
+	var c []string
+	if sh.enum != nil {
+		c = append(c, sh.enumMsg)
+	}
+	if sh.max != nil {
+		c = append(c, "Member must have length less than or equal to "+formatBound(*sh.max))
+	}
+	if sh.min != nil {
+		c = append(c, "Member must have length greater than or equal to "+formatBound(*sh.min))
+	}
+	if sh.pattern != nil {
+		c = append(c, "Member must satisfy regular expression pattern: "+sh.pattern.src)
+	}
+	if notNull {
+		c = append(c, "Member must not be null")
+	}
+	return strings.Join(c, ", ")
+}
+
+// skip consumes the value of a member that is not in the model.
+func (v *validator) skip(depth int) error {
+	level := 0
+	for {
+		tok, err := v.token()
+		if err != nil {
+			return err
+		}
+		if d, ok := tok.(json.Delim); ok {
+			switch d {
+			case '{', '[':
+				level++
+				if err := v.enter(depth + level); err != nil {
+					return err
+				}
+			default:
+				level--
+			}
+		}
+		if level == 0 {
+			return nil
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	i := n
+	for i > 0 && !utf8.RuneStart(s[i]) {
+		i--
+	}
+	return s[:i] + "..."
+}
