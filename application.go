@@ -33,8 +33,12 @@ type Application struct {
 	RuntimeEnvironment RuntimeID `json:"runtimeEnvironment"`
 	ApplicationMode    string    `json:"applicationMode,omitempty"`
 	ConditionalToken   string    `json:"conditionalToken"`
-	CreateTime         time.Time `json:"createTime"`
-	UpdateTime         time.Time `json:"updateTime"`
+	// MaintenanceWindow is the maintenance window start time (HH:MM UTC),
+	// set by UpdateApplicationMaintenanceConfiguration without a new
+	// version.
+	MaintenanceWindow string    `json:"maintenanceWindow,omitempty"`
+	CreateTime        time.Time `json:"createTime"`
+	UpdateTime        time.Time `json:"updateTime"`
 
 	// Cluster and JobID name the cluster and job running the application,
 	// if any. They are written in the same transaction as the operation step

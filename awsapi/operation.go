@@ -1,0 +1,94 @@
+package awsapi
+
+import (
+	"context"
+
+	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/awsapi/model"
+)
+
+func (s *Server) listApplicationOperations(ctx context.Context, body []byte) (any, error) {
+	var req model.ListApplicationOperationsRequest
+	if err := decode("ListApplicationOperations", body, &req); err != nil {
+		return nil, err
+	}
+	limit := limitOf(req.Limit)
+	f := flinkplane.OperationFilter{Kind: model.Value(req.Operation), Status: string(model.Value(req.OperationStatus)),
+		After: model.Value(req.NextToken), Limit: limit + 1}
+	var ops []*flinkplane.Operation
+	if err := s.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
+		if _, err = tx.Application(req.ApplicationName); err != nil {
+			return err
+		}
+		ops, err = tx.Operations(req.ApplicationName, f)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	resp := &model.ListApplicationOperationsResponse{ApplicationOperationInfoList: []model.ApplicationOperationInfo{}}
+	if len(ops) > limit {
+		ops = ops[:limit]
+		resp.NextToken = model.Ptr(ops[limit-1].ID)
+	}
+	for _, op := range ops {
+		info := model.ApplicationOperationInfo{Operation: model.Ptr(op.Kind), OperationId: model.Ptr(op.ID),
+			StartTime: model.Ptr(model.NewTimestamp(op.StartTime)), OperationStatus: model.Ptr(model.OperationStatus(op.Status))}
+		if !op.EndTime.IsZero() {
+			info.EndTime = model.Ptr(model.NewTimestamp(op.EndTime))
+		}
+		resp.ApplicationOperationInfoList = append(resp.ApplicationOperationInfoList, info)
+	}
+	return resp, nil
+}
+
+// operationDetails is ApplicationOperationInfoDetails as flinkplane sends
+// it: EndTime is left out while the operation is in progress (the model
+// marks it required, the SDKs accept its absence), and the compatibility
+// findings of the pre-flight check are added as an extra member that the
+// AWS clients ignore.
+type operationDetails struct {
+	Operation                       string                                 `json:"Operation"`
+	StartTime                       model.Timestamp                        `json:"StartTime"`
+	EndTime                         *model.Timestamp                       `json:"EndTime,omitempty"`
+	OperationStatus                 model.OperationStatus                  `json:"OperationStatus"`
+	ApplicationVersionChangeDetails *model.ApplicationVersionChangeDetails `json:"ApplicationVersionChangeDetails,omitempty"`
+	OperationFailureDetails         *model.OperationFailureDetails         `json:"OperationFailureDetails,omitempty"`
+	CompatibilityFindings           []flinkplane.Finding                   `json:"FlinkplaneCompatibilityFindings,omitempty"`
+}
+
+type describeOperationResponse struct {
+	ApplicationOperationInfoDetails *operationDetails `json:"ApplicationOperationInfoDetails"`
+}
+
+func (s *Server) describeApplicationOperation(ctx context.Context, body []byte) (any, error) {
+	var req model.DescribeApplicationOperationRequest
+	if err := decode("DescribeApplicationOperation", body, &req); err != nil {
+		return nil, err
+	}
+	var op *flinkplane.Operation
+	if err := s.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
+		if _, err = tx.Application(req.ApplicationName); err != nil {
+			return err
+		}
+		op, err = tx.Operation(req.ApplicationName, req.OperationId)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	d := &operationDetails{Operation: op.Kind, StartTime: model.NewTimestamp(op.StartTime), OperationStatus: model.OperationStatus(op.Status),
+		CompatibilityFindings: op.Findings}
+	if !op.EndTime.IsZero() {
+		d.EndTime = model.Ptr(model.NewTimestamp(op.EndTime))
+	}
+	if op.VersionTo != 0 && op.VersionTo != op.VersionFrom {
+		d.ApplicationVersionChangeDetails = &model.ApplicationVersionChangeDetails{ApplicationVersionUpdatedFrom: op.VersionFrom, ApplicationVersionUpdatedTo: op.VersionTo}
+	}
+	if op.ErrorInfo != "" || op.RollbackOperationID != "" {
+		fd := &model.OperationFailureDetails{RollbackOperationId: nonEmpty(op.RollbackOperationID)}
+		if op.ErrorInfo != "" {
+			fd.ErrorInfo = &model.ErrorInfo{ErrorString: model.Ptr(op.ErrorInfo)}
+		}
+		d.OperationFailureDetails = fd
+	}
+	return &describeOperationResponse{ApplicationOperationInfoDetails: d}, nil
+}
