@@ -1,0 +1,558 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
+	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
+	"github.com/aws/smithy-go"
+	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/awsapi/model"
+	"github.com/flinkplane/flinkplane/mock"
+)
+
+func TestE2E_CreateDescribeList(t *testing.T) {
+	m := startMain(t, mock.NewClusterDriver(), "")
+	c := client(m.URL())
+
+	d := createApp(t, c, "app-1", func(in *kav2.CreateApplicationInput) {
+		in.ApplicationDescription = aws.String("first")
+		in.Tags = []types.Tag{{Key: aws.String("team"), Value: aws.String("data")}}
+		in.CloudWatchLoggingOptions = []types.CloudWatchLoggingOption{{LogStreamARN: aws.String("arn:aws:logs:eu-west-1:123456789012:log-group:g:log-stream:s")}}
+	})
+	if got, want := aws.ToString(d.ApplicationARN), "arn:aws:kinesisanalytics:eu-west-1:123456789012:application/app-1"; got != want {
+		t.Fatalf("ARN = %s, want %s", got, want)
+	}
+	if d.ApplicationStatus != types.ApplicationStatusReady || aws.ToInt64(d.ApplicationVersionId) != 1 || d.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 {
+		t.Fatalf("detail %+v", d)
+	}
+	if d.CreateTimestamp == nil || time.Since(*d.CreateTimestamp) > time.Minute || d.ConditionalToken == nil {
+		t.Fatalf("timestamps/token: %+v", d)
+	}
+	acd := d.ApplicationConfigurationDescription
+	if s3 := acd.ApplicationCodeConfigurationDescription.CodeContentDescription.S3ApplicationCodeLocationDescription; aws.ToString(s3.FileKey) != "app-1.20.jar" {
+		t.Fatalf("code %+v", s3)
+	}
+	cp := acd.FlinkApplicationConfigurationDescription.CheckpointConfigurationDescription
+	if aws.ToInt64(cp.CheckpointInterval) != 60000 || aws.ToInt64(cp.MinPauseBetweenCheckpoints) != 5000 || !aws.ToBool(cp.CheckpointingEnabled) {
+		t.Fatalf("checkpoint defaults %+v", cp)
+	}
+	if acd.ApplicationSystemRollbackConfigurationDescription.RollbackEnabled == nil || *acd.ApplicationSystemRollbackConfigurationDescription.RollbackEnabled {
+		t.Fatal("rollback must default to false")
+	}
+	if acd.EnvironmentPropertyDescriptions.PropertyGroupDescriptions[0].PropertyMap["rate"] != "10" {
+		t.Fatal("properties lost")
+	}
+	if len(d.CloudWatchLoggingOptionDescriptions) != 1 {
+		t.Fatal("logging option lost")
+	}
+
+	// Duplicate name.
+	_, err := c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("app-1"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r")})
+	wantErr[*types.ResourceInUseException](t, err, "app-1")
+	// Validation the SDK does not do: pattern, unknown runtime.
+	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("bad name!"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r")})
+	wantErr[*types.InvalidArgumentException](t, err, "applicationName")
+	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("x"), RuntimeEnvironment: "FLINK-9_9",
+		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r")})
+	wantErr[*types.InvalidArgumentException](t, err, "FLINK-9_9")
+	// Missing code object.
+	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("nocode"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"),
+		ApplicationConfiguration: &types.ApplicationConfiguration{ApplicationCodeConfiguration: &types.ApplicationCodeConfiguration{
+			CodeContentType: types.CodeContentTypeZipfile,
+			CodeContent: &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("missing.jar")}}}}})
+	wantErr[*types.CodeValidationException](t, err, "missing.jar")
+	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("escape"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"),
+		ApplicationConfiguration: &types.ApplicationConfiguration{ApplicationCodeConfiguration: &types.ApplicationCodeConfiguration{
+			CodeContentType: types.CodeContentTypeZipfile,
+			CodeContent: &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("../../flinkplane.db")}}}}})
+	wantErr[*types.InvalidArgumentException](t, err)
+	// Zip content is stored too.
+	zd := createApp(t, c, "zipped", func(in *kav2.CreateApplicationInput) {
+		in.ApplicationConfiguration.ApplicationCodeConfiguration.CodeContent = &types.CodeContent{ZipFileContent: []byte("PK\x03\x04zip")}
+	})
+	if cd := zd.ApplicationConfigurationDescription.ApplicationCodeConfigurationDescription.CodeContentDescription; aws.ToInt64(cd.CodeSize) != 7 || len(aws.ToString(cd.CodeMD5)) != 32 {
+		t.Fatalf("zip code description %+v", cd)
+	}
+
+	_, err = c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String("nope")})
+	wantErr[*types.ResourceNotFoundException](t, err, "nope")
+
+	for i := 0; i < 5; i++ {
+		createApp(t, c, fmt.Sprintf("list-%d", i), nil)
+	}
+	var names []string
+	p := kav2.NewListApplicationsPaginator(c, &kav2.ListApplicationsInput{Limit: aws.Int32(2)})
+	pages := 0
+	for p.HasMorePages() {
+		out, err := p.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pages++
+		for _, s := range out.ApplicationSummaries {
+			names = append(names, aws.ToString(s.ApplicationName))
+			if s.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 || aws.ToString(s.ApplicationARN) == "" {
+				t.Fatalf("summary %+v", s)
+			}
+		}
+	}
+	if len(names) != 7 || pages != 4 || names[0] != "app-1" {
+		t.Fatalf("listed %v in %d pages", names, pages)
+	}
+
+	tags, err := c.ListTagsForResource(ctx, &kav2.ListTagsForResourceInput{ResourceARN: d.ApplicationARN})
+	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Value) != "data" {
+		t.Fatalf("tags %+v %v", tags, err)
+	}
+}
+
+func TestE2E_Tags(t *testing.T) {
+	m := startMain(t, mock.NewClusterDriver(), "")
+	c := client(m.URL())
+	arn := createApp(t, c, "a", nil).ApplicationARN
+	if _, err := c.TagResource(ctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("k1"), Value: aws.String("v1")}, {Key: aws.String("k2"), Value: aws.String("v2")}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UntagResource(ctx, &kav2.UntagResourceInput{ResourceARN: arn, TagKeys: []string{"k1"}}); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := c.ListTagsForResource(ctx, &kav2.ListTagsForResourceInput{ResourceARN: arn})
+	if len(out.Tags) != 1 || aws.ToString(out.Tags[0].Key) != "k2" {
+		t.Fatalf("tags %+v", out.Tags)
+	}
+	var many []types.Tag
+	for i := 0; i < 50; i++ {
+		many = append(many, types.Tag{Key: aws.String(fmt.Sprint("t", i)), Value: aws.String("v")})
+	}
+	_, err := c.TagResource(ctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: many})
+	wantErr[*types.TooManyTagsException](t, err)
+	_, err = c.ListTagsForResource(ctx, &kav2.ListTagsForResourceInput{ResourceARN: aws.String("arn:aws:kinesisanalytics:eu-west-1:123456789012:application/zz")})
+	wantErr[*types.ResourceNotFoundException](t, err)
+}
+
+func TestE2E_Lifecycle(t *testing.T) {
+	driver := mock.NewClusterDriver()
+	m := startMain(t, driver, "")
+	c := client(m.URL())
+	name := "orders"
+	createApp(t, c, name, nil)
+
+	// Stop of a READY application.
+	_, err := c.StopApplication(ctx, &kav2.StopApplicationInput{ApplicationName: aws.String(name)})
+	wantErr[*types.ResourceInUseException](t, err, "READY")
+	_, err = c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("s0")})
+	wantErr[*types.ResourceInUseException](t, err, "READY")
+
+	start, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitStatus(t, c, name, types.ApplicationStatusRunning)
+	if op := waitOperation(t, c, name, aws.ToString(start.OperationId)); op.OperationStatus != types.OperationStatusSuccessful || aws.ToString(op.Operation) != "StartApplication" {
+		t.Fatalf("start op %+v", op)
+	}
+	_, err = c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String(name)})
+	wantErr[*types.ResourceInUseException](t, err, "RUNNING")
+	d, _ := c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name), IncludeAdditionalDetails: aws.Bool(true)})
+	if d.ApplicationDetail.ApplicationConfigurationDescription.FlinkApplicationConfigurationDescription.JobPlanDescription == nil {
+		t.Fatal("IncludeAdditionalDetails shows no job plan")
+	}
+
+	// Snapshot.
+	if _, err := c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")}); err != nil {
+		t.Fatal(err)
+	}
+	var snap *types.SnapshotDetails
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		out, err := c.DescribeApplicationSnapshot(ctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if snap = out.SnapshotDetails; snap.SnapshotStatus == types.SnapshotStatusReady {
+			break
+		}
+	}
+	if snap.SnapshotStatus != types.SnapshotStatusReady || snap.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 || aws.ToInt64(snap.ApplicationVersionId) != 1 {
+		t.Fatalf("snapshot %+v", snap)
+	}
+	_, err = c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
+	wantErr[*types.ResourceInUseException](t, err)
+	_, err = c.DescribeApplicationSnapshot(ctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("nope")})
+	wantErr[*types.ResourceNotFoundException](t, err)
+
+	// Enable rollback (no restart), then upgrade to 2.2 while RUNNING.
+	cur := describe(t, c, name)
+	up, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: cur.ApplicationVersionId,
+		ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationSystemRollbackConfigurationUpdate: &types.ApplicationSystemRollbackConfigurationUpdate{RollbackEnabledUpdate: aws.Bool(true)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if aws.ToInt64(up.ApplicationDetail.ApplicationVersionId) != 2 || up.ApplicationDetail.ApplicationStatus != types.ApplicationStatusRunning || aws.ToString(up.ApplicationDetail.ConditionalToken) == aws.ToString(cur.ConditionalToken) {
+		t.Fatalf("update %+v", up.ApplicationDetail)
+	}
+	// Stale version and token.
+	_, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(1),
+		ServiceExecutionRoleUpdate: aws.String("arn:aws:iam::1:role/x")})
+	wantErr[*types.ConcurrentModificationException](t, err)
+	_, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ConditionalToken: cur.ConditionalToken,
+		ServiceExecutionRoleUpdate: aws.String("arn:aws:iam::1:role/x")})
+	wantErr[*types.ConcurrentModificationException](t, err)
+	_, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ServiceExecutionRoleUpdate: aws.String("arn:aws:iam::1:role/x")})
+	wantErr[*types.InvalidArgumentException](t, err, "CurrentApplicationVersionId")
+
+	up, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ConditionalToken: up.ApplicationDetail.ConditionalToken,
+		RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22,
+		ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
+			CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String("app-2.2.jar")}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if up.ApplicationDetail.ApplicationStatus != types.ApplicationStatusUpdating || up.OperationId == nil {
+		t.Fatalf("upgrade %+v", up.ApplicationDetail)
+	}
+	if op := waitOperation(t, c, name, aws.ToString(up.OperationId)); op.OperationStatus != types.OperationStatusSuccessful ||
+		aws.ToInt64(op.ApplicationVersionChangeDetails.ApplicationVersionUpdatedFrom) != 2 || aws.ToInt64(op.ApplicationVersionChangeDetails.ApplicationVersionUpdatedTo) != 3 {
+		t.Fatalf("upgrade op %+v", op)
+	}
+	d3 := waitStatus(t, c, name, types.ApplicationStatusRunning)
+	if d3.RuntimeEnvironment != types.RuntimeEnvironmentFlink22 || aws.ToInt64(d3.ApplicationVersionUpdatedFrom) != 2 {
+		t.Fatalf("after upgrade %+v", d3)
+	}
+
+	// Versions are kept.
+	vers, err := c.ListApplicationVersions(ctx, &kav2.ListApplicationVersionsInput{ApplicationName: aws.String(name)})
+	if err != nil || len(vers.ApplicationVersionSummaries) != 3 {
+		t.Fatalf("versions %+v %v", vers, err)
+	}
+	v1, err := c.DescribeApplicationVersion(ctx, &kav2.DescribeApplicationVersionInput{ApplicationName: aws.String(name), ApplicationVersionId: aws.Int64(1)})
+	if err != nil || v1.ApplicationVersionDetail.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 {
+		t.Fatalf("version 1 %+v %v", v1, err)
+	}
+	_, err = c.DescribeApplicationVersion(ctx, &kav2.DescribeApplicationVersionInput{ApplicationName: aws.String(name), ApplicationVersionId: aws.Int64(99)})
+	wantErr[*types.ResourceNotFoundException](t, err)
+
+	// Manual rollback to 1.20 from the pre-upgrade snapshot.
+	rb, err := c.RollbackApplication(ctx, &kav2.RollbackApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(3)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rb.ApplicationDetail.ApplicationStatus != types.ApplicationStatusRollingBack || aws.ToInt64(rb.ApplicationDetail.ApplicationVersionRolledBackFrom) != 3 ||
+		aws.ToInt64(rb.ApplicationDetail.ApplicationVersionRolledBackTo) != 2 {
+		t.Fatalf("rollback %+v", rb.ApplicationDetail)
+	}
+	waitOperation(t, c, name, aws.ToString(rb.OperationId))
+	d4 := waitStatus(t, c, name, types.ApplicationStatusRunning)
+	if d4.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 || aws.ToInt64(d4.ApplicationVersionId) != 4 {
+		t.Fatalf("after rollback %+v", d4)
+	}
+	_, err = c.RollbackApplication(ctx, &kav2.RollbackApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(1)})
+	wantErr[*types.ConcurrentModificationException](t, err)
+
+	// Operations: newest first, filters, pagination.
+	all, err := c.ListApplicationOperations(ctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(all.ApplicationOperationInfoList[0].Operation); got != "RollbackApplication" {
+		t.Fatalf("newest operation %s", got)
+	}
+	upd, _ := c.ListApplicationOperations(ctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name), Operation: aws.String("UpdateApplication"),
+		OperationStatus: types.OperationStatusSuccessful})
+	if len(upd.ApplicationOperationInfoList) != 2 {
+		t.Fatalf("update operations %d", len(upd.ApplicationOperationInfoList))
+	}
+	n := 0
+	pg := kav2.NewListApplicationOperationsPaginator(c, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name), Limit: aws.Int32(1)})
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(out.ApplicationOperationInfoList)
+	}
+	if n != len(all.ApplicationOperationInfoList) {
+		t.Fatalf("paginated %d operations, listed %d", n, len(all.ApplicationOperationInfoList))
+	}
+	_, err = c.DescribeApplicationOperation(ctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(name), OperationId: aws.String("nope")})
+	wantErr[*types.ResourceNotFoundException](t, err)
+
+	// CloudWatch logging options bump the version.
+	add, err := c.AddApplicationCloudWatchLoggingOption(ctx, &kav2.AddApplicationCloudWatchLoggingOptionInput{ApplicationName: aws.String(name),
+		CurrentApplicationVersionId: aws.Int64(4), CloudWatchLoggingOption: &types.CloudWatchLoggingOption{LogStreamARN: aws.String("arn:aws:logs:eu-west-1:123456789012:log-group:g:log-stream:s")}})
+	if err != nil || aws.ToInt64(add.ApplicationVersionId) != 5 || len(add.CloudWatchLoggingOptionDescriptions) != 1 || add.OperationId == nil {
+		t.Fatalf("add logging %+v %v", add, err)
+	}
+	del, err := c.DeleteApplicationCloudWatchLoggingOption(ctx, &kav2.DeleteApplicationCloudWatchLoggingOptionInput{ApplicationName: aws.String(name),
+		CurrentApplicationVersionId: aws.Int64(5), CloudWatchLoggingOptionId: add.CloudWatchLoggingOptionDescriptions[0].CloudWatchLoggingOptionId})
+	if err != nil || aws.ToInt64(del.ApplicationVersionId) != 6 || len(del.CloudWatchLoggingOptionDescriptions) != 0 {
+		t.Fatalf("delete logging %+v %v", del, err)
+	}
+
+	// Stop takes a snapshot; Force does not.
+	stop, err := c.StopApplication(ctx, &kav2.StopApplicationInput{ApplicationName: aws.String(name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitOperation(t, c, name, aws.ToString(stop.OperationId))
+	waitStatus(t, c, name, types.ApplicationStatusReady)
+	snaps, err := c.ListApplicationSnapshots(ctx, &kav2.ListApplicationSnapshotsInput{ApplicationName: aws.String(name)})
+	if err != nil || len(snaps.SnapshotSummaries) != 3 { // manual, pre-upgrade, stop
+		t.Fatalf("snapshots %+v %v", snaps, err)
+	}
+	if driver.LiveClusters() != 0 || len(driver.Running()) != 0 {
+		t.Fatal("cluster outlived stop")
+	}
+
+	// Delete a snapshot (timestamp truncated to the second).
+	_, err = c.DeleteApplicationSnapshot(ctx, &kav2.DeleteApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade"),
+		SnapshotCreationTimestamp: aws.Time(snap.SnapshotCreationTimestamp.Add(-time.Hour))})
+	wantErr[*types.InvalidArgumentException](t, err)
+	if _, err := c.DeleteApplicationSnapshot(ctx, &kav2.DeleteApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade"),
+		SnapshotCreationTimestamp: aws.Time(snap.SnapshotCreationTimestamp.Truncate(time.Second))}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		_, err := c.DescribeApplicationSnapshot(ctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
+		if err != nil {
+			wantErr[*types.ResourceNotFoundException](t, err)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("snapshot not deleted")
+		}
+	}
+
+	// Delete the application; CreateTimestamp truncated to the second.
+	created := describe(t, c, name).CreateTimestamp
+	_, err = c.DeleteApplication(ctx, &kav2.DeleteApplicationInput{ApplicationName: aws.String(name), CreateTimestamp: aws.Time(created.Add(-5 * time.Second))})
+	wantErr[*types.InvalidArgumentException](t, err)
+	if _, err := c.DeleteApplication(ctx, &kav2.DeleteApplicationInput{ApplicationName: aws.String(name), CreateTimestamp: aws.Time(created.Truncate(time.Second))}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name)})
+	wantErr[*types.ResourceNotFoundException](t, err)
+}
+
+func TestE2E_StartFailures(t *testing.T) {
+	t.Run("NoRuntime", func(t *testing.T) {
+		m := startMain(t, nil, "")
+		c := client(m.URL())
+		createApp(t, c, "a", nil)
+		_, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+		wantErr[*types.InvalidApplicationConfigurationException](t, err, "not available")
+		if d := describe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusReady {
+			t.Fatalf("status %s", d.ApplicationStatus)
+		}
+	})
+	t.Run("JobFails", func(t *testing.T) {
+		driver := mock.NewClusterDriver()
+		driver.JobStates = []flinkplane.JobHealth{{State: "RESTARTING", Restarts: 1, RootCause: "java.lang.ClassNotFoundException: org.apache.flink.api.java.ExecutionEnvironment"}}
+		m := startMain(t, driver, "")
+		c := client(m.URL())
+		createApp(t, c, "a", nil)
+		out, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		op := waitOperation(t, c, "a", aws.ToString(out.OperationId))
+		if op.OperationStatus != types.OperationStatusFailed || !strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "ClassNotFoundException") {
+			t.Fatalf("op %+v", op)
+		}
+		waitStatus(t, c, "a", types.ApplicationStatusReady)
+	})
+	t.Run("NewerSnapshotRefused", func(t *testing.T) {
+		driver := mock.NewClusterDriver()
+		m := startMain(t, driver, "")
+		c := client(m.URL())
+		createApp(t, c, "a", func(in *kav2.CreateApplicationInput) {
+			in.RuntimeEnvironment = types.RuntimeEnvironmentFlink22
+			in.ApplicationConfiguration.ApplicationCodeConfiguration.CodeContent.S3ContentLocation.FileKey = aws.String("app-2.2.jar")
+		})
+		out, _ := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+		waitOperation(t, c, "a", aws.ToString(out.OperationId))
+		c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String("a"), SnapshotName: aws.String("on22")})
+		stop, _ := c.StopApplication(ctx, &kav2.StopApplicationInput{ApplicationName: aws.String("a"), Force: aws.Bool(true)})
+		waitOperation(t, c, "a", aws.ToString(stop.OperationId))
+		d := describe(t, c, "a")
+		_, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: d.ApplicationVersionId,
+			RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink120,
+			ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
+				CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String("app-1.20.jar")}}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		driver.Calls()
+		_, err = c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a"), RunConfiguration: &types.RunConfiguration{
+			ApplicationRestoreConfiguration: &types.ApplicationRestoreConfiguration{ApplicationRestoreType: types.ApplicationRestoreTypeRestoreFromCustomSnapshot, SnapshotName: aws.String("on22")}}})
+		wantErr[*types.InvalidApplicationConfigurationException](t, err, "FLINK-2_2", "FLINK-1_20")
+		if calls := driver.Calls(); len(calls) != 0 {
+			t.Fatalf("something started: %q", calls)
+		}
+	})
+}
+
+func TestE2E_CompatPreflight(t *testing.T) {
+	driver := mock.NewClusterDriver()
+	m := NewMain()
+	m.Compat = &mock.CompatChecker{JarFunc: func(jar string, target flinkplane.RuntimeID) []flinkplane.Finding {
+		return []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "REMOVED_API", Message: "org/apache/flink/streaming/api/functions/source/SourceFunction is not in FLINK-2_2",
+			Class: "com.example.LegacyJob", Method: "main", Hint: "use a FLIP-27 Source with env.fromSource"}}
+	}}
+	_ = m
+	mm := startMainWith(t, driver, m.Compat)
+	c := client(mm.URL())
+	createApp(t, c, "a", nil)
+	out, _ := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+	waitOperation(t, c, "a", aws.ToString(out.OperationId))
+	driver.Calls()
+	_, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
+		RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22})
+	wantErr[*types.InvalidApplicationConfigurationException](t, err, "SourceFunction", "com.example.LegacyJob")
+	if calls := driver.Calls(); len(calls) != 0 {
+		t.Fatalf("running job touched: %q", calls)
+	}
+	if d := describe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusRunning || aws.ToInt64(d.ApplicationVersionId) != 1 {
+		t.Fatalf("application changed: %+v", d)
+	}
+	ops, _ := c.ListApplicationOperations(ctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String("a"), OperationStatus: types.OperationStatusFailed})
+	if len(ops.ApplicationOperationInfoList) != 1 {
+		t.Fatalf("rejected update not recorded: %+v", ops)
+	}
+	// The findings are shown by DescribeApplicationOperation.
+	body := rawCall(t, mm.URL(), "DescribeApplicationOperation", map[string]any{"ApplicationName": "a", "OperationId": aws.ToString(ops.ApplicationOperationInfoList[0].OperationId)})
+	if !strings.Contains(string(body), "FlinkplaneCompatibilityFindings") || !strings.Contains(string(body), "REMOVED_API") {
+		t.Fatalf("findings not shown: %s", body)
+	}
+	// Override with the tag.
+	arn := describe(t, c, "a").ApplicationARN
+	c.TagResource(ctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("flinkplane:compat-check"), Value: aws.String("warn")}}})
+	up, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
+		RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if op := waitOperation(t, c, "a", aws.ToString(up.OperationId)); op.OperationStatus != types.OperationStatusSuccessful {
+		t.Fatalf("op %+v", op)
+	}
+}
+
+func startMainWith(t *testing.T, driver flinkplane.ClusterDriver, compat flinkplane.CompatChecker) *Main {
+	t.Helper()
+	old := newCompatChecker
+	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return compat, nil }
+	t.Cleanup(func() { newCompatChecker = old })
+	return startMain(t, driver, "")
+}
+
+// rawCall posts an operation without the SDK and returns the body.
+func rawCall(t testing.TB, url, op string, in any) []byte {
+	t.Helper()
+	b, _ := json.Marshal(in)
+	req, _ := http.NewRequest("POST", url+"/", bytes.NewReader(b))
+	req.Header.Set("X-Amz-Target", "KinesisAnalytics_20180523."+op)
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var buf bytes.Buffer
+	buf.ReadFrom(resp.Body)
+	return buf.Bytes()
+}
+
+func TestE2E_Protocol(t *testing.T) {
+	m := startMain(t, nil, "")
+	post := func(target, body string) (*http.Response, map[string]any) {
+		req, _ := http.NewRequest("POST", m.URL()+"/", strings.NewReader(body))
+		if target != "" {
+			req.Header.Set("X-Amz-Target", target)
+		}
+		req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var out map[string]any
+		json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	resp, out := post("KinesisAnalytics_20180523.DescribeApplication", `{"ApplicationName":"none"}`)
+	if resp.StatusCode != 400 || out["__type"] != "ResourceNotFoundException" || out["message"] == "" || resp.Header.Get("X-Amzn-Requestid") == "" {
+		t.Fatalf("%d %v %v", resp.StatusCode, out, resp.Header)
+	}
+	resp, out = post("KinesisAnalytics_20180523.Nope", `{}`)
+	if resp.StatusCode != 400 || out["__type"] != "UnknownOperationException" {
+		t.Fatalf("%d %v", resp.StatusCode, out)
+	}
+	resp, out = post("", `{}`)
+	if resp.StatusCode != 400 || out["__type"] != "UnknownOperationException" {
+		t.Fatalf("%d %v", resp.StatusCode, out)
+	}
+	resp, out = post("KinesisAnalytics_20180523.ListApplications", `{"Limit": "x"`)
+	if resp.StatusCode != 400 || out["__type"] != "SerializationException" {
+		t.Fatalf("%d %v", resp.StatusCode, out)
+	}
+	resp, out = post("KinesisAnalytics_20180523.ListApplications", `{"Limit": 51}`)
+	if resp.StatusCode != 400 || out["__type"] != "InvalidArgumentException" {
+		t.Fatalf("%d %v", resp.StatusCode, out)
+	}
+	resp, out = post("KinesisAnalytics_20180523.ListApplications", ``)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/x-amz-json-1.1" {
+		t.Fatalf("%d %v", resp.StatusCode, out)
+	}
+	// Epoch-second timestamps.
+	c := client(m.URL())
+	createApp(t, c, "ts", nil)
+	_, out = post("KinesisAnalytics_20180523.DescribeApplication", `{"ApplicationName":"ts"}`)
+	if _, ok := out["ApplicationDetail"].(map[string]any)["CreateTimestamp"].(float64); !ok {
+		t.Fatalf("CreateTimestamp is not a number: %v", out)
+	}
+}
+
+// Every operation of the model is routed: none gets a 404, a crash or an
+// UnknownOperationException.
+func TestE2E_EveryOperationRouted(t *testing.T) {
+	m := startMain(t, nil, "")
+	createApp(t, client(m.URL()), "flink", nil)
+	for _, op := range model.Operations() {
+		body := rawCall(t, m.URL(), op.Name, map[string]any{"ApplicationName": "flink"})
+		var out map[string]any
+		if err := json.Unmarshal(body, &out); err != nil {
+			t.Fatalf("%s: %s", op.Name, body)
+		}
+		if out["__type"] == "UnknownOperationException" || out["__type"] == "InternalFailure" {
+			t.Errorf("%s: %s", op.Name, body)
+		}
+	}
+	c := client(m.URL())
+	_, err := c.AddApplicationInput(ctx, &kav2.AddApplicationInputInput{ApplicationName: aws.String("flink"), CurrentApplicationVersionId: aws.Int64(1),
+		Input: &types.Input{NamePrefix: aws.String("p"), InputSchema: &types.SourceSchema{RecordColumns: []types.RecordColumn{{Name: aws.String("c"), SqlType: aws.String("INT")}},
+			RecordFormat: &types.RecordFormat{RecordFormatType: types.RecordFormatTypeJson}},
+			KinesisStreamsInput: &types.KinesisStreamsInput{ResourceARN: aws.String("arn:aws:kinesis:eu-west-1:1:stream/s")}}})
+	wantErr[*types.InvalidArgumentException](t, err, "SQL")
+	_, err = c.DiscoverInputSchema(ctx, &kav2.DiscoverInputSchemaInput{ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"), ResourceARN: aws.String("arn:aws:kinesis:eu-west-1:1:stream/s")})
+	wantErr[*types.UnsupportedOperationException](t, err)
+	_, err = c.CreateApplicationPresignedUrl(ctx, &kav2.CreateApplicationPresignedUrlInput{ApplicationName: aws.String("flink"), UrlType: types.UrlTypeFlinkDashboardUrl})
+	wantErr[*types.ResourceInUseException](t, err)
+	mo, err := c.UpdateApplicationMaintenanceConfiguration(ctx, &kav2.UpdateApplicationMaintenanceConfigurationInput{ApplicationName: aws.String("flink"),
+		ApplicationMaintenanceConfigurationUpdate: &types.ApplicationMaintenanceConfigurationUpdate{ApplicationMaintenanceWindowStartTimeUpdate: aws.String("03:00")}})
+	if err != nil || aws.ToString(mo.ApplicationMaintenanceConfigurationDescription.ApplicationMaintenanceWindowEndTime) != "11:00" {
+		t.Fatalf("maintenance %+v %v", mo, err)
+	}
+	var ae smithy.APIError
+	_ = ae
+}

@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/awsapi"
+	"github.com/flinkplane/flinkplane/awsapi/sigv4"
+	"github.com/flinkplane/flinkplane/codestore"
+	"github.com/flinkplane/flinkplane/engine"
+	"github.com/flinkplane/flinkplane/sqlite"
+)
+
+func init() {
+	commands["serve"] = command{summary: "serve the kinesisanalyticsv2 API", run: runServe}
+}
+
+// serveConfig is the configuration of `flinkplane serve`.
+type serveConfig struct {
+	Addr        string
+	DataDir     string
+	RuntimesDir string
+	Region      string
+	AccountID   string
+	// Auth is "none" (accept any request) or "sigv4" (verify signatures
+	// against Credentials: "AKID:SECRET[,AKID:SECRET...]").
+	Auth        string
+	Credentials string
+	// S3Endpoint, if set, is an S3-compatible endpoint the code store
+	// reads objects from (with S3AccessKey/S3SecretKey, path-style).
+	S3Endpoint  string
+	S3Region    string
+	S3AccessKey string
+	S3SecretKey string
+
+	StartTimeout time.Duration
+	LogLevel     string
+}
+
+// newClusterDriver returns the cluster driver serve runs applications
+// with, or nil when none is configured: then every StartApplication fails
+// with InvalidApplicationConfigurationException saying no runtime is
+// available. The local Flink driver is wired in here.
+var newClusterDriver = func(cfg serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
+
+// newCompatChecker returns the compatibility checker of UpdateApplication's
+// pre-flight, or nil to skip the check.
+var newCompatChecker = func(cfg serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
+
+func parseServe(args []string) (*serveConfig, error) {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := stringFlag(fs, "addr", "127.0.0.1:8080", "address to listen on (HOST:PORT)")
+	dataDir := stringFlag(fs, "data-dir", defaultDataDir(), "directory of the database, code store and savepoints")
+	runtimesDir := stringFlag(fs, "runtimes-dir", defaultRuntimesDir(), "directory of installed Flink runtimes")
+	region := stringFlag(fs, "region", "us-east-1", "region in application ARNs and SigV4 credential scopes")
+	account := stringFlag(fs, "account-id", "000000000000", "account id in application ARNs")
+	auth := stringFlag(fs, "auth", "none", "request authentication: none or sigv4")
+	creds := stringFlag(fs, "credentials", "", "SigV4 access keys as AKID:SECRET[,AKID:SECRET...]")
+	s3e := stringFlag(fs, "s3-endpoint", "", "S3-compatible endpoint URL for application code (default: local directory tree)")
+	s3r := stringFlag(fs, "s3-region", "us-east-1", "region of the S3-compatible endpoint")
+	s3a := stringFlag(fs, "s3-access-key", "", "access key of the S3-compatible endpoint")
+	s3s := stringFlag(fs, "s3-secret-key", "", "secret key of the S3-compatible endpoint")
+	startTimeout := intFlag(fs, "start-timeout", 300, "seconds a job may take to run with all its tasks")
+	logLevel := stringFlag(fs, "log-level", "info", "log level: debug, info, warn, error")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
+	}
+	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
+		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
+		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel}
+	return c, c.check()
+}
+
+func (c *serveConfig) check() error {
+	switch c.Auth {
+	case "none":
+	case "sigv4":
+		if _, err := parseCredentials(c.Credentials); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--auth must be none or sigv4, not %q", c.Auth)
+	}
+	return nil
+}
+
+func parseCredentials(s string) (map[string]string, error) {
+	m := map[string]string{}
+	for _, pair := range strings.Split(s, ",") {
+		pair = strings.TrimSpace(pair)
+		if pair == "" {
+			continue
+		}
+		id, secret, ok := strings.Cut(pair, ":")
+		if !ok || id == "" || secret == "" {
+			return nil, fmt.Errorf("--credentials: %q is not AKID:SECRET", pair)
+		}
+		m[id] = secret
+	}
+	if len(m) == 0 {
+		return nil, errors.New("--auth sigv4 needs --credentials AKID:SECRET (or FLINKPLANE_CREDENTIALS)")
+	}
+	return m, nil
+}
+
+func runServe(ctx context.Context, args []string) error {
+	cfg, err := parseServe(args)
+	if err != nil {
+		return err
+	}
+	m := NewMain()
+	m.Config = *cfg
+	if err := m.Run(ctx); err != nil {
+		return err
+	}
+	m.Logger.Info("serving the kinesisanalyticsv2 API", "url", m.URL(), "data-dir", cfg.DataDir, "auth", cfg.Auth)
+	<-ctx.Done()
+	m.Logger.Info("shutting down")
+	return m.Close()
+}
+
+// Main is the running server: the store, the engine and the HTTP API.
+// Tests start it on 127.0.0.1:0 with a temporary data directory.
+type Main struct {
+	Config serveConfig
+	// Driver and Compat, if set, are used instead of newClusterDriver and
+	// newCompatChecker.
+	Driver flinkplane.ClusterDriver
+	Compat flinkplane.CompatChecker
+	// PollInterval of the engine (default 1s).
+	PollInterval time.Duration
+	Logger       *slog.Logger
+
+	DB     *sqlite.DB
+	Engine *engine.Engine
+	Server *awsapi.Server
+
+	driver flinkplane.ClusterDriver
+	lock   *os.File
+	ln     net.Listener
+	http   *http.Server
+}
+
+// NewMain returns a Main with the default configuration.
+func NewMain() *Main {
+	return &Main{
+		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: defaultRuntimesDir(),
+			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info"},
+		PollInterval: time.Second,
+	}
+}
+
+// Run opens the data directory, resumes operations in progress and starts
+// serving; it returns once the listener is open.
+func (m *Main) Run(ctx context.Context) (err error) {
+	defer func() {
+		if err != nil {
+			m.Close()
+		}
+	}()
+	c := &m.Config
+	if err := c.check(); err != nil {
+		return err
+	}
+	if m.Logger == nil {
+		var lvl slog.Level
+		lvl.UnmarshalText([]byte(c.LogLevel))
+		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	}
+	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
+		return fmt.Errorf("create data directory: %w", err)
+	}
+	if m.lock, err = lockDir(c.DataDir); err != nil {
+		return err
+	}
+	m.DB = sqlite.New(c.DataDir)
+	if err := m.DB.Open(); err != nil {
+		return err
+	}
+	code := codestore.New(filepath.Join(c.DataDir, "code"))
+	if c.S3Endpoint != "" {
+		code.S3 = s3.New(s3.Options{
+			Region:       c.S3Region,
+			BaseEndpoint: aws.String(c.S3Endpoint),
+			UsePathStyle: true,
+			Credentials:  credentials.NewStaticCredentialsProvider(c.S3AccessKey, c.S3SecretKey, ""),
+		})
+	}
+	driver := m.Driver
+	if driver == nil {
+		if driver, err = newClusterDriver(*c); err != nil {
+			return fmt.Errorf("cluster driver: %w", err)
+		}
+	}
+	m.driver = driver
+	compat := m.Compat
+	if compat == nil {
+		if compat, err = newCompatChecker(*c); err != nil {
+			return fmt.Errorf("compatibility checker: %w", err)
+		}
+	}
+	e := engine.New(m.DB, driver)
+	e.Code = code
+	e.Compat = compat
+	e.SavepointDir = filepath.Join(c.DataDir, "savepoints")
+	e.Logger = m.Logger
+	e.StartTimeout = c.StartTimeout
+	if m.PollInterval > 0 {
+		e.PollInterval = m.PollInterval
+	}
+	if err := e.Open(); err != nil {
+		return err
+	}
+	m.Engine = e
+	m.Server = awsapi.NewServer(e, c.Region, c.AccountID)
+	m.Server.Logger = m.Logger
+	if c.Auth == "sigv4" {
+		creds, _ := parseCredentials(c.Credentials)
+		m.Server.Verifier = sigv4.New(creds, c.Region)
+	}
+	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	m.http = &http.Server{Handler: m.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
+	go m.http.Serve(m.ln)
+	return nil
+}
+
+// URL returns the endpoint URL, e.g. http://127.0.0.1:8080.
+func (m *Main) URL() string {
+	if m.ln == nil {
+		return ""
+	}
+	return "http://" + m.ln.Addr().String()
+}
+
+// Close stops serving and closes the engine and the store. Operations in
+// progress stay IN_PROGRESS and are resumed by the next Run.
+func (m *Main) Close() error {
+	var errs []error
+	if m.http != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		errs = append(errs, m.http.Shutdown(ctx))
+		cancel()
+		m.http = nil
+	}
+	if m.Engine != nil {
+		errs = append(errs, m.Engine.Close())
+		m.Engine = nil
+	}
+	if c, ok := m.driver.(io.Closer); ok {
+		errs = append(errs, c.Close())
+	}
+	m.driver = nil
+	if m.DB != nil {
+		errs = append(errs, m.DB.Close())
+		m.DB = nil
+	}
+	if m.lock != nil {
+		m.lock.Close()
+		m.lock = nil
+	}
+	return errors.Join(errs...)
+}
+
+// lockDir takes an exclusive lock on the data directory, so that two
+// servers never drive the same applications.
+func lockDir(dir string) (*os.File, error) {
+	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data directory %s is in use by another flinkplane server", dir)
+	}
+	return f, nil
+}

@@ -1,0 +1,215 @@
+// Package codestore resolves application code: an S3ContentLocation
+// (bucket ARN, key, optional object version) and ZipFileContent uploaded
+// with a request.
+//
+// By default objects live in a local directory tree (Dir/<bucket>/<key>: a
+// bucket is a folder), so `aws s3 cp` is replaced by copying a file there.
+// When S3 is set, objects are read from that S3-compatible endpoint with
+// the AWS SDK's S3 client and cached under Dir/.cache. Uploaded zips are
+// kept under Dir/.zip by content hash. Bucket names and keys that would
+// escape the store (`..`, absolute paths, backslashes) are rejected.
+package codestore
+
+import (
+	"context"
+	"crypto/md5"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path"
+	"path/filepath"
+	"regexp"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/flinkplane/flinkplane"
+)
+
+// Store is a flinkplane.CodeStore.
+type Store struct {
+	// Dir is the root of the local tree (and of the caches).
+	Dir string
+	// S3, if set, is the S3-compatible endpoint objects are read from.
+	S3 *s3.Client
+}
+
+var _ flinkplane.CodeStore = (*Store)(nil)
+
+// New returns a store rooted at dir.
+func New(dir string) *Store { return &Store{Dir: dir} }
+
+var bucketRE = regexp.MustCompile(`^[a-z0-9][a-z0-9.\-_]{1,254}$`)
+
+// split returns the bucket name and the cleaned key of a location.
+func split(loc flinkplane.S3ContentLocation) (bucket, key string, err error) {
+	bucket, ok := strings.CutPrefix(loc.BucketARN, "arn:aws:s3:::")
+	if !ok {
+		bucket, ok = strings.CutPrefix(loc.BucketARN, "arn:aws-cn:s3:::")
+	}
+	if !ok || !bucketRE.MatchString(bucket) || strings.Contains(bucket, "..") {
+		return "", "", flinkplane.Errorf(flinkplane.EINVALID, "BucketARN %q is not an S3 bucket ARN (arn:aws:s3:::bucket-name).", loc.BucketARN)
+	}
+	key = loc.FileKey
+	if key == "" || strings.HasPrefix(key, "/") || strings.Contains(key, "\\") || strings.ContainsRune(key, 0) {
+		return "", "", flinkplane.Errorf(flinkplane.EINVALID, "FileKey %q is not a valid object key.", key)
+	}
+	for _, part := range strings.Split(key, "/") {
+		if part == ".." || part == "." {
+			return "", "", flinkplane.Errorf(flinkplane.EINVALID, "FileKey %q must not contain . or .. path segments.", key)
+		}
+	}
+	if path.Clean(key) != key {
+		return "", "", flinkplane.Errorf(flinkplane.EINVALID, "FileKey %q is not a clean object key.", key)
+	}
+	return bucket, key, nil
+}
+
+func missing(loc flinkplane.S3ContentLocation) error {
+	v := ""
+	if loc.ObjectVersion != "" {
+		v = " (version " + loc.ObjectVersion + ")"
+	}
+	return flinkplane.Errorf(flinkplane.ECODE, "Unable to access the application code: object %s%s does not exist in bucket %s.", loc.FileKey, v, loc.BucketARN)
+}
+
+// localPath is the file of a location in the local tree. An object
+// version, if given, is the file <key>.versions/<version>.
+func (s *Store) localPath(bucket, key, version string) string {
+	p := filepath.Join(s.Dir, bucket, filepath.FromSlash(key))
+	if version != "" {
+		p = filepath.Join(s.Dir, bucket, filepath.FromSlash(key)+".versions", filepath.Base(version))
+	}
+	return p
+}
+
+// Check returns ECODE if the object does not exist.
+func (s *Store) Check(ctx context.Context, loc flinkplane.S3ContentLocation) error {
+	bucket, key, err := split(loc)
+	if err != nil {
+		return err
+	}
+	if s.S3 != nil {
+		in := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+		if loc.ObjectVersion != "" {
+			in.VersionId = aws.String(loc.ObjectVersion)
+		}
+		if _, err := s.S3.HeadObject(ctx, in); err != nil {
+			var nf *types.NotFound
+			var nk *types.NoSuchKey
+			if errors.As(err, &nf) || errors.As(err, &nk) || strings.Contains(err.Error(), "StatusCode: 404") {
+				return missing(loc)
+			}
+			return flinkplane.Errorf(flinkplane.ECODE, "Unable to access the application code s3://%s/%s: %v", bucket, key, err)
+		}
+		return nil
+	}
+	fi, err := os.Stat(s.localPath(bucket, key, loc.ObjectVersion))
+	if err != nil || !fi.Mode().IsRegular() {
+		return missing(loc)
+	}
+	return nil
+}
+
+// PutZip stores uploaded code by its SHA-256 and returns the reference and
+// the MD5 (CodeMD5).
+func (s *Store) PutZip(ctx context.Context, data []byte) (string, string, error) {
+	sum := sha256.Sum256(data)
+	ref := hex.EncodeToString(sum[:])
+	m := md5.Sum(data)
+	p := filepath.Join(s.Dir, ".zip", ref+".zip")
+	if _, err := os.Stat(p); err == nil {
+		return ref, hex.EncodeToString(m[:]), nil
+	}
+	if err := writeFile(p, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		return "", "", err
+	}
+	return ref, hex.EncodeToString(m[:]), nil
+}
+
+// Fetch returns a local file holding the code.
+func (s *Store) Fetch(ctx context.Context, c flinkplane.CodeConfig) (string, error) {
+	if c.ZipRef != "" {
+		p := filepath.Join(s.Dir, ".zip", filepath.Base(c.ZipRef)+".zip")
+		if _, err := os.Stat(p); err != nil {
+			return "", flinkplane.Errorf(flinkplane.ECODE, "The uploaded application code %s is missing from the code store.", c.ZipRef)
+		}
+		return p, nil
+	}
+	if c.S3 == nil {
+		return "", flinkplane.Errorf(flinkplane.ECODE, "The application has no code: set ApplicationCodeConfiguration with an S3ContentLocation or ZipFileContent.")
+	}
+	loc := *c.S3
+	bucket, key, err := split(loc)
+	if err != nil {
+		return "", err
+	}
+	if s.S3 == nil {
+		p := s.localPath(bucket, key, loc.ObjectVersion)
+		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+			return "", missing(loc)
+		}
+		return p, nil
+	}
+	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if loc.ObjectVersion != "" {
+		in.VersionId = aws.String(loc.ObjectVersion)
+	}
+	out, err := s.S3.GetObject(ctx, in)
+	if err != nil {
+		var nk *types.NoSuchKey
+		if errors.As(err, &nk) || strings.Contains(err.Error(), "StatusCode: 404") {
+			return "", missing(loc)
+		}
+		return "", flinkplane.Errorf(flinkplane.ECODE, "Unable to read the application code s3://%s/%s: %v", bucket, key, err)
+	}
+	defer out.Body.Close()
+	tag := strings.Trim(aws.ToString(out.ETag), `"`)
+	if loc.ObjectVersion != "" {
+		tag = loc.ObjectVersion
+	}
+	p := filepath.Join(s.Dir, ".cache", bucket, filepath.FromSlash(key)+"@"+filepath.Base(tag))
+	if _, err := os.Stat(p); err == nil {
+		return p, nil
+	}
+	if err := writeFile(p, func(w io.Writer) error { _, err := io.Copy(w, out.Body); return err }); err != nil {
+		return "", err
+	}
+	return p, nil
+}
+
+// writeFile writes a file durably: temp file, fsync, rename, fsync dir.
+func writeFile(p string, fill func(io.Writer) error) error {
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create code directory: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("write code: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := fill(f); err != nil {
+		f.Close()
+		return fmt.Errorf("write code: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("write code: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("write code: %w", err)
+	}
+	if err := os.Rename(f.Name(), p); err != nil {
+		return fmt.Errorf("write code: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}
