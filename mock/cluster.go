@@ -5,7 +5,9 @@ package mock
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 
@@ -41,6 +43,8 @@ type ClusterDriver struct {
 	triggers   map[string]*trigger
 	Savepoints map[string]bool // location -> exists
 	Submitted  []flinkplane.JobSpec
+
+	stateFile string
 }
 
 type cluster struct {
@@ -55,10 +59,10 @@ type job struct {
 }
 
 type trigger struct {
-	job   string
-	stop  bool
-	polls int
-	loc   string
+	Job   string `json:"job"`
+	Stop  bool   `json:"stop"`
+	Polls int    `json:"polls"`
+	Loc   string `json:"loc"`
 }
 
 // NewClusterDriver returns a driver whose jobs run and whose savepoints
@@ -171,6 +175,7 @@ func (d *ClusterDriver) Start(ctx context.Context, spec flinkplane.ClusterSpec) 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.persist()
 	d.n++
 	h := flinkplane.ClusterHandle{ID: fmt.Sprintf("cluster-%d", d.n), Runtime: spec.Runtime, RESTURL: "http://fake"}
 	d.clusters[h.ID] = &cluster{h: h, alive: true, jobs: map[string]*job{}}
@@ -205,6 +210,7 @@ func (d *ClusterDriver) Submit(ctx context.Context, h flinkplane.ClusterHandle, 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.persist()
 	c, err := d.cluster(h)
 	if err != nil {
 		return "", err
@@ -260,6 +266,7 @@ func (d *ClusterDriver) savepoint(ctx context.Context, name string, h flinkplane
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.persist()
 	c, err := d.cluster(h)
 	if err != nil {
 		return "", err
@@ -269,7 +276,7 @@ func (d *ClusterDriver) savepoint(ctx context.Context, name string, h flinkplane
 	}
 	d.n++
 	id := fmt.Sprintf("trigger-%d", d.n)
-	d.triggers[id] = &trigger{job: jobID, stop: stop, loc: fmt.Sprintf("%s/savepoint-%d", strings.TrimRight(dir, "/"), d.n)}
+	d.triggers[id] = &trigger{Job: jobID, Stop: stop, Loc: fmt.Sprintf("%s/savepoint-%d", strings.TrimRight(dir, "/"), d.n)}
 	return id, nil
 }
 
@@ -287,23 +294,24 @@ func (d *ClusterDriver) PollSavepoint(ctx context.Context, h flinkplane.ClusterH
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.persist()
 	t := d.triggers[triggerID]
 	if t == nil {
 		return flinkplane.SavepointStatus{}, fmt.Errorf("trigger %s not found", triggerID)
 	}
-	t.polls++
-	if t.polls < d.SavepointPolls {
+	t.Polls++
+	if t.Polls < d.SavepointPolls {
 		return flinkplane.SavepointStatus{}, nil
 	}
-	if !d.Savepoints[t.loc] {
-		d.Savepoints[t.loc] = true
-		if t.stop {
-			if c := d.clusters[h.ID]; c != nil && c.jobs[t.job] != nil {
-				c.jobs[t.job].state = "FINISHED"
+	if !d.Savepoints[t.Loc] {
+		d.Savepoints[t.Loc] = true
+		if t.Stop {
+			if c := d.clusters[h.ID]; c != nil && c.jobs[t.Job] != nil {
+				c.jobs[t.Job].state = "FINISHED"
 			}
 		}
 	}
-	return flinkplane.SavepointStatus{Done: true, Location: t.loc}, nil
+	return flinkplane.SavepointStatus{Done: true, Location: t.Loc}, nil
 }
 
 func (d *ClusterDriver) Cancel(ctx context.Context, h flinkplane.ClusterHandle, jobID string) error {
@@ -312,6 +320,7 @@ func (d *ClusterDriver) Cancel(ctx context.Context, h flinkplane.ClusterHandle, 
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.persist()
 	if c := d.clusters[h.ID]; c != nil && c.jobs[jobID] != nil && c.jobs[jobID].state == "RUNNING" {
 		c.jobs[jobID].state = "CANCELED"
 	}
@@ -324,6 +333,7 @@ func (d *ClusterDriver) Stop(ctx context.Context, h flinkplane.ClusterHandle) er
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.persist()
 	if c := d.clusters[h.ID]; c != nil {
 		c.alive = false
 		for _, j := range c.jobs {
@@ -341,6 +351,7 @@ func (d *ClusterDriver) DisposeSavepoint(ctx context.Context, location string) e
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	defer d.persist()
 	delete(d.Savepoints, location)
 	return nil
 }
@@ -350,4 +361,73 @@ func (d *ClusterDriver) Record(calls ...string) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.calls = append(append([]string(nil), calls...), d.calls...)
+}
+
+// state is what a persistent ClusterDriver keeps in its StateFile.
+type state struct {
+	N          int                      `json:"n"`
+	Clusters   map[string]*stateCluster `json:"clusters"`
+	Triggers   map[string]*trigger      `json:"triggers"`
+	Savepoints map[string]bool          `json:"savepoints"`
+	Submitted  []flinkplane.JobSpec     `json:"submitted"`
+}
+
+type stateCluster struct {
+	H     flinkplane.ClusterHandle `json:"h"`
+	Alive bool                     `json:"alive"`
+	Jobs  map[string]string        `json:"jobs"`
+}
+
+// LoadClusterDriver returns a driver whose clusters, jobs and savepoints
+// persist in file, the way real processes outlive a control plane that is
+// killed: a test kills the server, starts another, and the new one finds
+// the "running" jobs again.
+func LoadClusterDriver(file string) (*ClusterDriver, error) {
+	d := NewClusterDriver()
+	d.stateFile = file
+	b, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return d, nil
+	} else if err != nil {
+		return nil, err
+	}
+	var st state
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	d.n, d.Savepoints, d.Submitted = st.N, st.Savepoints, st.Submitted
+	if st.Triggers != nil {
+		d.triggers = st.Triggers
+	}
+	if d.Savepoints == nil {
+		d.Savepoints = map[string]bool{}
+	}
+	for id, c := range st.Clusters {
+		cl := &cluster{h: c.H, alive: c.Alive, jobs: map[string]*job{}}
+		for j, s := range c.Jobs {
+			cl.jobs[j] = &job{state: s}
+		}
+		d.clusters[id] = cl
+	}
+	return d, nil
+}
+
+// persist writes the state file (called with d.mu held).
+func (d *ClusterDriver) persist() {
+	if d.stateFile == "" {
+		return
+	}
+	st := state{N: d.n, Clusters: map[string]*stateCluster{}, Triggers: d.triggers, Savepoints: d.Savepoints, Submitted: d.Submitted}
+	for id, c := range d.clusters {
+		sc := &stateCluster{H: c.h, Alive: c.alive, Jobs: map[string]string{}}
+		for j, x := range c.jobs {
+			sc.Jobs[j] = x.state
+		}
+		st.Clusters[id] = sc
+	}
+	b, _ := json.Marshal(st)
+	tmp := d.stateFile + ".tmp"
+	if os.WriteFile(tmp, b, 0o644) == nil {
+		os.Rename(tmp, d.stateFile)
+	}
 }

@@ -70,13 +70,13 @@ func TestE2E_CreateDescribeList(t *testing.T) {
 		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"),
 		ApplicationConfiguration: &types.ApplicationConfiguration{ApplicationCodeConfiguration: &types.ApplicationCodeConfiguration{
 			CodeContentType: types.CodeContentTypeZipfile,
-			CodeContent: &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("missing.jar")}}}}})
+			CodeContent:     &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("missing.jar")}}}}})
 	wantErr[*types.CodeValidationException](t, err, "missing.jar")
 	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("escape"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
 		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"),
 		ApplicationConfiguration: &types.ApplicationConfiguration{ApplicationCodeConfiguration: &types.ApplicationCodeConfiguration{
 			CodeContentType: types.CodeContentTypeZipfile,
-			CodeContent: &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("../../flinkplane.db")}}}}})
+			CodeContent:     &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("../../flinkplane.db")}}}}})
 	wantErr[*types.InvalidArgumentException](t, err)
 	// Zip content is stored too.
 	zd := createApp(t, c, "zipped", func(in *kav2.CreateApplicationInput) {
