@@ -231,3 +231,12 @@ func errorType(err error) (string, int) {
 func decode(op string, body []byte, v any) error {
 	return model.DecodeInput(op, body, v)
 }
+
+// ExceptionNames returns the AWS exception names of the error table.
+func ExceptionNames() []string {
+	var out []string
+	for _, e := range errorTable {
+		out = append(out, e.Exception)
+	}
+	return out
+}
