@@ -2,6 +2,7 @@ package awsapi
 
 import (
 	"context"
+	"encoding/json"
 	"strconv"
 	"strings"
 
@@ -69,7 +70,22 @@ func (s *Server) describeApplication(ctx context.Context, body []byte) (any, err
 	if err != nil {
 		return nil, err
 	}
-	return &model.DescribeApplicationResponse{ApplicationDetail: s.detail(app, ver, model.Value(req.IncludeAdditionalDetails))}, nil
+	additional := model.Value(req.IncludeAdditionalDetails)
+	if !additional {
+		if b := s.describeCache.get(app); b != nil {
+			return b, nil
+		}
+	}
+	resp := &model.DescribeApplicationResponse{ApplicationDetail: s.detail(app, ver, additional)}
+	if additional {
+		return resp, nil
+	}
+	b, err := json.Marshal(resp)
+	if err != nil {
+		return nil, err
+	}
+	s.describeCache.put(app, b)
+	return rawJSON(b), nil
 }
 
 func (s *Server) listApplications(ctx context.Context, body []byte) (any, error) {

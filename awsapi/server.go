@@ -41,7 +41,8 @@ type Server struct {
 	Logger   *slog.Logger
 	Now      func() time.Time
 
-	ops map[string]opFunc
+	ops           map[string]opFunc
+	describeCache responseCache
 }
 
 // NewServer returns a server wired to the engine (and its store and code
@@ -144,10 +145,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	b, err := json.Marshal(resp)
-	if err != nil {
-		s.writeError(w, r, fmt.Errorf("encode response: %w", err))
-		return
+	b, ok := resp.(rawJSON)
+	if !ok {
+		if b, err = json.Marshal(resp); err != nil {
+			s.writeError(w, r, fmt.Errorf("encode response: %w", err))
+			return
+		}
 	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("Content-Length", fmt.Sprint(len(b)))

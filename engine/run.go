@@ -167,10 +167,17 @@ func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string
 			return err
 		}
 		op.Cluster = &h
-		return e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error {
+		err = e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error {
 			a.Cluster, a.JobID = &h, ""
 			return nil
 		})
+		if errors.Is(err, errCancelled) {
+			// Cancelled while the cluster started: nobody owns it, end it.
+			if serr := e.Driver.Stop(context.WithoutCancel(ctx), h); serr != nil {
+				e.Logger.Error("cannot stop the cluster of a cancelled operation", "operation", op.ID, "error", serr)
+			}
+		}
+		return err
 
 	case StepSubmit:
 		if app.Cluster == nil {

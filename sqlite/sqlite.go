@@ -70,6 +70,27 @@ type DB struct {
 	apps  map[string]*flinkplane.Application
 	vers  map[verKey]*flinkplane.ApplicationVersion
 	wlock sync.Mutex
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+}
+
+// stmt returns a prepared statement of the read pool.
+func (db *DB) stmt(query string) (*sql.Stmt, error) {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if st, ok := db.stmts[query]; ok {
+		return st, nil
+	}
+	st, err := db.r.Prepare(query)
+	if err != nil {
+		return nil, fmt.Errorf("prepare: %w", err)
+	}
+	if db.stmts == nil {
+		db.stmts = map[string]*sql.Stmt{}
+	}
+	db.stmts[query] = st
+	return st, nil
 }
 
 type verKey struct {
@@ -139,6 +160,12 @@ func (db *DB) migrate() error {
 // Close closes the database.
 func (db *DB) Close() error {
 	var errs []error
+	db.stmtMu.Lock()
+	for _, st := range db.stmts {
+		st.Close()
+	}
+	db.stmts = nil
+	db.stmtMu.Unlock()
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
 	}

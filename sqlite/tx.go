@@ -17,6 +17,27 @@ type querier interface {
 	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
 }
 
+// query runs a query, through a prepared statement on the read pool.
+func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
+	if t.readOnly {
+		st, err := t.db.stmt(query)
+		if err != nil {
+			return nil, err
+		}
+		return st.QueryContext(t.ctx, args...)
+	}
+	return t.q.QueryContext(t.ctx, query, args...)
+}
+
+func (t *tx) queryRow(query string, args ...any) *sql.Row {
+	if t.readOnly {
+		if st, err := t.db.stmt(query); err == nil {
+			return st.QueryRowContext(t.ctx, args...)
+		}
+	}
+	return t.q.QueryRowContext(t.ctx, query, args...)
+}
+
 type tx struct {
 	db       *DB
 	ctx      context.Context
@@ -39,7 +60,7 @@ func isUnique(err error) bool {
 
 func getJSON[T any](t *tx, notFound string, query string, args ...any) (*T, error) {
 	var data string
-	if err := t.q.QueryRowContext(t.ctx, query, args...).Scan(&data); errors.Is(err, sql.ErrNoRows) {
+	if err := t.queryRow(query, args...).Scan(&data); errors.Is(err, sql.ErrNoRows) {
 		return nil, flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFound)
 	} else if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
@@ -52,7 +73,7 @@ func getJSON[T any](t *tx, notFound string, query string, args ...any) (*T, erro
 }
 
 func listJSON[T any](t *tx, query string, args ...any) ([]*T, error) {
-	rows, err := t.q.QueryContext(t.ctx, query, args...)
+	rows, err := t.query(query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
@@ -117,6 +138,37 @@ func (t *tx) Application(name string) (*flinkplane.Application, error) {
 }
 
 func (t *tx) Applications(after string, limit int) ([]*flinkplane.Application, error) {
+	if t.readOnly {
+		// Names from the index, records through the read cache.
+		rows, err := t.query(`SELECT name FROM applications WHERE name > ? ORDER BY name LIMIT ?`, after, limitClause(limit))
+		if err != nil {
+			return nil, fmt.Errorf("query: %w", err)
+		}
+		var names []string
+		for rows.Next() {
+			var n string
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return nil, fmt.Errorf("scan: %w", err)
+			}
+			names = append(names, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return nil, err
+		}
+		out := make([]*flinkplane.Application, 0, len(names))
+		for _, n := range names {
+			a, err := t.Application(n)
+			if flinkplane.ErrorCode(err) == flinkplane.ENOTFOUND {
+				continue // deleted meanwhile
+			} else if err != nil {
+				return nil, err
+			}
+			out = append(out, a)
+		}
+		return out, nil
+	}
 	return listJSON[flinkplane.Application](t, `SELECT data FROM applications WHERE name > ? ORDER BY name LIMIT ?`, after, limitClause(limit))
 }
 
@@ -327,7 +379,7 @@ func (t *tx) InProgressOperations() ([]*flinkplane.Operation, error) {
 }
 
 func (t *tx) Tags(app string) ([]flinkplane.Tag, error) {
-	rows, err := t.q.QueryContext(t.ctx, `SELECT key, value FROM tags WHERE app = ? ORDER BY key`, app)
+	rows, err := t.query(`SELECT key, value FROM tags WHERE app = ? ORDER BY key`, app)
 	if err != nil {
 		return nil, fmt.Errorf("query tags: %w", err)
 	}

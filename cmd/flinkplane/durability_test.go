@@ -35,7 +35,9 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	os.Exit(m.Run())
+	code := m.Run()
+	stopBenchServer()
+	os.Exit(code)
 }
 
 func runChild() error {
@@ -254,3 +256,5 @@ func TestSIGKILL_OperationInProgress(t *testing.T) {
 	}
 	_ = reflect.DeepEqual
 }
+
+func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -1,0 +1,59 @@
+package awsapi
+
+import (
+	"sync"
+	"time"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+// rawJSON is a response body already encoded.
+type rawJSON []byte
+
+// responseCache keeps the encoded DescribeApplication response of each
+// application, keyed by everything of the application head the response
+// shows. The store stays the truth: every request reads the application
+// (through the store's own cache) and an entry is used only if it was
+// rendered from the same head.
+type responseCache struct {
+	mu      sync.Mutex
+	entries map[string]cacheEntry
+}
+
+type cacheKey struct {
+	version int64
+	status  string
+	token   string
+	updated time.Time
+	window  string
+	runtime flinkplane.RuntimeID
+}
+
+type cacheEntry struct {
+	key  cacheKey
+	body rawJSON
+}
+
+const maxCachedResponses = 100000
+
+func keyOf(a *flinkplane.Application) cacheKey {
+	return cacheKey{a.VersionID, a.Status, a.ConditionalToken, a.UpdateTime, a.MaintenanceWindow, a.RuntimeEnvironment}
+}
+
+func (c *responseCache) get(a *flinkplane.Application) rawJSON {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.entries[a.Name]; ok && e.key == keyOf(a) {
+		return e.body
+	}
+	return nil
+}
+
+func (c *responseCache) put(a *flinkplane.Application, body []byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.entries == nil || len(c.entries) >= maxCachedResponses {
+		c.entries = map[string]cacheEntry{}
+	}
+	c.entries[a.Name] = cacheEntry{keyOf(a), body}
+}
