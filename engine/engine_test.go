@@ -840,3 +840,30 @@ func waitCalls(t *testing.T, d *mock.ClusterDriver, prefix string) {
 }
 
 var _ = fmt.Sprint
+
+func TestRollback_WhileUpdating(t *testing.T) {
+	v := newEnv(t)
+	v.create("a", nil)
+	v.start("a")
+	release := v.driver.HoldCall("Start")
+	cur := int64(1)
+	_, _, uid, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitCalls(t, v.driver, "Start(FLINK-2_2)")
+	_, _, rid, err := v.e.RollbackApplication(ctx, "a", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	release()
+	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
+	wantStatus(t, v.op("a", uid).Status, flinkplane.OperationCancelled)
+	a := v.app("a")
+	if a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
+		t.Fatalf("app %+v", a)
+	}
+	if len(v.driver.Running()) != 1 || v.driver.LiveClusters() != 1 {
+		t.Fatalf("jobs %v clusters %d", v.driver.Running(), v.driver.LiveClusters())
+	}
+}
