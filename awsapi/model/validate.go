@@ -370,9 +370,8 @@ func (v *validator) structure(sh *schemaShape, tok json.Token, path string, dept
 		if err != nil {
 			return err
 		}
-		if !null {
-			present[i] = true
-		}
+		// Like encoding/json, the last occurrence of a member wins.
+		present[i] = !null
 		runs = append(runs, run{i, from, len(v.errs)})
 	}
 	if _, err := v.token(); err != nil { // }

@@ -233,3 +233,16 @@ func TestPatterns_JavaSemantics(t *testing.T) {
 		}
 	}
 }
+
+// TestValidate_BlobAgreesWithDecoding checks that Validate accepts exactly
+// the base64 strings encoding/json decodes into []byte.
+func TestValidate_BlobAgreesWithDecoding(t *testing.T) {
+	for _, s := range []string{"", "=", "A", "AA", "AA=", "AA==", "AAA=", "AAAA", "AA==AA==", "A===", `\r\nAA==`, `AA==\n`, "AB==", "AAB=", "====", "AAAA====", `\u0041\u0041==`} {
+		body := `{"ApplicationName":"app","ApplicationConfigurationUpdate":{"ApplicationCodeConfigurationUpdate":{"CodeContentUpdate":{"ZipFileContentUpdate":"` + s + `"}}}}`
+		verr := Validate("UpdateApplication", []byte(body))
+		derr := json.Unmarshal([]byte(body), new(UpdateApplicationRequest))
+		if (verr == nil) != (derr == nil) {
+			t.Errorf("%q: Validate = %v, json.Unmarshal = %v", s, verr, derr)
+		}
+	}
+}
