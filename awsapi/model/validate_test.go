@@ -246,3 +246,20 @@ func TestValidate_BlobAgreesWithDecoding(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkValidate(b *testing.B) {
+	for _, bm := range []struct{ op, body string }{
+		{"DescribeApplication", `{"ApplicationName":"app-0001","IncludeAdditionalDetails":true}`},
+		{"ListApplications", `{"Limit":50,"NextToken":"app-0050"}`},
+		{"CreateApplication", `{"ApplicationName":"app","RuntimeEnvironment":"FLINK-1_20","ServiceExecutionRole":"` + role + `","ApplicationConfiguration":{"ApplicationCodeConfiguration":{"CodeContent":{"S3ContentLocation":{"BucketARN":"arn:aws:s3:::b","FileKey":"k.jar"}},"CodeContentType":"ZIPFILE"},"EnvironmentProperties":{"PropertyGroups":[{"PropertyGroupId":"FlinkApplicationProperties","PropertyMap":{"a":"b","c":"d"}}]}},"Tags":[{"Key":"k","Value":"v"}]}`},
+	} {
+		b.Run(bm.op, func(b *testing.B) {
+			body := []byte(bm.body)
+			for b.Loop() {
+				if err := Validate(bm.op, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
