@@ -171,7 +171,15 @@ func (v *validator) violation(raw []byte, sh *schemaShape, path, constraint stri
 	if raw != nil {
 		value = "'" + render(raw, sh) + "'"
 	}
-	v.errs = append(v.errs, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, path, constraint))
+	v.errs = append(v.errs, "Value "+value+" at '"+path+"' failed to satisfy constraint: "+constraint)
+}
+
+// stringViolation records a constraint violation of the string s at path.
+func (v *validator) stringViolation(s, path, constraint string) {
+	if len(v.errs) >= maxErrors {
+		return
+	}
+	v.errs = append(v.errs, "Value '"+truncate(s, maxRendered)+"' at '"+path+"' failed to satisfy constraint: "+constraint)
 }
 
 // start returns the offset where the next value begins.
@@ -202,14 +210,13 @@ func (v *validator) value(sh *schemaShape, tok json.Token, path string, depth in
 		}
 		return false, serializationError("Start of structure or map found where not expected.")
 	}
-	raw := v.raw(start)
 	switch sh.kind {
 	case kindString:
 		s, ok := tok.(string)
 		if !ok {
 			return false, wrongType(tok, sh.kind)
 		}
-		v.checkString(sh, s, raw, path)
+		v.checkString(sh, s, path)
 	case kindBoolean:
 		if _, ok := tok.(bool); !ok {
 			return false, wrongType(tok, sh.kind)
@@ -231,7 +238,7 @@ func (v *validator) value(sh *schemaShape, tok json.Token, path string, depth in
 		if err != nil {
 			return false, serializationError(fmt.Sprintf("'%s' can not be converted to a Blob: %v", truncate(s, 64), err))
 		}
-		v.checkLength(sh, float64(n), raw, path)
+		v.checkLength(sh, float64(n), v.raw(start), path)
 	case kindInteger, kindLong, kindDouble:
 		n, ok := tok.(json.Number)
 		if !ok {
@@ -241,6 +248,7 @@ func (v *validator) value(sh *schemaShape, tok json.Token, path string, depth in
 		if err != nil {
 			return false, err
 		}
+		raw := v.raw(start)
 		if sh.max != nil && f > *sh.max {
 			v.violation(raw, sh, path, "Member must have value less than or equal to "+formatBound(*sh.max))
 		}
@@ -294,13 +302,21 @@ func wrongType(tok json.Token, k kind) error {
 	return serializationError(fmt.Sprintf("%s can not be converted to %s %s", from, article, k.javaType()))
 }
 
-func (v *validator) checkString(sh *schemaShape, s string, raw []byte, path string) {
+func (v *validator) checkString(sh *schemaShape, s string, path string) {
 	if sh.enum != nil && !sh.enum[s] {
-		v.violation(raw, sh, path, sh.enumMsg)
+		v.stringViolation(s, path, sh.enumMsg)
 	}
-	v.checkLength(sh, float64(utf8.RuneCountInString(s)), raw, path)
+	if sh.min != nil || sh.max != nil {
+		n := float64(utf8.RuneCountInString(s))
+		if sh.max != nil && n > *sh.max {
+			v.stringViolation(s, path, "Member must have length less than or equal to "+formatBound(*sh.max))
+		}
+		if sh.min != nil && n < *sh.min {
+			v.stringViolation(s, path, "Member must have length greater than or equal to "+formatBound(*sh.min))
+		}
+	}
 	if sh.pattern != nil && !sh.pattern.match(s) {
-		v.violation(raw, sh, path, "Member must satisfy regular expression pattern: "+sh.pattern.src)
+		v.stringViolation(s, path, "Member must satisfy regular expression pattern: "+sh.pattern.src)
 	}
 }
 
