@@ -36,6 +36,10 @@ func FuzzValidate(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s.op, []byte(s.body))
 	}
+	for op, bodies := range sampleBodies(f) {
+		f.Add(op, bodies[0])
+		f.Add(op, bodies[1])
+	}
 	codes := map[string]bool{flinkplane.EINVALID: true, ESERIALIZATION: true, EUNKNOWNOPERATION: true, ETOOLARGE: true}
 	f.Fuzz(func(t *testing.T, op string, body []byte) {
 		// Bias towards real operations: a fuzzed name usually is not one.
