@@ -46,8 +46,12 @@ func TestSDK_RoundTrip(t *testing.T) {
 			w.WriteHeader(500)
 			return
 		}
+		resp, _ := json.Marshal(out)
+		if err := ValidateOutput(op, resp); err != nil {
+			serverErr = fmt.Errorf("%s: ValidateOutput(%s): %v", op, resp, err)
+		}
 		w.Header().Set("Content-Type", "application/x-amz-json-1.1")
-		json.NewEncoder(w).Encode(out)
+		w.Write(resp)
 	}))
 	defer srv.Close()
 

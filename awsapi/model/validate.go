@@ -92,17 +92,38 @@ func Validate(operation string, body []byte) error {
 	if len(body) > MaxBodySize {
 		return flinkplane.Errorf(ETOOLARGE, "Request body of %d bytes exceeds the limit of %d bytes.", len(body), MaxBodySize)
 	}
+	return validateBody(in, body, s.maxDepth)
+}
+
+// ValidateOutput checks a response body of operation against the model, as
+// Validate checks requests: a test helper to prove that what the server
+// sends satisfies the model (required members present, enums, lengths,
+// ranges, patterns). Violations are EINVALID errors in the same format.
+func ValidateOutput(operation string, body []byte) error {
+	s, err := loadSchema()
+	if err != nil {
+		return fmt.Errorf("load service model: %w", err)
+	}
+	o, ok := LookupOperation(operation)
+	if !ok {
+		return flinkplane.Errorf(EUNKNOWNOPERATION, "Operation %s is not supported by this service.", truncate(operation, 256))
+	}
+	out := s.shapes[o.Output]
+	return validateBody(out, body, out.depth)
+}
+
+func validateBody(sh *schemaShape, body []byte, maxDepth int) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		body = []byte("{}")
 	}
-	v := &validator{body: body, dec: json.NewDecoder(bytes.NewReader(body)), maxDepth: s.maxDepth}
+	v := &validator{body: body, dec: json.NewDecoder(bytes.NewReader(body)), maxDepth: maxDepth}
 	v.dec.UseNumber()
 	tok, err := v.token()
 	if err != nil {
 		return err
 	}
-	if tok != nil { // a top-level null is an empty input
-		if err := v.structure(in, tok, "", 1); err != nil {
+	if tok != nil { // a top-level null is an empty structure
+		if err := v.structure(sh, tok, "", 1); err != nil {
 			return err
 		}
 	}

@@ -263,3 +263,22 @@ func BenchmarkValidate(b *testing.B) {
 		})
 	}
 }
+
+func TestValidateOutput(t *testing.T) {
+	good := `{"ApplicationDetail":{"ApplicationARN":"` + arn + `","ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ApplicationStatus":"READY","ApplicationVersionId":1,"CreateTimestamp":1700000000.5}}`
+	if err := ValidateOutput("DescribeApplication", []byte(good)); err != nil {
+		t.Fatalf("ValidateOutput(good) = %v", err)
+	}
+	bad := `{"ApplicationDetail":{"ApplicationARN":"` + arn + `","ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ApplicationStatus":"STARTED","ApplicationVersionId":1,"CreateTimestamp":"2023-01-01"}}`
+	if got, want := flinkplane.ErrorCode(ValidateOutput("DescribeApplication", []byte(bad))), ESERIALIZATION; got != want {
+		t.Fatalf("code = %q, want %q", got, want)
+	}
+	bad = `{"ApplicationDetail":{"ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ApplicationStatus":"STARTED","ApplicationVersionId":1}}`
+	want := "2 validation errors detected: Value null at 'applicationDetail.applicationARN' failed to satisfy constraint: Member must not be null; Value 'STARTED' at 'applicationDetail.applicationStatus' failed to satisfy constraint: Member must satisfy enum value set: [DELETING, STARTING, STOPPING, READY, RUNNING, UPDATING, AUTOSCALING, FORCE_STOPPING, ROLLING_BACK, MAINTENANCE, ROLLED_BACK]"
+	if got := flinkplane.ErrorMessage(ValidateOutput("DescribeApplication", []byte(bad))); got != want {
+		t.Fatalf("message =\n%s\nwant\n%s", got, want)
+	}
+	if err := ValidateOutput("ListApplications", []byte(`{"ApplicationSummaries":null}`)); err == nil {
+		t.Fatal("ValidateOutput accepted a null required list")
+	}
+}
