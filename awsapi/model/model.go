@@ -6,7 +6,8 @@
 // exact names and JSON member names:
 //   - structures are structs; optional scalar members are pointers (absent is
 //     not the zero value), required scalar members are values without
-//     omitempty, nested structures are pointers, lists are []T, maps are
+//     omitempty (required timestamps use omitzero, as the zero time is never
+//     a real value), nested structures are pointers, lists are []T, maps are
 //     map[string]string, blobs are []byte (base64 in JSON) and timestamps
 //     are Timestamp (epoch seconds as a JSON number);
 //   - enums are string types with one constant per value, named like the
