@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -298,12 +297,26 @@ func (v *validator) number(sh *schemaShape, n json.Number) (float64, error) {
 	}
 	i, err := strconv.ParseInt(s, 10, bits)
 	if err != nil {
-		if _, ok := new(big.Int).SetString(s, 10); ok && len(s) < 64 {
+		if len(s) < 64 && isInteger(s) {
 			return 0, serializationError(fmt.Sprintf("Numeric value (%s) out of range of %s", s, sh.kind.javaType()))
 		}
 		return 0, serializationError(fmt.Sprintf("'%s' can not be converted to an %s: expected an integer", truncate(s, 64), sh.kind.javaType()))
 	}
 	return float64(i), nil
+}
+
+// isInteger reports whether s is an optionally negative run of digits.
+func isInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func wrongType(tok json.Token, k kind) error {
