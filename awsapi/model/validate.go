@@ -112,12 +112,16 @@ func ValidateOutput(operation string, body []byte) error {
 
 func validateBody(sh *schemaShape, body []byte, maxDepth int) error {
 	v := &validator{l: lexer{b: body}, maxDepth: maxDepth}
+	// An empty body, and a top-level null, are an empty structure.
+	empty := false
 	switch c := v.l.peek(); {
-	case v.l.i == len(body): // an empty body is an empty structure
-	case c == 'n': // so is a top-level null
+	case v.l.i == len(body):
+		empty = true
+	case c == 'n':
 		if err := v.l.literal("null"); err != nil {
 			return v.syntax(err)
 		}
+		empty = true
 	default:
 		if err := v.structure(sh, "", 1); err != nil {
 			return err
@@ -125,6 +129,9 @@ func validateBody(sh *schemaShape, body []byte, maxDepth int) error {
 	}
 	if v.l.peek(); v.l.i != len(body) {
 		return serializationError("Unexpected content after the end of the JSON object.")
+	}
+	if empty {
+		return validateBody(sh, []byte("{}"), maxDepth)
 	}
 	if len(v.errs) == 0 {
 		return nil

@@ -37,6 +37,8 @@ func TestValidate(t *testing.T) {
 		{"ValidFlink22", "CreateApplication", `{"ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ServiceExecutionRole":"` + role + `"}`, "", ""},
 		{"EmptyBodyIsEmptyObject", "ListApplications", ``, "", ""},
 		{"NullBodyIsEmptyObject", "ListApplications", `null`, "", ""},
+		{"EmptyBodyMissesRequired", "DescribeApplication", ` `, flinkplane.EINVALID, "1 validation error detected: Value null at 'applicationName' failed to satisfy constraint: Member must not be null"},
+		{"NullBodyMissesRequired", "DescribeApplication", `null`, flinkplane.EINVALID, "1 validation error detected: Value null at 'applicationName' failed to satisfy constraint: Member must not be null"},
 		{"UnknownMembersIgnored", "ListApplications", `{"Foo":{"Bar":[1,2,{"x":null}]},"Limit":5}`, "", ""},
 		{"NullOptionalMember", "ListApplications", `{"Limit":null,"NextToken":null}`, "", ""},
 		{"BadName", "CreateApplication", `{"ApplicationName":"x!","RuntimeEnvironment":"FLINK-1_20","ServiceExecutionRole":"` + role + `"}`,
