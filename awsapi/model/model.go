@@ -6,7 +6,8 @@
 // exact names and JSON member names:
 //   - structures are structs; optional scalar members are pointers (absent is
 //     not the zero value), required scalar members are values without
-//     omitempty, nested structures are pointers, lists are []T, maps are
+//     omitempty (required timestamps use omitzero, as the zero time is never
+//     a real value), nested structures are pointers, lists are []T, maps are
 //     map[string]string, blobs are []byte (base64 in JSON) and timestamps
 //     are Timestamp (epoch seconds as a JSON number);
 //   - enums are string types with one constant per value, named like the
@@ -24,6 +25,9 @@ package model
 import (
 	_ "embed"
 	"sort"
+	"strings"
+
+	"github.com/flinkplane/flinkplane"
 )
 
 // ServiceJSON is the AWS service model (botocore service-2.json) this
@@ -75,6 +79,24 @@ func LookupOperation(name string) (Operation, bool) {
 		return o, true
 	}
 	return Operation{}, false
+}
+
+// ParseTarget returns the operation named by an X-Amz-Target header value,
+// "KinesisAnalytics_20180523.<Operation>". A missing or malformed target, a
+// different API (e.g. the v1 KinesisAnalytics_20150814) or an operation not
+// in the model returns an *flinkplane.Error with code EUNKNOWNOPERATION
+// (UnknownOperationException, see ProtocolError).
+func ParseTarget(target string) (Operation, error) {
+	name, ok := strings.CutPrefix(target, TargetPrefix+".")
+	if ok {
+		if op, found := LookupOperation(name); found {
+			return op, nil
+		}
+	}
+	if target == "" {
+		return Operation{}, flinkplane.Errorf(EUNKNOWNOPERATION, "Missing X-Amz-Target header.")
+	}
+	return Operation{}, flinkplane.Errorf(EUNKNOWNOPERATION, "Operation %s is not supported by this service.", truncate(target, 256))
 }
 
 // Exception is an exception shape of the model. Fault is true for server

@@ -2,8 +2,11 @@ package model
 
 import (
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
+
+	"github.com/flinkplane/flinkplane"
 )
 
 func TestTimestamp_MarshalJSON(t *testing.T) {
@@ -96,7 +99,7 @@ func TestOperations(t *testing.T) {
 		t.Error("LookupOperation(Nope) found")
 	}
 	for _, op := range ops {
-		if _, ok := NewInput(op.Name).(any); !ok || NewInput(op.Name) == nil || NewOutput(op.Name) == nil {
+		if NewInput(op.Name) == nil || NewOutput(op.Name) == nil {
 			t.Errorf("%s: NewInput/NewOutput nil", op.Name)
 		}
 	}
@@ -125,5 +128,19 @@ func TestShapes_RoundTrip(t *testing.T) {
 	want := `{"ApplicationName":"app","RuntimeEnvironment":"FLINK-1_20","ServiceExecutionRole":"arn:aws:iam::123456789012:role/r","ApplicationConfiguration":{"EnvironmentProperties":{"PropertyGroups":[{"PropertyGroupId":"FlinkApplicationProperties","PropertyMap":{"k":"v"}}]},"ApplicationCodeConfiguration":{"CodeContent":{"ZipFileContent":"UEsDBA=="},"CodeContentType":"ZIPFILE"},"ApplicationSystemRollbackConfiguration":{"RollbackEnabled":false}}}`
 	if got := string(b); got != want {
 		t.Errorf("Marshal =\n%s\nwant\n%s", got, want)
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	op, err := ParseTarget("KinesisAnalytics_20180523.UpdateApplication")
+	if err != nil || op.Name != "UpdateApplication" {
+		t.Fatalf("ParseTarget = %+v, %v", op, err)
+	}
+	for _, target := range []string{"", "UpdateApplication", "KinesisAnalytics_20150814.UpdateApplication", "KinesisAnalytics_20180523.", "KinesisAnalytics_20180523.Nope", "KinesisAnalytics_20180523.UpdateApplication.x"} {
+		_, err := ParseTarget(target)
+		var e *flinkplane.Error
+		if !errors.As(err, &e) || e.Code != EUNKNOWNOPERATION {
+			t.Errorf("ParseTarget(%q) = %v, want EUNKNOWNOPERATION", target, err)
+		}
 	}
 }

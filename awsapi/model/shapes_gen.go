@@ -227,8 +227,8 @@ type ApplicationOperationInfo struct {
 // ApplicationOperationInfoDetails is the model's structure shape ApplicationOperationInfoDetails.
 type ApplicationOperationInfoDetails struct {
 	Operation                       string                           `json:"Operation"`
-	StartTime                       Timestamp                        `json:"StartTime"`
-	EndTime                         Timestamp                        `json:"EndTime"`
+	StartTime                       Timestamp                        `json:"StartTime,omitzero"`
+	EndTime                         Timestamp                        `json:"EndTime,omitzero"`
 	OperationStatus                 OperationStatus                  `json:"OperationStatus"`
 	ApplicationVersionChangeDetails *ApplicationVersionChangeDetails `json:"ApplicationVersionChangeDetails,omitempty"`
 	OperationFailureDetails         *OperationFailureDetails         `json:"OperationFailureDetails,omitempty"`
@@ -578,7 +578,7 @@ type DeleteApplicationReferenceDataSourceResponse struct {
 // DeleteApplicationRequest is the model's structure shape DeleteApplicationRequest.
 type DeleteApplicationRequest struct {
 	ApplicationName string    `json:"ApplicationName"`
-	CreateTimestamp Timestamp `json:"CreateTimestamp"`
+	CreateTimestamp Timestamp `json:"CreateTimestamp,omitzero"`
 }
 
 // DeleteApplicationResponse is the model's structure shape DeleteApplicationResponse.
@@ -589,7 +589,7 @@ type DeleteApplicationResponse struct {
 type DeleteApplicationSnapshotRequest struct {
 	ApplicationName           string    `json:"ApplicationName"`
 	SnapshotName              string    `json:"SnapshotName"`
-	SnapshotCreationTimestamp Timestamp `json:"SnapshotCreationTimestamp"`
+	SnapshotCreationTimestamp Timestamp `json:"SnapshotCreationTimestamp,omitzero"`
 }
 
 // DeleteApplicationSnapshotResponse is the model's structure shape DeleteApplicationSnapshotResponse.

@@ -4,11 +4,9 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"math"
-	"math/big"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -92,22 +90,48 @@ func Validate(operation string, body []byte) error {
 	if len(body) > MaxBodySize {
 		return flinkplane.Errorf(ETOOLARGE, "Request body of %d bytes exceeds the limit of %d bytes.", len(body), MaxBodySize)
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		body = []byte("{}")
-	}
-	v := &validator{body: body, dec: json.NewDecoder(bytes.NewReader(body)), maxDepth: s.maxDepth}
-	v.dec.UseNumber()
-	tok, err := v.token()
+	return validateBody(in, body, s.maxDepth)
+}
+
+// ValidateOutput checks a response body of operation against the model, as
+// Validate checks requests: a test helper to prove that what the server
+// sends satisfies the model (required members present, enums, lengths,
+// ranges, patterns). Violations are EINVALID errors in the same format.
+func ValidateOutput(operation string, body []byte) error {
+	s, err := loadSchema()
 	if err != nil {
-		return err
+		return fmt.Errorf("load service model: %w", err)
 	}
-	if tok != nil { // a top-level null is an empty input
-		if err := v.structure(in, tok, "", 1); err != nil {
+	o, ok := LookupOperation(operation)
+	if !ok {
+		return flinkplane.Errorf(EUNKNOWNOPERATION, "Operation %s is not supported by this service.", truncate(operation, 256))
+	}
+	out := s.shapes[o.Output]
+	return validateBody(out, body, out.depth)
+}
+
+func validateBody(sh *schemaShape, body []byte, maxDepth int) error {
+	v := &validator{l: lexer{b: body}, maxDepth: maxDepth}
+	// An empty body, and a top-level null, are an empty structure.
+	empty := false
+	switch c := v.l.peek(); {
+	case v.l.i == len(body):
+		empty = true
+	case c == 'n':
+		if err := v.l.literal("null"); err != nil {
+			return v.syntax(err)
+		}
+		empty = true
+	default:
+		if err := v.structure(sh, "", 1); err != nil {
 			return err
 		}
 	}
-	if _, err := v.dec.Token(); err != io.EOF {
+	if v.l.peek(); v.l.i != len(body) {
 		return serializationError("Unexpected content after the end of the JSON object.")
+	}
+	if empty {
+		return validateBody(sh, []byte("{}"), maxDepth)
 	}
 	if len(v.errs) == 0 {
 		return nil
@@ -140,25 +164,21 @@ func serializationError(msg string) error {
 }
 
 type validator struct {
-	body     []byte
-	dec      *json.Decoder
+	l        lexer
 	maxDepth int
 	errs     []string
 }
 
-func (v *validator) token() (json.Token, error) {
-	tok, err := v.dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			err = io.ErrUnexpectedEOF
-		}
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return nil, serializationError(fmt.Sprintf("Malformed JSON at offset %d: %s.", se.Offset, se.Error()))
-		}
-		return nil, serializationError("Malformed JSON: " + err.Error() + ".")
+// syntax turns a lexer error into a SerializationException.
+func (v *validator) syntax(err error) error {
+	if err == errTooDeep {
+		return v.tooDeep()
 	}
-	return tok, nil
+	return serializationError("Malformed JSON: " + err.Error() + ".")
+}
+
+func (v *validator) tooDeep() error {
+	return serializationError(fmt.Sprintf("JSON nesting deeper than %d levels, the most the model's inputs allow.", v.maxDepth))
 }
 
 // violation records a constraint violation of the value raw (the JSON text,
@@ -171,81 +191,133 @@ func (v *validator) violation(raw []byte, sh *schemaShape, path, constraint stri
 	if raw != nil {
 		value = "'" + render(raw, sh) + "'"
 	}
-	v.errs = append(v.errs, fmt.Sprintf("Value %s at '%s' failed to satisfy constraint: %s", value, path, constraint))
+	v.errs = append(v.errs, "Value "+value+" at '"+path+"' failed to satisfy constraint: "+constraint)
 }
 
-// start returns the offset where the next value begins.
-func (v *validator) start() int64 { return v.dec.InputOffset() }
-
-func (v *validator) raw(start int64) []byte {
-	b := v.body[start:v.dec.InputOffset()]
-	return bytes.TrimLeft(b, " \t\r\n,:")
+// stringViolation records a constraint violation of the string s at path.
+func (v *validator) stringViolation(s, path, constraint string) {
+	if len(v.errs) >= maxErrors {
+		return
+	}
+	v.errs = append(v.errs, "Value '"+truncate(s, maxRendered)+"' at '"+path+"' failed to satisfy constraint: "+constraint)
 }
 
-// value validates the value of shape sh at path whose first token is tok.
-// It reports whether the value was null.
-func (v *validator) value(sh *schemaShape, tok json.Token, path string, depth int, start int64) (null bool, err error) {
-	if tok == nil {
+func (v *validator) raw(start int) []byte { return v.l.b[start:v.l.i] }
+
+// jsonType names the JSON value starting with c as Coral's deserializer
+// does in its messages, or "" if no JSON value starts with c.
+func jsonType(c byte) string {
+	switch {
+	case c == '"':
+		return "class java.lang.String"
+	case c == 't' || c == 'f':
+		return "class java.lang.Boolean"
+	case c == '-' || c >= '0' && c <= '9':
+		return "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
+	}
+	return ""
+}
+
+func wrongType(c byte, k kind) error {
+	article := "an"
+	if k == kindBlob || k == kindTimestamp {
+		article = "a"
+	}
+	return serializationError(fmt.Sprintf("%s can not be converted to %s %s", jsonType(c), article, k.javaType()))
+}
+
+// value validates the next value, of shape sh, at path. It reports whether
+// the value was null.
+func (v *validator) value(sh *schemaShape, path string, depth int) (null bool, err error) {
+	c := v.l.peek()
+	start := v.l.i
+	if c == 'n' {
+		if err := v.l.literal("null"); err != nil {
+			return false, v.syntax(err)
+		}
 		return true, nil
 	}
 	switch sh.kind {
 	case kindStructure:
-		return false, v.structure(sh, tok, path, depth)
+		return false, v.structure(sh, path, depth)
 	case kindList:
-		return false, v.list(sh, tok, path, depth, start)
+		return false, v.list(sh, path, depth)
 	case kindMap:
-		return false, v.mapValue(sh, tok, path, depth, start)
+		return false, v.mapValue(sh, path, depth)
 	}
-	if d, ok := tok.(json.Delim); ok {
-		if d == '[' {
-			return false, serializationError("Start of list found where not expected")
-		}
+	switch {
+	case c == '[':
+		return false, serializationError("Start of list found where not expected")
+	case c == '{':
 		return false, serializationError("Start of structure or map found where not expected.")
+	case jsonType(c) == "":
+		return false, v.syntax(v.l.errorf("%s looking for beginning of value", v.l.describe(c)))
 	}
-	raw := v.raw(start)
 	switch sh.kind {
 	case kindString:
-		s, ok := tok.(string)
-		if !ok {
-			return false, wrongType(tok, sh.kind)
+		if c != '"' {
+			return false, wrongType(c, sh.kind)
 		}
-		v.checkString(sh, s, raw, path)
+		s, err := v.l.string()
+		if err != nil {
+			return false, v.syntax(err)
+		}
+		v.checkString(sh, s, path)
+	case kindBlob:
+		if c != '"' {
+			return false, wrongType(c, sh.kind)
+		}
+		raw, complex, err := v.l.str()
+		if err != nil {
+			return false, v.syntax(err)
+		}
+		if complex {
+			raw = []byte(unquote(raw))
+		}
+		n, err := io.Copy(io.Discard, base64.NewDecoder(base64.StdEncoding, bytes.NewReader(raw)))
+		if err != nil {
+			return false, serializationError(fmt.Sprintf("'%s' can not be converted to a Blob: %v", truncate(string(raw[:min(len(raw), 64)]), 64), err))
+		}
+		v.checkLength(sh, float64(n), v.raw(start), path)
 	case kindBoolean:
-		if _, ok := tok.(bool); !ok {
-			return false, wrongType(tok, sh.kind)
+		if c != 't' && c != 'f' {
+			return false, wrongType(c, sh.kind)
+		}
+		word := "true"
+		if c == 'f' {
+			word = "false"
+		}
+		if err := v.l.literal(word); err != nil {
+			return false, v.syntax(err)
 		}
 	case kindTimestamp:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return false, wrongType(tok, sh.kind)
+		if jsonType(c) != jsonType('0') {
+			return false, wrongType(c, sh.kind)
 		}
-		if _, err := ParseEpochSeconds(string(n)); err != nil {
-			return false, serializationError(fmt.Sprintf("'%s' can not be converted to a Date: expected epoch seconds between years 1 and 9999", truncate(string(n), 64)))
-		}
-	case kindBlob:
-		s, ok := tok.(string)
-		if !ok {
-			return false, wrongType(tok, sh.kind)
-		}
-		n, err := io.Copy(io.Discard, base64.NewDecoder(base64.StdEncoding, strings.NewReader(s)))
+		n, err := v.l.number()
 		if err != nil {
-			return false, serializationError(fmt.Sprintf("'%s' can not be converted to a Blob: %v", truncate(s, 64), err))
+			return false, v.syntax(err)
 		}
-		v.checkLength(sh, float64(n), raw, path)
+		if _, err := ParseEpochSeconds(n); err != nil {
+			return false, serializationError(fmt.Sprintf("'%s' can not be converted to a Date: expected epoch seconds between years 1 and 9999", truncate(n, 64)))
+		}
 	case kindInteger, kindLong, kindDouble:
-		n, ok := tok.(json.Number)
-		if !ok {
-			return false, wrongType(tok, sh.kind)
+		if jsonType(c) != jsonType('0') {
+			return false, wrongType(c, sh.kind)
+		}
+		n, err := v.l.number()
+		if err != nil {
+			return false, v.syntax(err)
 		}
 		f, err := v.number(sh, n)
 		if err != nil {
 			return false, err
 		}
 		if sh.max != nil && f > *sh.max {
-			v.violation(raw, sh, path, "Member must have value less than or equal to "+formatBound(*sh.max))
+			v.violation(v.raw(start), sh, path, "Member must have value less than or equal to "+formatBound(*sh.max))
 		}
 		if sh.min != nil && f < *sh.min {
-			v.violation(raw, sh, path, "Member must have value greater than or equal to "+formatBound(*sh.min))
+			v.violation(v.raw(start), sh, path, "Member must have value greater than or equal to "+formatBound(*sh.min))
 		}
 	}
 	return false, nil
@@ -254,8 +326,7 @@ func (v *validator) value(sh *schemaShape, tok json.Token, path string, depth in
 // number parses n for a numeric shape. Integer and Long members take
 // integer literals within the Java type's range only (encoding/json rejects
 // 1.0 and 1e2 for Go integers).
-func (v *validator) number(sh *schemaShape, n json.Number) (float64, error) {
-	s := string(n)
+func (v *validator) number(sh *schemaShape, s string) (float64, error) {
 	if sh.kind == kindDouble {
 		f, err := strconv.ParseFloat(s, 64)
 		if err != nil || math.IsInf(f, 0) {
@@ -269,7 +340,7 @@ func (v *validator) number(sh *schemaShape, n json.Number) (float64, error) {
 	}
 	i, err := strconv.ParseInt(s, 10, bits)
 	if err != nil {
-		if _, ok := new(big.Int).SetString(s, 10); ok && len(s) < 64 {
+		if len(s) < 64 && isInteger(s) {
 			return 0, serializationError(fmt.Sprintf("Numeric value (%s) out of range of %s", s, sh.kind.javaType()))
 		}
 		return 0, serializationError(fmt.Sprintf("'%s' can not be converted to an %s: expected an integer", truncate(s, 64), sh.kind.javaType()))
@@ -277,30 +348,35 @@ func (v *validator) number(sh *schemaShape, n json.Number) (float64, error) {
 	return float64(i), nil
 }
 
-func wrongType(tok json.Token, k kind) error {
-	var from string
-	switch tok.(type) {
-	case bool:
-		from = "class java.lang.Boolean"
-	case json.Number:
-		from = "class com.amazon.coral.value.json.numbers.TruncatingBigNumber"
-	case string:
-		from = "class java.lang.String"
+// isInteger reports whether s is an optionally negative run of digits.
+func isInteger(s string) bool {
+	s = strings.TrimPrefix(s, "-")
+	if s == "" {
+		return false
 	}
-	article := "an"
-	if k == kindBlob || k == kindTimestamp {
-		article = "a"
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
 	}
-	return serializationError(fmt.Sprintf("%s can not be converted to %s %s", from, article, k.javaType()))
+	return true
 }
 
-func (v *validator) checkString(sh *schemaShape, s string, raw []byte, path string) {
+func (v *validator) checkString(sh *schemaShape, s string, path string) {
 	if sh.enum != nil && !sh.enum[s] {
-		v.violation(raw, sh, path, sh.enumMsg)
+		v.stringViolation(s, path, sh.enumMsg)
 	}
-	v.checkLength(sh, float64(utf8.RuneCountInString(s)), raw, path)
+	if sh.min != nil || sh.max != nil {
+		n := float64(utf8.RuneCountInString(s))
+		if sh.max != nil && n > *sh.max {
+			v.stringViolation(s, path, "Member must have length less than or equal to "+formatBound(*sh.max))
+		}
+		if sh.min != nil && n < *sh.min {
+			v.stringViolation(s, path, "Member must have length greater than or equal to "+formatBound(*sh.min))
+		}
+	}
 	if sh.pattern != nil && !sh.pattern.match(s) {
-		v.violation(raw, sh, path, "Member must satisfy regular expression pattern: "+sh.pattern.src)
+		v.stringViolation(s, path, "Member must satisfy regular expression pattern: "+sh.pattern.src)
 	}
 }
 
@@ -320,21 +396,26 @@ func join(path, name string) string {
 	return path + "." + name
 }
 
-func (v *validator) enter(depth int) error {
+// open consumes the opening byte of a structure, list or map at depth.
+func (v *validator) open(depth int) error {
 	if depth > v.maxDepth {
-		return serializationError(fmt.Sprintf("JSON nesting deeper than %d levels, the most the model's inputs allow.", v.maxDepth))
+		return v.tooDeep()
 	}
+	v.l.i++
 	return nil
 }
 
-func (v *validator) structure(sh *schemaShape, tok json.Token, path string, depth int) error {
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		if d == '[' {
-			return serializationError("Start of list found where not expected")
+func (v *validator) structure(sh *schemaShape, path string, depth int) error {
+	switch c := v.l.peek(); {
+	case c == '[':
+		return serializationError("Start of list found where not expected")
+	case c != '{':
+		if jsonType(c) == "" {
+			return v.syntax(v.l.errorf("%s looking for beginning of value", v.l.describe(c)))
 		}
 		return serializationError("Expected null")
 	}
-	if err := v.enter(depth); err != nil {
+	if err := v.open(depth); err != nil {
 		return err
 	}
 	present := make([]bool, len(sh.members))
@@ -343,40 +424,45 @@ func (v *validator) structure(sh *schemaShape, tok json.Token, path string, dept
 	type run struct{ member, from, to int }
 	var runs []run
 	base := len(v.errs)
-	for v.dec.More() {
-		ktok, err := v.token()
+	for first := true; ; first = false {
+		more, err := v.l.more('}', first)
 		if err != nil {
-			return err
+			return v.syntax(err)
 		}
-		key := ktok.(string)
+		if !more {
+			break
+		}
+		key, err := v.l.string()
+		if err != nil {
+			return v.syntax(err)
+		}
+		if err := v.l.expect(':'); err != nil {
+			return v.syntax(err)
+		}
 		i, known := sh.byName[key]
 		if !known {
 			if j, folds := sh.byFolded[foldName(key)]; folds {
 				return serializationError(fmt.Sprintf("Member name '%s' differs only in case from '%s'; member names are case-sensitive.", truncate(key, 128), sh.members[j].name))
 			}
-			if err := v.skip(depth); err != nil {
-				return err
+			if err := v.l.skip(depth, v.maxDepth); err != nil {
+				return v.syntax(err)
 			}
 			continue
 		}
 		m := sh.members[i]
-		start := v.start()
-		vtok, err := v.token()
-		if err != nil {
-			return err
-		}
 		from := len(v.errs)
-		null, err := v.value(m.shape, vtok, join(path, m.path), depth+1, start)
+		null, err := v.value(m.shape, join(path, m.path), depth+1)
 		if err != nil {
 			return err
 		}
-		if !null {
-			present[i] = true
+		// Like encoding/json, the last occurrence of a member wins.
+		present[i] = !null
+		if len(v.errs) > from {
+			runs = append(runs, run{i, from, len(v.errs)})
 		}
-		runs = append(runs, run{i, from, len(v.errs)})
 	}
-	if _, err := v.token(); err != nil { // }
-		return err
+	if len(runs) == 0 && len(sh.required) == 0 {
+		return nil
 	}
 	// Rebuild this structure's violations in member order, with missing
 	// required members in their place.
@@ -407,27 +493,33 @@ func isRequired(sh *schemaShape, i int) bool {
 	return false
 }
 
-func (v *validator) list(sh *schemaShape, tok json.Token, path string, depth int, start int64) error {
-	if d, ok := tok.(json.Delim); !ok || d != '[' {
-		if d == '{' {
-			return serializationError("Start of structure or map found where not expected.")
+func (v *validator) list(sh *schemaShape, path string, depth int) error {
+	start := v.l.i
+	switch c := v.l.peek(); {
+	case c == '{':
+		return serializationError("Start of structure or map found where not expected.")
+	case c != '[':
+		if jsonType(c) == "" {
+			return v.syntax(v.l.errorf("%s looking for beginning of value", v.l.describe(c)))
 		}
 		return serializationError("Expected list or null")
 	}
-	if err := v.enter(depth); err != nil {
+	if err := v.open(depth); err != nil {
 		return err
 	}
 	base := len(v.errs)
 	n := 0
-	for v.dec.More() {
+	for first := true; ; first = false {
+		more, err := v.l.more(']', first)
+		if err != nil {
+			return v.syntax(err)
+		}
+		if !more {
+			break
+		}
 		n++
 		epath := path + "." + strconv.Itoa(n) + ".member"
-		estart := v.start()
-		etok, err := v.token()
-		if err != nil {
-			return err
-		}
-		null, err := v.value(sh.elem, etok, epath, depth+1, estart)
+		null, err := v.value(sh.elem, epath, depth+1)
 		if err != nil {
 			return err
 		}
@@ -435,8 +527,8 @@ func (v *validator) list(sh *schemaShape, tok json.Token, path string, depth int
 			v.violation(nil, sh.elem, epath, "Member must not be null")
 		}
 	}
-	if _, err := v.token(); err != nil { // ]
-		return err
+	if (sh.min == nil || float64(n) >= *sh.min) && (sh.max == nil || float64(n) <= *sh.max) {
+		return nil
 	}
 	// The list's own constraints come before its members' violations.
 	elemErrs := append([]string(nil), v.errs[base:]...)
@@ -449,58 +541,73 @@ func (v *validator) list(sh *schemaShape, tok json.Token, path string, depth int
 	return nil
 }
 
-func (v *validator) mapValue(sh *schemaShape, tok json.Token, path string, depth int, start int64) error {
-	if d, ok := tok.(json.Delim); !ok || d != '{' {
-		if d == '[' {
-			return serializationError("Start of list found where not expected")
+func (v *validator) mapValue(sh *schemaShape, path string, depth int) error {
+	start := v.l.i
+	switch c := v.l.peek(); {
+	case c == '[':
+		return serializationError("Start of list found where not expected")
+	case c != '{':
+		if jsonType(c) == "" {
+			return v.syntax(v.l.errorf("%s looking for beginning of value", v.l.describe(c)))
 		}
 		return serializationError("Expected map or null")
 	}
-	if err := v.enter(depth); err != nil {
+	if err := v.open(depth); err != nil {
 		return err
 	}
 	base := len(v.errs)
 	n := 0
 	badKey, badValue := false, false
-	for v.dec.More() {
-		ktok, err := v.token()
+	for first := true; ; first = false {
+		more, err := v.l.more('}', first)
 		if err != nil {
-			return err
+			return v.syntax(err)
+		}
+		if !more {
+			break
+		}
+		key, err := v.l.string()
+		if err != nil {
+			return v.syntax(err)
+		}
+		if err := v.l.expect(':'); err != nil {
+			return v.syntax(err)
 		}
 		n++
-		if !v.satisfies(sh.key, ktok.(string)) {
+		if !v.satisfies(sh.key, key) {
 			badKey = true
 		}
-		vstart := v.start()
-		vtok, err := v.token()
-		if err != nil {
-			return err
-		}
-		if sh.val.kind == kindStructure || sh.val.kind == kindList || sh.val.kind == kindMap {
-			if _, err := v.value(sh.val, vtok, path+"."+ktok.(string)+".member", depth+1, vstart); err != nil {
+		if sh.val.kind != kindString {
+			// Only string values are in the model; validate others like
+			// members.
+			if _, err := v.value(sh.val, path+"."+key+".member", depth+1); err != nil {
 				return err
 			}
 			continue
 		}
-		if vtok == nil {
+		switch c := v.l.peek(); {
+		case c == 'n':
+			if err := v.l.literal("null"); err != nil {
+				return v.syntax(err)
+			}
 			badValue = true
-			continue
-		}
-		s, ok := vtok.(string)
-		if !ok || sh.val.kind != kindString {
-			// Scalar map values other than strings are not in the model;
-			// validate them like members.
-			if _, err := v.value(sh.val, vtok, path+"."+ktok.(string)+".member", depth+1, vstart); err != nil {
+		case c == '"':
+			s, err := v.l.string()
+			if err != nil {
+				return v.syntax(err)
+			}
+			if !v.satisfies(sh.val, s) {
+				badValue = true
+			}
+		default:
+			if _, err := v.value(sh.val, path+"."+key+".member", depth+1); err != nil {
 				return err
 			}
-			continue
-		}
-		if !v.satisfies(sh.val, s) {
-			badValue = true
 		}
 	}
-	if _, err := v.token(); err != nil { // }
-		return err
+	lengthOK := (sh.min == nil || float64(n) >= *sh.min) && (sh.max == nil || float64(n) <= *sh.max)
+	if lengthOK && !badKey && !badValue {
+		return nil
 	}
 	raw := v.raw(start)
 	inner := append([]string(nil), v.errs[base:]...)
@@ -548,31 +655,6 @@ func constraintList(sh *schemaShape, notNull bool) string {
 		c = append(c, "Member must not be null")
 	}
 	return strings.Join(c, ", ")
-}
-
-// skip consumes the value of a member that is not in the model.
-func (v *validator) skip(depth int) error {
-	level := 0
-	for {
-		tok, err := v.token()
-		if err != nil {
-			return err
-		}
-		if d, ok := tok.(json.Delim); ok {
-			switch d {
-			case '{', '[':
-				level++
-				if err := v.enter(depth + level); err != nil {
-					return err
-				}
-			default:
-				level--
-			}
-		}
-		if level == 0 {
-			return nil
-		}
-	}
 }
 
 func truncate(s string, n int) string {

@@ -37,6 +37,8 @@ func TestValidate(t *testing.T) {
 		{"ValidFlink22", "CreateApplication", `{"ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ServiceExecutionRole":"` + role + `"}`, "", ""},
 		{"EmptyBodyIsEmptyObject", "ListApplications", ``, "", ""},
 		{"NullBodyIsEmptyObject", "ListApplications", `null`, "", ""},
+		{"EmptyBodyMissesRequired", "DescribeApplication", ` `, flinkplane.EINVALID, "1 validation error detected: Value null at 'applicationName' failed to satisfy constraint: Member must not be null"},
+		{"NullBodyMissesRequired", "DescribeApplication", `null`, flinkplane.EINVALID, "1 validation error detected: Value null at 'applicationName' failed to satisfy constraint: Member must not be null"},
 		{"UnknownMembersIgnored", "ListApplications", `{"Foo":{"Bar":[1,2,{"x":null}]},"Limit":5}`, "", ""},
 		{"NullOptionalMember", "ListApplications", `{"Limit":null,"NextToken":null}`, "", ""},
 		{"BadName", "CreateApplication", `{"ApplicationName":"x!","RuntimeEnvironment":"FLINK-1_20","ServiceExecutionRole":"` + role + `"}`,
@@ -231,5 +233,54 @@ func TestPatterns_JavaSemantics(t *testing.T) {
 		if _, err := compilePattern(bad); err == nil {
 			t.Errorf("compilePattern(%q) succeeded, want an error", bad)
 		}
+	}
+}
+
+// TestValidate_BlobAgreesWithDecoding checks that Validate accepts exactly
+// the base64 strings encoding/json decodes into []byte.
+func TestValidate_BlobAgreesWithDecoding(t *testing.T) {
+	for _, s := range []string{"", "=", "A", "AA", "AA=", "AA==", "AAA=", "AAAA", "AA==AA==", "A===", `\r\nAA==`, `AA==\n`, "AB==", "AAB=", "====", "AAAA====", `\u0041\u0041==`} {
+		body := `{"ApplicationName":"app","ApplicationConfigurationUpdate":{"ApplicationCodeConfigurationUpdate":{"CodeContentUpdate":{"ZipFileContentUpdate":"` + s + `"}}}}`
+		verr := Validate("UpdateApplication", []byte(body))
+		derr := json.Unmarshal([]byte(body), new(UpdateApplicationRequest))
+		if (verr == nil) != (derr == nil) {
+			t.Errorf("%q: Validate = %v, json.Unmarshal = %v", s, verr, derr)
+		}
+	}
+}
+
+func BenchmarkValidate(b *testing.B) {
+	for _, bm := range []struct{ op, body string }{
+		{"DescribeApplication", `{"ApplicationName":"app-0001","IncludeAdditionalDetails":true}`},
+		{"ListApplications", `{"Limit":50,"NextToken":"app-0050"}`},
+		{"CreateApplication", `{"ApplicationName":"app","RuntimeEnvironment":"FLINK-1_20","ServiceExecutionRole":"` + role + `","ApplicationConfiguration":{"ApplicationCodeConfiguration":{"CodeContent":{"S3ContentLocation":{"BucketARN":"arn:aws:s3:::b","FileKey":"k.jar"}},"CodeContentType":"ZIPFILE"},"EnvironmentProperties":{"PropertyGroups":[{"PropertyGroupId":"FlinkApplicationProperties","PropertyMap":{"a":"b","c":"d"}}]}},"Tags":[{"Key":"k","Value":"v"}]}`},
+	} {
+		b.Run(bm.op, func(b *testing.B) {
+			body := []byte(bm.body)
+			for b.Loop() {
+				if err := Validate(bm.op, body); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateOutput(t *testing.T) {
+	good := `{"ApplicationDetail":{"ApplicationARN":"` + arn + `","ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ApplicationStatus":"READY","ApplicationVersionId":1,"CreateTimestamp":1700000000.5}}`
+	if err := ValidateOutput("DescribeApplication", []byte(good)); err != nil {
+		t.Fatalf("ValidateOutput(good) = %v", err)
+	}
+	bad := `{"ApplicationDetail":{"ApplicationARN":"` + arn + `","ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ApplicationStatus":"STARTED","ApplicationVersionId":1,"CreateTimestamp":"2023-01-01"}}`
+	if got, want := flinkplane.ErrorCode(ValidateOutput("DescribeApplication", []byte(bad))), ESERIALIZATION; got != want {
+		t.Fatalf("code = %q, want %q", got, want)
+	}
+	bad = `{"ApplicationDetail":{"ApplicationName":"app","RuntimeEnvironment":"FLINK-2_2","ApplicationStatus":"STARTED","ApplicationVersionId":1}}`
+	want := "2 validation errors detected: Value null at 'applicationDetail.applicationARN' failed to satisfy constraint: Member must not be null; Value 'STARTED' at 'applicationDetail.applicationStatus' failed to satisfy constraint: Member must satisfy enum value set: [DELETING, STARTING, STOPPING, READY, RUNNING, UPDATING, AUTOSCALING, FORCE_STOPPING, ROLLING_BACK, MAINTENANCE, ROLLED_BACK]"
+	if got := flinkplane.ErrorMessage(ValidateOutput("DescribeApplication", []byte(bad))); got != want {
+		t.Fatalf("message =\n%s\nwant\n%s", got, want)
+	}
+	if err := ValidateOutput("ListApplications", []byte(`{"ApplicationSummaries":null}`)); err == nil {
+		t.Fatal("ValidateOutput accepted a null required list")
 	}
 }

@@ -298,6 +298,9 @@ func canonicalURI(u *url.URL) string {
 
 // canonicalQuery sorts parameters by name, then value, and escapes both.
 func canonicalQuery(u *url.URL) string {
+	if u.RawQuery == "" {
+		return ""
+	}
 	q, _ := url.ParseQuery(u.RawQuery)
 	keys := make([]string, 0, len(q))
 	for k := range q {
@@ -361,6 +364,9 @@ func headerValue(r *http.Request, name string) string {
 		}
 	default:
 		vals = r.Header.Values(name)
+	}
+	if len(vals) == 1 {
+		return collapseSpaces(vals[0])
 	}
 	out := make([]string, len(vals))
 	for i, val := range vals {

@@ -240,7 +240,11 @@ func generate(m *serviceModel, order map[string][]string) ([]byte, error) {
 						tag = mn
 					}
 				default: // scalars
-					if req[mn] {
+					if req[mn] && ts.Type == "timestamp" {
+						// The zero time is never a real value: omit it
+						// (e.g. EndTime of an operation in progress).
+						tag = mn + ",omitzero"
+					} else if req[mn] {
 						tag = mn
 					} else {
 						t = "*" + t
