@@ -12,8 +12,8 @@ package codestore
 
 import (
 	"context"
-	"crypto/md5"
 	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -116,11 +116,12 @@ func (s *Store) Check(ctx context.Context, loc flinkplane.S3ContentLocation) err
 }
 
 // PutZip stores uploaded code by its SHA-256 and returns the reference and
-// the MD5 (CodeMD5).
+// the checksum shown as CodeMD5: the model fixes its length at 128
+// characters, so it is the hex SHA-512 of the code.
 func (s *Store) PutZip(ctx context.Context, data []byte) (string, string, error) {
 	sum := sha256.Sum256(data)
 	ref := hex.EncodeToString(sum[:])
-	m := md5.Sum(data)
+	m := sha512.Sum512(data)
 	p := filepath.Join(s.Dir, ".zip", ref+".zip")
 	if _, err := os.Stat(p); err == nil {
 		return ref, hex.EncodeToString(m[:]), nil

@@ -53,7 +53,7 @@ func TestZip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(sum) != 32 {
+	if len(sum) != 128 {
 		t.Fatalf("md5 = %q", sum)
 	}
 	p, err := s.Fetch(ctx, flinkplane.CodeConfig{ZipRef: ref})

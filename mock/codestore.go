@@ -2,7 +2,7 @@ package mock
 
 import (
 	"context"
-	"crypto/md5"
+	"crypto/sha512"
 	"encoding/hex"
 	"sync"
 
@@ -38,7 +38,7 @@ func (c *CodeStore) Check(ctx context.Context, loc flinkplane.S3ContentLocation)
 }
 
 func (c *CodeStore) PutZip(ctx context.Context, data []byte) (string, string, error) {
-	sum := md5.Sum(data)
+	sum := sha512.Sum512(data)
 	ref := hex.EncodeToString(sum[:])
 	c.mu.Lock()
 	c.zips[ref] = true

@@ -37,6 +37,10 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	stopBenchServer()
+	if len(outputErrors.list) > 0 {
+		fmt.Fprintf(os.Stderr, "responses that do not satisfy the model:\n%s\n", strings.Join(outputErrors.list, "\n"))
+		code = 1
+	}
 	os.Exit(code)
 }
 

@@ -82,7 +82,7 @@ func TestE2E_CreateDescribeList(t *testing.T) {
 	zd := createApp(t, c, "zipped", func(in *kav2.CreateApplicationInput) {
 		in.ApplicationConfiguration.ApplicationCodeConfiguration.CodeContent = &types.CodeContent{ZipFileContent: []byte("PK\x03\x04zip")}
 	})
-	if cd := zd.ApplicationConfigurationDescription.ApplicationCodeConfigurationDescription.CodeContentDescription; aws.ToInt64(cd.CodeSize) != 7 || len(aws.ToString(cd.CodeMD5)) != 32 {
+	if cd := zd.ApplicationConfigurationDescription.ApplicationCodeConfigurationDescription.CodeContentDescription; aws.ToInt64(cd.CodeSize) != 7 || len(aws.ToString(cd.CodeMD5)) != 128 {
 		t.Fatalf("zip code description %+v", cd)
 	}
 

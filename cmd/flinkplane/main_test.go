@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -59,6 +60,7 @@ func client(url string) *kav2.Client {
 		Region:       "eu-west-1",
 		BaseEndpoint: aws.String(url),
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDTEST", "secret", ""),
+		HTTPClient:   &http.Client{Transport: validatingTransport{http.DefaultTransport}},
 	})
 }
 
