@@ -867,3 +867,97 @@ func TestRollback_WhileUpdating(t *testing.T) {
 		t.Fatalf("jobs %v clusters %d", v.driver.Running(), v.driver.LiveClusters())
 	}
 }
+
+// A failure at any driver call of an upgrade never loses the pre-upgrade
+// snapshot and never leaves two jobs or a job without its application
+// knowing it.
+func TestUpgrade_FaultAtEachCall(t *testing.T) {
+	for _, rollback := range []bool{false, true} {
+		for _, call := range []string{"StopWithSavepoint", "PollSavepoint", "Stop", "Start", "Submit", "JobHealth"} {
+			t.Run(fmt.Sprintf("%s/rollback=%v", call, rollback), func(t *testing.T) {
+				v := newEnv(t)
+				v.create("a", func(c *flinkplane.ApplicationConfig) { c.RollbackEnabled = rollback })
+				v.start("a")
+				v.driver.Fail(call, errors.New("injected "+call+" failure"), true)
+				cur := int64(1)
+				_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+				if err != nil {
+					t.Fatal(err)
+				}
+				op := v.wait("a", id)
+				wantStatus(t, op.Status, flinkplane.OperationFailed)
+				if !strings.Contains(op.ErrorInfo, "injected") {
+					t.Fatalf("ErrorInfo %q", op.ErrorInfo)
+				}
+				if op.RollbackOperationID != "" {
+					v.wait("a", op.RollbackOperationID)
+				}
+				a := v.app("a")
+				running := v.driver.Running()
+				switch a.Status {
+				case flinkplane.StatusRunning:
+					if len(running) != 1 || a.JobID != running[0] || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
+						t.Fatalf("RUNNING app %+v, jobs %v", a, running)
+					}
+				case flinkplane.StatusReady:
+					if len(running) != 0 || v.driver.LiveClusters() != 0 || a.Cluster != nil {
+						t.Fatalf("READY app %+v, jobs %v, clusters %d", a, running, v.driver.LiveClusters())
+					}
+				default:
+					t.Fatalf("status %s", a.Status)
+				}
+				if rollback && call != "StopWithSavepoint" && call != "PollSavepoint" && a.Status != flinkplane.StatusRunning {
+					t.Fatalf("system rollback did not bring the application back: %+v", a)
+				}
+				for _, s := range v.snapshots("a") {
+					if s.Status == flinkplane.SnapshotReady && !v.driver.Savepoints[s.Location] {
+						t.Fatalf("snapshot %s lost its savepoint", s.Name)
+					}
+				}
+				if call != "StopWithSavepoint" && call != "PollSavepoint" {
+					if s := v.snapshots("a"); len(s) != 1 || s[0].Status != flinkplane.SnapshotReady || s[0].Runtime != flinkplane.RuntimeFlink120 {
+						t.Fatalf("pre-upgrade snapshot: %+v", s)
+					}
+				}
+			})
+		}
+	}
+}
+
+// The engine dies while any driver call of an upgrade is in flight; a new
+// engine on the same store finishes the upgrade with one savepoint, one
+// job and one cluster.
+func TestUpgrade_RestartAtEachCall(t *testing.T) {
+	for _, call := range []string{"StopWithSavepoint", "PollSavepoint", "Stop", "Start", "Submit", "JobHealth"} {
+		t.Run(call, func(t *testing.T) {
+			v := newEnv(t)
+			v.create("a", nil)
+			v.start("a")
+			release := v.driver.HoldCall(call)
+			cur := int64(1)
+			_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+			if err != nil {
+				t.Fatal(err)
+			}
+			waitCalls(t, v.driver, call)
+			v.close()
+			release()
+			v.open()
+			wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+			a := v.app("a")
+			if a.Status != flinkplane.StatusRunning || a.Cluster == nil || a.Cluster.Runtime != flinkplane.RuntimeFlink22 {
+				t.Fatalf("app %+v", a)
+			}
+			if r := v.driver.Running(); len(r) != 1 || r[0] != a.JobID || v.driver.LiveClusters() != 1 {
+				t.Fatalf("jobs %v (app job %s), clusters %d", r, a.JobID, v.driver.LiveClusters())
+			}
+			snaps := v.snapshots("a")
+			if len(snaps) != 1 || snaps[0].Status != flinkplane.SnapshotReady || !v.driver.Savepoints[snaps[0].Location] {
+				t.Fatalf("snapshots %+v", snaps)
+			}
+			if n := len(v.driver.Submitted); n != 2 { // the first start and the upgrade
+				t.Fatalf("%d submissions", n)
+			}
+		})
+	}
+}

@@ -38,7 +38,14 @@ func awsCLI(t *testing.T) string {
 		}
 	}
 	if os.Getenv("CI") == "true" {
-		t.Fatal("the aws CLI is not installed: run scripts/install-awscli.sh")
+		// CI must have it: install it now, and fail if that fails.
+		cmd := exec.Command("bash", filepath.Join("..", "..", "scripts", "install-awscli.sh"))
+		cmd.Stderr = os.Stderr
+		out, err := cmd.Output()
+		if p := strings.TrimSpace(string(out)); err == nil && exec.Command(p, "--version").Run() == nil {
+			return p
+		}
+		t.Fatalf("the aws CLI is not installed and scripts/install-awscli.sh failed: %v", err)
 	}
 	t.Skip("the aws CLI is not installed: run scripts/install-awscli.sh")
 	return ""
