@@ -42,12 +42,12 @@ func startMain(t testing.TB, driver flinkplane.ClusterDriver, dataDir string) *M
 	}
 	t.Cleanup(func() { m.Close() })
 	for _, key := range []string{"app-1.20.jar", "app-2.2.jar"} {
-		putObject(t, dataDir, "flinkplane-test", key)
+		srvPutObject(t, dataDir, "flinkplane-test", key)
 	}
 	return m
 }
 
-func putObject(t testing.TB, dataDir, bucket, key string) {
+func srvPutObject(t testing.TB, dataDir, bucket, key string) {
 	p := filepath.Join(dataDir, "code", bucket, key)
 	os.MkdirAll(filepath.Dir(p), 0o755)
 	if err := os.WriteFile(p, []byte("PK\x03\x04 fake jar"), 0o644); err != nil {
@@ -55,7 +55,7 @@ func putObject(t testing.TB, dataDir, bucket, key string) {
 	}
 }
 
-func client(url string) *kav2.Client {
+func apiClient(url string) *kav2.Client {
 	return kav2.New(kav2.Options{
 		Region:       "eu-west-1",
 		BaseEndpoint: aws.String(url),
@@ -64,9 +64,9 @@ func client(url string) *kav2.Client {
 	})
 }
 
-var ctx = context.Background()
+var sctx = context.Background()
 
-func createApp(t testing.TB, c *kav2.Client, name string, mod func(*kav2.CreateApplicationInput)) *types.ApplicationDetail {
+func srvCreateApp(t testing.TB, c *kav2.Client, name string, mod func(*kav2.CreateApplicationInput)) *types.ApplicationDetail {
 	t.Helper()
 	in := &kav2.CreateApplicationInput{
 		ApplicationName:      aws.String(name),
@@ -85,29 +85,29 @@ func createApp(t testing.TB, c *kav2.Client, name string, mod func(*kav2.CreateA
 	if mod != nil {
 		mod(in)
 	}
-	out, err := c.CreateApplication(ctx, in)
+	out, err := c.CreateApplication(sctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out.ApplicationDetail
 }
 
-func describe(t testing.TB, c *kav2.Client, name string) *types.ApplicationDetail {
+func srvDescribe(t testing.TB, c *kav2.Client, name string) *types.ApplicationDetail {
 	t.Helper()
-	out, err := c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name)})
+	out, err := c.DescribeApplication(sctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return out.ApplicationDetail
 }
 
-// waitStatus polls DescribeApplication until the status is want.
-func waitStatus(t testing.TB, c *kav2.Client, name string, want types.ApplicationStatus) *types.ApplicationDetail {
+// srvWaitStatus polls DescribeApplication until the status is want.
+func srvWaitStatus(t testing.TB, c *kav2.Client, name string, want types.ApplicationStatus) *types.ApplicationDetail {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	var d *types.ApplicationDetail
 	for time.Now().Before(deadline) {
-		d = describe(t, c, name)
+		d = srvDescribe(t, c, name)
 		if d.ApplicationStatus == want {
 			return d
 		}
@@ -117,11 +117,11 @@ func waitStatus(t testing.TB, c *kav2.Client, name string, want types.Applicatio
 	return nil
 }
 
-func waitOperation(t testing.TB, c *kav2.Client, name, id string) *types.ApplicationOperationInfoDetails {
+func srvWaitOperation(t testing.TB, c *kav2.Client, name, id string) *types.ApplicationOperationInfoDetails {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		out, err := c.DescribeApplicationOperation(ctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(name), OperationId: aws.String(id)})
+		out, err := c.DescribeApplicationOperation(sctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(name), OperationId: aws.String(id)})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -136,7 +136,7 @@ func waitOperation(t testing.TB, c *kav2.Client, name, id string) *types.Applica
 
 // wantErr asserts that err is the SDK's typed error T and its message
 // contains all of substrings.
-func wantErr[T error](t testing.TB, err error, substrings ...string) {
+func srvWantErr[T error](t testing.TB, err error, substrings ...string) {
 	t.Helper()
 	var target T
 	if !errors.As(err, &target) {

@@ -45,7 +45,7 @@ func TestMain(m *testing.M) {
 }
 
 func runChild() error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	cfg, err := parseServe(nil)
 	if err != nil {
@@ -62,21 +62,21 @@ func runChild() error {
 	m.Config = *cfg
 	m.Driver = driver
 	m.PollInterval = 10 * time.Millisecond
-	if err := m.Run(ctx); err != nil {
+	if err := m.Run(sctx); err != nil {
 		return err
 	}
 	fmt.Printf("LISTENING %s\n", m.URL())
-	<-ctx.Done()
+	<-sctx.Done()
 	return m.Close()
 }
 
 // child is a server process.
-type child struct {
+type srvChild struct {
 	cmd *exec.Cmd
 	url string
 }
 
-func freeAddr(t *testing.T) string {
+func srvFreeAddr(t *testing.T) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -85,8 +85,8 @@ func freeAddr(t *testing.T) string {
 	return l.Addr().String()
 }
 
-// startChild runs bin (with args) and waits until it serves.
-func startChild(t *testing.T, env []string, bin string, args ...string) *child {
+// srvStartChild runs bin (with args) and waits until it serves.
+func srvStartChild(t *testing.T, env []string, bin string, args ...string) *srvChild {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.Env = append(os.Environ(), env...)
@@ -95,7 +95,7 @@ func startChild(t *testing.T, env []string, bin string, args ...string) *child {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd}
+	c := &srvChild{cmd: cmd}
 	t.Cleanup(func() { c.kill() })
 	addr := ""
 	for _, e := range env {
@@ -133,7 +133,7 @@ func startChild(t *testing.T, env []string, bin string, args ...string) *child {
 }
 
 // kill sends SIGKILL and reaps the process.
-func (c *child) kill() {
+func (c *srvChild) kill() {
 	if c.cmd.Process != nil && c.cmd.ProcessState == nil {
 		c.cmd.Process.Signal(syscall.SIGKILL)
 		c.cmd.Wait()
@@ -144,22 +144,22 @@ func (c *child) kill() {
 func snapshotState(t *testing.T, c *kav2.Client) string {
 	t.Helper()
 	var b strings.Builder
-	apps, err := c.ListApplications(ctx, &kav2.ListApplicationsInput{})
+	apps, err := c.ListApplications(sctx, &kav2.ListApplicationsInput{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	enc := json.NewEncoder(&b)
 	enc.Encode(apps.ApplicationSummaries)
 	for _, s := range apps.ApplicationSummaries {
-		d, _ := c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: s.ApplicationName})
+		d, _ := c.DescribeApplication(sctx, &kav2.DescribeApplicationInput{ApplicationName: s.ApplicationName})
 		enc.Encode(d.ApplicationDetail)
-		v, _ := c.ListApplicationVersions(ctx, &kav2.ListApplicationVersionsInput{ApplicationName: s.ApplicationName})
+		v, _ := c.ListApplicationVersions(sctx, &kav2.ListApplicationVersionsInput{ApplicationName: s.ApplicationName})
 		enc.Encode(v.ApplicationVersionSummaries)
-		sn, _ := c.ListApplicationSnapshots(ctx, &kav2.ListApplicationSnapshotsInput{ApplicationName: s.ApplicationName})
+		sn, _ := c.ListApplicationSnapshots(sctx, &kav2.ListApplicationSnapshotsInput{ApplicationName: s.ApplicationName})
 		enc.Encode(sn.SnapshotSummaries)
-		ops, _ := c.ListApplicationOperations(ctx, &kav2.ListApplicationOperationsInput{ApplicationName: s.ApplicationName})
+		ops, _ := c.ListApplicationOperations(sctx, &kav2.ListApplicationOperationsInput{ApplicationName: s.ApplicationName})
 		enc.Encode(ops.ApplicationOperationInfoList)
-		tags, _ := c.ListTagsForResource(ctx, &kav2.ListTagsForResourceInput{ResourceARN: s.ApplicationARN})
+		tags, _ := c.ListTagsForResource(sctx, &kav2.ListTagsForResourceInput{ResourceARN: s.ApplicationARN})
 		enc.Encode(tags.Tags)
 	}
 	return b.String()
@@ -176,31 +176,31 @@ func TestSIGKILL_RealBinary(t *testing.T) {
 		t.Fatalf("build: %v", err)
 	}
 	dataDir := t.TempDir()
-	putObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
-	putObject(t, dataDir, "flinkplane-test", "app-2.2.jar")
-	env := []string{"FLINKPLANE_ADDR=" + freeAddr(t), "FLINKPLANE_DATA_DIR=" + dataDir, "FLINKPLANE_REGION=eu-west-1", "FLINKPLANE_ACCOUNT_ID=123456789012"}
-	srv := startChild(t, env, bin, "serve")
-	c := client(srv.url)
+	srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
+	srvPutObject(t, dataDir, "flinkplane-test", "app-2.2.jar")
+	env := []string{"FLINKPLANE_ADDR=" + srvFreeAddr(t), "FLINKPLANE_DATA_DIR=" + dataDir, "FLINKPLANE_REGION=eu-west-1", "FLINKPLANE_ACCOUNT_ID=123456789012"}
+	srv := srvStartChild(t, env, bin, "serve")
+	c := apiClient(srv.url)
 	for i := 0; i < 3; i++ {
 		name := fmt.Sprint("app-", i)
-		createApp(t, c, name, func(in *kav2.CreateApplicationInput) {
+		srvCreateApp(t, c, name, func(in *kav2.CreateApplicationInput) {
 			in.Tags = []types.Tag{{Key: aws.String("n"), Value: aws.String(fmt.Sprint(i))}}
 		})
 		for v := int64(1); v <= int64(i); v++ {
-			if _, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(v),
+			if _, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(v),
 				RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
 	// No runtime in this binary: StartApplication says so.
-	_, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("app-0")})
-	wantErr[*types.InvalidApplicationConfigurationException](t, err, "not available")
+	_, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("app-0")})
+	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "not available")
 	before := snapshotState(t, c)
 	srv.kill()
 
-	srv = startChild(t, env, bin, "serve")
-	if after := snapshotState(t, client(srv.url)); after != before {
+	srv = srvStartChild(t, env, bin, "serve")
+	if after := snapshotState(t, apiClient(srv.url)); after != before {
 		t.Fatalf("state changed across SIGKILL:\nbefore %s\nafter  %s", before, after)
 	}
 	// SIGTERM exits cleanly.
@@ -222,34 +222,34 @@ func TestSIGKILL_RealBinary(t *testing.T) {
 // operation without submitting the job again.
 func TestSIGKILL_OperationInProgress(t *testing.T) {
 	dataDir := t.TempDir()
-	putObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
+	srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
 	stateFile := filepath.Join(t.TempDir(), "driver.json")
-	env := []string{"FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_TEST_DRIVER_STATE=" + stateFile, "FLINKPLANE_ADDR=" + freeAddr(t),
+	env := []string{"FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_TEST_DRIVER_STATE=" + stateFile, "FLINKPLANE_ADDR=" + srvFreeAddr(t),
 		"FLINKPLANE_DATA_DIR=" + dataDir, "FLINKPLANE_REGION=eu-west-1", "FLINKPLANE_ACCOUNT_ID=123456789012"}
-	srv := startChild(t, append(env, "FLINKPLANE_TEST_JOBS_HANG=1"), os.Args[0])
-	c := client(srv.url)
-	createApp(t, c, "orders", nil)
-	out, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("orders")})
+	srv := srvStartChild(t, append(env, "FLINKPLANE_TEST_JOBS_HANG=1"), os.Args[0])
+	c := apiClient(srv.url)
+	srvCreateApp(t, c, "orders", nil)
+	out, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("orders")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	op, err := c.DescribeApplicationOperation(ctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String("orders"), OperationId: out.OperationId})
+	op, err := c.DescribeApplicationOperation(sctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String("orders"), OperationId: out.OperationId})
 	if err != nil || op.ApplicationOperationInfoDetails.OperationStatus != types.OperationStatusInProgress {
 		t.Fatalf("op %+v %v", op, err)
 	}
-	if d := describe(t, c, "orders"); d.ApplicationStatus != types.ApplicationStatusStarting {
+	if d := srvDescribe(t, c, "orders"); d.ApplicationStatus != types.ApplicationStatusStarting {
 		t.Fatalf("status %s", d.ApplicationStatus)
 	}
 	srv.kill()
 
-	srv = startChild(t, env, os.Args[0])
-	c = client(srv.url)
-	details := waitOperation(t, c, "orders", aws.ToString(out.OperationId))
+	srv = srvStartChild(t, env, os.Args[0])
+	c = apiClient(srv.url)
+	details := srvWaitOperation(t, c, "orders", aws.ToString(out.OperationId))
 	if details.OperationStatus != types.OperationStatusSuccessful {
 		t.Fatalf("resumed op %+v", details)
 	}
-	waitStatus(t, c, "orders", types.ApplicationStatusRunning)
+	srvWaitStatus(t, c, "orders", types.ApplicationStatusRunning)
 	srv.kill()
 	d, err := mock.LoadClusterDriver(stateFile)
 	if err != nil {
@@ -261,4 +261,4 @@ func TestSIGKILL_OperationInProgress(t *testing.T) {
 	_ = reflect.DeepEqual
 }
 
-func netListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+func srvListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }

@@ -32,7 +32,7 @@ const (
 	benchClients = 64
 )
 
-var bench struct {
+var benchSrv struct {
 	once sync.Once
 	warm sync.Once
 	err  error
@@ -42,51 +42,51 @@ var bench struct {
 }
 
 func benchServer(b *testing.B) string {
-	bench.once.Do(func() {
-		bench.dir, bench.err = os.MkdirTemp("", "flinkplane-bench-")
-		if bench.err != nil {
+	benchSrv.once.Do(func() {
+		benchSrv.dir, benchSrv.err = os.MkdirTemp("", "flinkplane-bench-")
+		if benchSrv.err != nil {
 			return
 		}
-		if bench.err = populate(bench.dir, benchApps); bench.err != nil {
+		if benchSrv.err = benchPopulate(benchSrv.dir, benchApps); benchSrv.err != nil {
 			return
 		}
 		addr := freeAddrB(b)
 		cmd := exec.Command(os.Args[0])
-		cmd.Env = append(os.Environ(), "FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_ADDR="+addr, "FLINKPLANE_DATA_DIR="+bench.dir,
-			"FLINKPLANE_TEST_DRIVER_STATE="+filepath.Join(bench.dir, "driver.json"), "FLINKPLANE_LOG_LEVEL=error")
-		if bench.err = cmd.Start(); bench.err != nil {
+		cmd.Env = append(os.Environ(), "FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_ADDR="+addr, "FLINKPLANE_DATA_DIR="+benchSrv.dir,
+			"FLINKPLANE_TEST_DRIVER_STATE="+filepath.Join(benchSrv.dir, "driver.json"), "FLINKPLANE_LOG_LEVEL=error")
+		if benchSrv.err = cmd.Start(); benchSrv.err != nil {
 			return
 		}
-		bench.cmd = cmd
-		bench.url = "http://" + addr
+		benchSrv.cmd = cmd
+		benchSrv.url = "http://" + addr
 		for i := 0; i < 500; i++ {
-			if resp, err := http.Post(bench.url+"/", "application/x-amz-json-1.1", nil); err == nil {
+			if resp, err := http.Post(benchSrv.url+"/", "application/x-amz-json-1.1", nil); err == nil {
 				resp.Body.Close()
 				return
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
-		bench.err = fmt.Errorf("benchmark server did not start")
+		benchSrv.err = fmt.Errorf("benchmark server did not start")
 	})
-	if bench.err != nil {
-		b.Fatal(bench.err)
+	if benchSrv.err != nil {
+		b.Fatal(benchSrv.err)
 	}
-	return bench.url
+	return benchSrv.url
 }
 
 // stopBenchServer is called by TestMain after the run.
 func stopBenchServer() {
-	if bench.cmd != nil {
-		bench.cmd.Process.Kill()
-		bench.cmd.Wait()
+	if benchSrv.cmd != nil {
+		benchSrv.cmd.Process.Kill()
+		benchSrv.cmd.Wait()
 	}
-	if bench.dir != "" {
-		os.RemoveAll(bench.dir)
+	if benchSrv.dir != "" {
+		os.RemoveAll(benchSrv.dir)
 	}
 }
 
 func freeAddrB(b *testing.B) string {
-	l, err := netListen()
+	l, err := srvListen()
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -95,7 +95,7 @@ func freeAddrB(b *testing.B) string {
 }
 
 // populate writes n applications straight into the store, in batches.
-func populate(dir string, n int) error {
+func benchPopulate(dir string, n int) error {
 	db := sqlite.New(dir)
 	if err := db.Open(); err != nil {
 		return err
@@ -133,14 +133,14 @@ func populate(dir string, n int) error {
 
 // load runs b.N requests from benchClients clients; body(i) gives the
 // i-th request body.
-func load(b *testing.B, url, op string, body func(i int) []byte) {
+func benchLoad(b *testing.B, url, op string, body func(i int) []byte) {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConns: benchClients, MaxIdleConnsPerHost: benchClients, DisableCompression: true}}
-	warm(b, client, url)
+	benchWarm(b, client, url)
 	lat := make([]time.Duration, b.N)
 	var next atomic.Int64
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	cpu0 := cpuTime(bench.cmd)
+	cpu0 := cpuTime(benchSrv.cmd)
 	b.ResetTimer()
 	start := time.Now()
 	for w := 0; w < benchClients; w++ {
@@ -180,21 +180,21 @@ func load(b *testing.B, url, op string, body func(i int) []byte) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "req/s")
 	b.ReportMetric(float64(lat[b.N/2].Microseconds())/1000, "p50-ms")
 	b.ReportMetric(float64(lat[min(b.N-1, b.N*99/100)].Microseconds())/1000, "p99-ms")
-	if bench.cmd == nil {
+	if benchSrv.cmd == nil {
 		return
 	}
-	if cpu := cpuTime(bench.cmd) - cpu0; cpu > 0 {
+	if cpu := cpuTime(benchSrv.cmd) - cpu0; cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/float64(b.N), "server-CPU-µs/op")
 	}
-	if rss := vmRSS(bench.cmd.Process.Pid); rss > 0 {
+	if rss := vmRSS(benchSrv.cmd.Process.Pid); rss > 0 {
 		b.ReportMetric(float64(rss)/1024, "server-RSS-MiB")
 	}
 }
 
 // warm describes every application once, so that the measurement sees the
 // server's steady state (its read cache filled), not its first minute.
-func warm(b *testing.B, client *http.Client, url string) {
-	bench.warm.Do(func() {
+func benchWarm(b *testing.B, client *http.Client, url string) {
+	benchSrv.warm.Do(func() {
 		var wg sync.WaitGroup
 		for w := 0; w < 8; w++ {
 			wg.Add(1)
@@ -234,7 +234,7 @@ func BenchmarkDescribeApplication(b *testing.B) {
 	for i := range bodies {
 		bodies[i] = []byte(fmt.Sprintf(`{"ApplicationName":"app-%05d"}`, i))
 	}
-	load(b, url, "DescribeApplication", func(i int) []byte { return bodies[(i*7919)%benchApps] })
+	benchLoad(b, url, "DescribeApplication", func(i int) []byte { return bodies[(i*7919)%benchApps] })
 }
 
 func BenchmarkListApplications(b *testing.B) {
@@ -247,7 +247,7 @@ func BenchmarkListApplications(b *testing.B) {
 			bodies[i] = []byte(fmt.Sprintf(`{"Limit":50,"NextToken":"app-%05d"}`, i*50-1))
 		}
 	}
-	load(b, url, "ListApplications", func(i int) []byte { return bodies[i%len(bodies)] })
+	benchLoad(b, url, "ListApplications", func(i int) []byte { return bodies[i%len(bodies)] })
 }
 
 // cpuTime returns the user+system CPU time of the server process.

@@ -51,16 +51,16 @@ func awsCLI(t *testing.T) string {
 	return ""
 }
 
-// cli runs a shell command line with `aws` resolved to the CLI and the
+// awsCLIRunner runs a shell command line with `aws` resolved to the CLI and the
 // endpoint set, and returns stdout, stderr and the exit code.
-type cli struct {
+type awsCLIRunner struct {
 	t        *testing.T
 	aws      string
 	endpoint string
 	home     string
 }
 
-func (c *cli) run(command string) (stdout, stderr string, code int) {
+func (c *awsCLIRunner) run(command string) (stdout, stderr string, code int) {
 	c.t.Helper()
 	cmd := exec.Command("bash", "-c", command+` --endpoint-url "$ENDPOINT"`)
 	cmd.Env = []string{
@@ -85,7 +85,7 @@ func (c *cli) run(command string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
-func (c *cli) ok(command string) string {
+func (c *awsCLIRunner) ok(command string) string {
 	c.t.Helper()
 	out, errOut, code := c.run(command)
 	if code != 0 {
@@ -94,7 +94,7 @@ func (c *cli) ok(command string) string {
 	return out
 }
 
-func (c *cli) fails(command, exception string) string {
+func (c *awsCLIRunner) fails(command, exception string) string {
 	c.t.Helper()
 	_, errOut, code := c.run(command)
 	if code == 0 || !strings.Contains(errOut, "("+exception+")") {
@@ -103,7 +103,7 @@ func (c *cli) fails(command, exception string) string {
 	return errOut
 }
 
-func jsonOf(t *testing.T, s string) map[string]any {
+func srvJSON(t *testing.T, s string) map[string]any {
 	t.Helper()
 	var m map[string]any
 	if err := json.Unmarshal([]byte(s), &m); err != nil {
@@ -119,16 +119,16 @@ func TestAWSCLI_Guide(t *testing.T) {
 	aws := awsCLI(t)
 	dataDir := t.TempDir()
 	m := startMain(t, nil, dataDir)
-	putObject(t, dataDir, "my-bucket", "my-app-flink-1.20.jar")
-	putObject(t, dataDir, "my-bucket", "my-app-flink-2.2.jar")
-	c := &cli{t: t, aws: aws, endpoint: m.URL(), home: t.TempDir()}
+	srvPutObject(t, dataDir, "my-bucket", "my-app-flink-1.20.jar")
+	srvPutObject(t, dataDir, "my-bucket", "my-app-flink-2.2.jar")
+	c := &awsCLIRunner{t: t, aws: aws, endpoint: m.URL(), home: t.TempDir()}
 
 	out := c.ok(`aws kinesisanalyticsv2 create-application \
   --application-name MyApplication \
   --runtime-environment FLINK-1_20 \
   --service-execution-role arn:aws:iam::123456789012:role/MyApplicationRole \
   --application-configuration '{ "ApplicationCodeConfiguration": { "CodeContentType": "ZIPFILE", "CodeContent": { "S3ContentLocation": { "BucketARN": "arn:aws:s3:::my-bucket", "FileKey": "my-app-flink-1.20.jar" } } } }'`)
-	detail := jsonOf(t, out)["ApplicationDetail"].(map[string]any)
+	detail := srvJSON(t, out)["ApplicationDetail"].(map[string]any)
 	if detail["ApplicationStatus"] != "READY" || detail["ApplicationARN"] != "arn:aws:kinesisanalytics:eu-west-1:123456789012:application/MyApplication" {
 		t.Fatalf("create-application: %s", out)
 	}
@@ -145,7 +145,7 @@ func TestAWSCLI_Guide(t *testing.T) {
   --application-name MyApplication \
   --current-application-version-id 1 \
   --application-configuration-update '{ "ApplicationSystemRollbackConfigurationUpdate": { "RollbackEnabledUpdate": true } }'`)
-	if d := jsonOf(t, out)["ApplicationDetail"].(map[string]any); d["ApplicationVersionId"] != 2.0 {
+	if d := srvJSON(t, out)["ApplicationDetail"].(map[string]any); d["ApplicationVersionId"] != 2.0 {
 		t.Fatalf("update-application: %s", out)
 	}
 	if got := strings.TrimSpace(c.ok(describeRollback)); got != "true" {
@@ -169,7 +169,7 @@ func TestAWSCLI_Guide(t *testing.T) {
   --current-application-version-id 2 \
   --runtime-environment-update FLINK-2_2 \
   --application-configuration-update '{ "ApplicationCodeConfigurationUpdate": { "CodeContentUpdate": { "S3ContentLocationUpdate": { "FileKeyUpdate": "my-app-flink-2.2.jar" } } } }'`)
-	d := jsonOf(t, out)["ApplicationDetail"].(map[string]any)
+	d := srvJSON(t, out)["ApplicationDetail"].(map[string]any)
 	if d["RuntimeEnvironment"] != "FLINK-2_2" || d["ApplicationVersionId"] != 3.0 || d["ApplicationStatus"] != "READY" {
 		t.Fatalf("upgrade: %s", out)
 	}
@@ -196,11 +196,11 @@ func TestAWSCLI_Guide(t *testing.T) {
 		t.Fatalf("start: %s", errOut)
 	}
 
-	versions := jsonOf(t, c.ok(`aws kinesisanalyticsv2 list-application-versions --application-name MyApplication`))
+	versions := srvJSON(t, c.ok(`aws kinesisanalyticsv2 list-application-versions --application-name MyApplication`))
 	if n := len(versions["ApplicationVersionSummaries"].([]any)); n != 3 {
 		t.Fatalf("%d versions", n)
 	}
-	ops := jsonOf(t, c.ok(`aws kinesisanalyticsv2 list-application-operations --application-name MyApplication --operation UpdateApplication`))
+	ops := srvJSON(t, c.ok(`aws kinesisanalyticsv2 list-application-operations --application-name MyApplication --operation UpdateApplication`))
 	if n := len(ops["ApplicationOperationInfoList"].([]any)); n != 2 {
 		t.Fatalf("%d update operations", n)
 	}

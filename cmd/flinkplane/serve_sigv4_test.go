@@ -31,14 +31,14 @@ func TestE2E_SigV4(t *testing.T) {
 		return kav2.New(kav2.Options{Region: "eu-west-1", BaseEndpoint: aws.String(m.URL()),
 			Credentials: credentials.NewStaticCredentialsProvider(id, secret, "")})
 	}
-	if _, err := withCreds("AKIDGOOD", "goodsecret").ListApplications(ctx, &kav2.ListApplicationsInput{}); err != nil {
+	if _, err := withCreds("AKIDGOOD", "goodsecret").ListApplications(sctx, &kav2.ListApplicationsInput{}); err != nil {
 		t.Fatalf("signed request refused: %v", err)
 	}
 	for _, tt := range []struct{ id, secret, exception string }{
 		{"AKIDGOOD", "wrong", "InvalidSignatureException"},
 		{"AKIDBAD", "goodsecret", "UnrecognizedClientException"},
 	} {
-		_, err := withCreds(tt.id, tt.secret).ListApplications(ctx, &kav2.ListApplicationsInput{})
+		_, err := withCreds(tt.id, tt.secret).ListApplications(sctx, &kav2.ListApplicationsInput{})
 		var ae smithy.APIError
 		if !errors.As(err, &ae) || ae.ErrorCode() != tt.exception {
 			t.Fatalf("%s/%s: %v, want %s", tt.id, tt.secret, err, tt.exception)

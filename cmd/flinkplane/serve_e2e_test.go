@@ -20,9 +20,9 @@ import (
 
 func TestE2E_CreateDescribeList(t *testing.T) {
 	m := startMain(t, mock.NewClusterDriver(), "")
-	c := client(m.URL())
+	c := apiClient(m.URL())
 
-	d := createApp(t, c, "app-1", func(in *kav2.CreateApplicationInput) {
+	d := srvCreateApp(t, c, "app-1", func(in *kav2.CreateApplicationInput) {
 		in.ApplicationDescription = aws.String("first")
 		in.Tags = []types.Tag{{Key: aws.String("team"), Value: aws.String("data")}}
 		in.CloudWatchLoggingOptions = []types.CloudWatchLoggingOption{{LogStreamARN: aws.String("arn:aws:logs:eu-west-1:123456789012:log-group:g:log-stream:s")}}
@@ -55,48 +55,48 @@ func TestE2E_CreateDescribeList(t *testing.T) {
 	}
 
 	// Duplicate name.
-	_, err := c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("app-1"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+	_, err := c.CreateApplication(sctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("app-1"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
 		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r")})
-	wantErr[*types.ResourceInUseException](t, err, "app-1")
+	srvWantErr[*types.ResourceInUseException](t, err, "app-1")
 	// Validation the SDK does not do: pattern, unknown runtime.
-	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("bad name!"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+	_, err = c.CreateApplication(sctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("bad name!"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
 		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r")})
-	wantErr[*types.InvalidArgumentException](t, err, "applicationName")
-	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("x"), RuntimeEnvironment: "FLINK-9_9",
+	srvWantErr[*types.InvalidArgumentException](t, err, "applicationName")
+	_, err = c.CreateApplication(sctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("x"), RuntimeEnvironment: "FLINK-9_9",
 		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r")})
-	wantErr[*types.InvalidArgumentException](t, err, "FLINK-9_9")
+	srvWantErr[*types.InvalidArgumentException](t, err, "FLINK-9_9")
 	// Missing code object.
-	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("nocode"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+	_, err = c.CreateApplication(sctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("nocode"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
 		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"),
 		ApplicationConfiguration: &types.ApplicationConfiguration{ApplicationCodeConfiguration: &types.ApplicationCodeConfiguration{
 			CodeContentType: types.CodeContentTypeZipfile,
 			CodeContent:     &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("missing.jar")}}}}})
-	wantErr[*types.CodeValidationException](t, err, "missing.jar")
-	_, err = c.CreateApplication(ctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("escape"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+	srvWantErr[*types.CodeValidationException](t, err, "missing.jar")
+	_, err = c.CreateApplication(sctx, &kav2.CreateApplicationInput{ApplicationName: aws.String("escape"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
 		ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"),
 		ApplicationConfiguration: &types.ApplicationConfiguration{ApplicationCodeConfiguration: &types.ApplicationCodeConfiguration{
 			CodeContentType: types.CodeContentTypeZipfile,
 			CodeContent:     &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("../../flinkplane.db")}}}}})
-	wantErr[*types.InvalidArgumentException](t, err)
+	srvWantErr[*types.InvalidArgumentException](t, err)
 	// Zip content is stored too.
-	zd := createApp(t, c, "zipped", func(in *kav2.CreateApplicationInput) {
+	zd := srvCreateApp(t, c, "zipped", func(in *kav2.CreateApplicationInput) {
 		in.ApplicationConfiguration.ApplicationCodeConfiguration.CodeContent = &types.CodeContent{ZipFileContent: []byte("PK\x03\x04zip")}
 	})
 	if cd := zd.ApplicationConfigurationDescription.ApplicationCodeConfigurationDescription.CodeContentDescription; aws.ToInt64(cd.CodeSize) != 7 || len(aws.ToString(cd.CodeMD5)) != 128 {
 		t.Fatalf("zip code description %+v", cd)
 	}
 
-	_, err = c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String("nope")})
-	wantErr[*types.ResourceNotFoundException](t, err, "nope")
+	_, err = c.DescribeApplication(sctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String("nope")})
+	srvWantErr[*types.ResourceNotFoundException](t, err, "nope")
 
 	for i := 0; i < 5; i++ {
-		createApp(t, c, fmt.Sprintf("list-%d", i), nil)
+		srvCreateApp(t, c, fmt.Sprintf("list-%d", i), nil)
 	}
 	var names []string
 	p := kav2.NewListApplicationsPaginator(c, &kav2.ListApplicationsInput{Limit: aws.Int32(2)})
 	pages := 0
 	for p.HasMorePages() {
-		out, err := p.NextPage(ctx)
+		out, err := p.NextPage(sctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -112,7 +112,7 @@ func TestE2E_CreateDescribeList(t *testing.T) {
 		t.Fatalf("listed %v in %d pages", names, pages)
 	}
 
-	tags, err := c.ListTagsForResource(ctx, &kav2.ListTagsForResourceInput{ResourceARN: d.ApplicationARN})
+	tags, err := c.ListTagsForResource(sctx, &kav2.ListTagsForResourceInput{ResourceARN: d.ApplicationARN})
 	if err != nil || len(tags.Tags) != 1 || aws.ToString(tags.Tags[0].Value) != "data" {
 		t.Fatalf("tags %+v %v", tags, err)
 	}
@@ -120,15 +120,15 @@ func TestE2E_CreateDescribeList(t *testing.T) {
 
 func TestE2E_Tags(t *testing.T) {
 	m := startMain(t, mock.NewClusterDriver(), "")
-	c := client(m.URL())
-	arn := createApp(t, c, "a", nil).ApplicationARN
-	if _, err := c.TagResource(ctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("k1"), Value: aws.String("v1")}, {Key: aws.String("k2"), Value: aws.String("v2")}}}); err != nil {
+	c := apiClient(m.URL())
+	arn := srvCreateApp(t, c, "a", nil).ApplicationARN
+	if _, err := c.TagResource(sctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("k1"), Value: aws.String("v1")}, {Key: aws.String("k2"), Value: aws.String("v2")}}}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := c.UntagResource(ctx, &kav2.UntagResourceInput{ResourceARN: arn, TagKeys: []string{"k1"}}); err != nil {
+	if _, err := c.UntagResource(sctx, &kav2.UntagResourceInput{ResourceARN: arn, TagKeys: []string{"k1"}}); err != nil {
 		t.Fatal(err)
 	}
-	out, _ := c.ListTagsForResource(ctx, &kav2.ListTagsForResourceInput{ResourceARN: arn})
+	out, _ := c.ListTagsForResource(sctx, &kav2.ListTagsForResourceInput{ResourceARN: arn})
 	if len(out.Tags) != 1 || aws.ToString(out.Tags[0].Key) != "k2" {
 		t.Fatalf("tags %+v", out.Tags)
 	}
@@ -136,47 +136,47 @@ func TestE2E_Tags(t *testing.T) {
 	for i := 0; i < 50; i++ {
 		many = append(many, types.Tag{Key: aws.String(fmt.Sprint("t", i)), Value: aws.String("v")})
 	}
-	_, err := c.TagResource(ctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: many})
-	wantErr[*types.TooManyTagsException](t, err)
-	_, err = c.ListTagsForResource(ctx, &kav2.ListTagsForResourceInput{ResourceARN: aws.String("arn:aws:kinesisanalytics:eu-west-1:123456789012:application/zz")})
-	wantErr[*types.ResourceNotFoundException](t, err)
+	_, err := c.TagResource(sctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: many})
+	srvWantErr[*types.TooManyTagsException](t, err)
+	_, err = c.ListTagsForResource(sctx, &kav2.ListTagsForResourceInput{ResourceARN: aws.String("arn:aws:kinesisanalytics:eu-west-1:123456789012:application/zz")})
+	srvWantErr[*types.ResourceNotFoundException](t, err)
 }
 
 func TestE2E_Lifecycle(t *testing.T) {
 	driver := mock.NewClusterDriver()
 	m := startMain(t, driver, "")
-	c := client(m.URL())
+	c := apiClient(m.URL())
 	name := "orders"
-	createApp(t, c, name, nil)
+	srvCreateApp(t, c, name, nil)
 
 	// Stop of a READY application.
-	_, err := c.StopApplication(ctx, &kav2.StopApplicationInput{ApplicationName: aws.String(name)})
-	wantErr[*types.ResourceInUseException](t, err, "READY")
-	_, err = c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("s0")})
-	wantErr[*types.ResourceInUseException](t, err, "READY")
+	_, err := c.StopApplication(sctx, &kav2.StopApplicationInput{ApplicationName: aws.String(name)})
+	srvWantErr[*types.ResourceInUseException](t, err, "READY")
+	_, err = c.CreateApplicationSnapshot(sctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("s0")})
+	srvWantErr[*types.ResourceInUseException](t, err, "READY")
 
-	start, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String(name)})
+	start, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitStatus(t, c, name, types.ApplicationStatusRunning)
-	if op := waitOperation(t, c, name, aws.ToString(start.OperationId)); op.OperationStatus != types.OperationStatusSuccessful || aws.ToString(op.Operation) != "StartApplication" {
+	srvWaitStatus(t, c, name, types.ApplicationStatusRunning)
+	if op := srvWaitOperation(t, c, name, aws.ToString(start.OperationId)); op.OperationStatus != types.OperationStatusSuccessful || aws.ToString(op.Operation) != "StartApplication" {
 		t.Fatalf("start op %+v", op)
 	}
-	_, err = c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String(name)})
-	wantErr[*types.ResourceInUseException](t, err, "RUNNING")
-	d, _ := c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name), IncludeAdditionalDetails: aws.Bool(true)})
+	_, err = c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String(name)})
+	srvWantErr[*types.ResourceInUseException](t, err, "RUNNING")
+	d, _ := c.DescribeApplication(sctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name), IncludeAdditionalDetails: aws.Bool(true)})
 	if d.ApplicationDetail.ApplicationConfigurationDescription.FlinkApplicationConfigurationDescription.JobPlanDescription == nil {
 		t.Fatal("IncludeAdditionalDetails shows no job plan")
 	}
 
 	// Snapshot.
-	if _, err := c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")}); err != nil {
+	if _, err := c.CreateApplicationSnapshot(sctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")}); err != nil {
 		t.Fatal(err)
 	}
 	var snap *types.SnapshotDetails
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		out, err := c.DescribeApplicationSnapshot(ctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
+		out, err := c.DescribeApplicationSnapshot(sctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -187,14 +187,14 @@ func TestE2E_Lifecycle(t *testing.T) {
 	if snap.SnapshotStatus != types.SnapshotStatusReady || snap.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 || aws.ToInt64(snap.ApplicationVersionId) != 1 {
 		t.Fatalf("snapshot %+v", snap)
 	}
-	_, err = c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
-	wantErr[*types.ResourceInUseException](t, err)
-	_, err = c.DescribeApplicationSnapshot(ctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("nope")})
-	wantErr[*types.ResourceNotFoundException](t, err)
+	_, err = c.CreateApplicationSnapshot(sctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
+	srvWantErr[*types.ResourceInUseException](t, err)
+	_, err = c.DescribeApplicationSnapshot(sctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("nope")})
+	srvWantErr[*types.ResourceNotFoundException](t, err)
 
 	// Enable rollback (no restart), then upgrade to 2.2 while RUNNING.
-	cur := describe(t, c, name)
-	up, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: cur.ApplicationVersionId,
+	cur := srvDescribe(t, c, name)
+	up, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: cur.ApplicationVersionId,
 		ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationSystemRollbackConfigurationUpdate: &types.ApplicationSystemRollbackConfigurationUpdate{RollbackEnabledUpdate: aws.Bool(true)}}})
 	if err != nil {
 		t.Fatal(err)
@@ -203,16 +203,16 @@ func TestE2E_Lifecycle(t *testing.T) {
 		t.Fatalf("update %+v", up.ApplicationDetail)
 	}
 	// Stale version and token.
-	_, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(1),
+	_, err = c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(1),
 		ServiceExecutionRoleUpdate: aws.String("arn:aws:iam::1:role/x")})
-	wantErr[*types.ConcurrentModificationException](t, err)
-	_, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ConditionalToken: cur.ConditionalToken,
+	srvWantErr[*types.ConcurrentModificationException](t, err)
+	_, err = c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ConditionalToken: cur.ConditionalToken,
 		ServiceExecutionRoleUpdate: aws.String("arn:aws:iam::1:role/x")})
-	wantErr[*types.ConcurrentModificationException](t, err)
-	_, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ServiceExecutionRoleUpdate: aws.String("arn:aws:iam::1:role/x")})
-	wantErr[*types.InvalidArgumentException](t, err, "CurrentApplicationVersionId")
+	srvWantErr[*types.ConcurrentModificationException](t, err)
+	_, err = c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ServiceExecutionRoleUpdate: aws.String("arn:aws:iam::1:role/x")})
+	srvWantErr[*types.InvalidArgumentException](t, err, "CurrentApplicationVersionId")
 
-	up, err = c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ConditionalToken: up.ApplicationDetail.ConditionalToken,
+	up, err = c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), ConditionalToken: up.ApplicationDetail.ConditionalToken,
 		RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22,
 		ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
 			CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String("app-2.2.jar")}}}}})
@@ -222,29 +222,29 @@ func TestE2E_Lifecycle(t *testing.T) {
 	if up.ApplicationDetail.ApplicationStatus != types.ApplicationStatusUpdating || up.OperationId == nil {
 		t.Fatalf("upgrade %+v", up.ApplicationDetail)
 	}
-	if op := waitOperation(t, c, name, aws.ToString(up.OperationId)); op.OperationStatus != types.OperationStatusSuccessful ||
+	if op := srvWaitOperation(t, c, name, aws.ToString(up.OperationId)); op.OperationStatus != types.OperationStatusSuccessful ||
 		aws.ToInt64(op.ApplicationVersionChangeDetails.ApplicationVersionUpdatedFrom) != 2 || aws.ToInt64(op.ApplicationVersionChangeDetails.ApplicationVersionUpdatedTo) != 3 {
 		t.Fatalf("upgrade op %+v", op)
 	}
-	d3 := waitStatus(t, c, name, types.ApplicationStatusRunning)
+	d3 := srvWaitStatus(t, c, name, types.ApplicationStatusRunning)
 	if d3.RuntimeEnvironment != types.RuntimeEnvironmentFlink22 || aws.ToInt64(d3.ApplicationVersionUpdatedFrom) != 2 {
 		t.Fatalf("after upgrade %+v", d3)
 	}
 
 	// Versions are kept.
-	vers, err := c.ListApplicationVersions(ctx, &kav2.ListApplicationVersionsInput{ApplicationName: aws.String(name)})
+	vers, err := c.ListApplicationVersions(sctx, &kav2.ListApplicationVersionsInput{ApplicationName: aws.String(name)})
 	if err != nil || len(vers.ApplicationVersionSummaries) != 3 {
 		t.Fatalf("versions %+v %v", vers, err)
 	}
-	v1, err := c.DescribeApplicationVersion(ctx, &kav2.DescribeApplicationVersionInput{ApplicationName: aws.String(name), ApplicationVersionId: aws.Int64(1)})
+	v1, err := c.DescribeApplicationVersion(sctx, &kav2.DescribeApplicationVersionInput{ApplicationName: aws.String(name), ApplicationVersionId: aws.Int64(1)})
 	if err != nil || v1.ApplicationVersionDetail.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 {
 		t.Fatalf("version 1 %+v %v", v1, err)
 	}
-	_, err = c.DescribeApplicationVersion(ctx, &kav2.DescribeApplicationVersionInput{ApplicationName: aws.String(name), ApplicationVersionId: aws.Int64(99)})
-	wantErr[*types.ResourceNotFoundException](t, err)
+	_, err = c.DescribeApplicationVersion(sctx, &kav2.DescribeApplicationVersionInput{ApplicationName: aws.String(name), ApplicationVersionId: aws.Int64(99)})
+	srvWantErr[*types.ResourceNotFoundException](t, err)
 
 	// Manual rollback to 1.20 from the pre-upgrade snapshot.
-	rb, err := c.RollbackApplication(ctx, &kav2.RollbackApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(3)})
+	rb, err := c.RollbackApplication(sctx, &kav2.RollbackApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(3)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -252,23 +252,23 @@ func TestE2E_Lifecycle(t *testing.T) {
 		aws.ToInt64(rb.ApplicationDetail.ApplicationVersionRolledBackTo) != 2 {
 		t.Fatalf("rollback %+v", rb.ApplicationDetail)
 	}
-	waitOperation(t, c, name, aws.ToString(rb.OperationId))
-	d4 := waitStatus(t, c, name, types.ApplicationStatusRunning)
+	srvWaitOperation(t, c, name, aws.ToString(rb.OperationId))
+	d4 := srvWaitStatus(t, c, name, types.ApplicationStatusRunning)
 	if d4.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 || aws.ToInt64(d4.ApplicationVersionId) != 4 {
 		t.Fatalf("after rollback %+v", d4)
 	}
-	_, err = c.RollbackApplication(ctx, &kav2.RollbackApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(1)})
-	wantErr[*types.ConcurrentModificationException](t, err)
+	_, err = c.RollbackApplication(sctx, &kav2.RollbackApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(1)})
+	srvWantErr[*types.ConcurrentModificationException](t, err)
 
 	// Operations: newest first, filters, pagination.
-	all, err := c.ListApplicationOperations(ctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name)})
+	all, err := c.ListApplicationOperations(sctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got := aws.ToString(all.ApplicationOperationInfoList[0].Operation); got != "RollbackApplication" {
 		t.Fatalf("newest operation %s", got)
 	}
-	upd, _ := c.ListApplicationOperations(ctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name), Operation: aws.String("UpdateApplication"),
+	upd, _ := c.ListApplicationOperations(sctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name), Operation: aws.String("UpdateApplication"),
 		OperationStatus: types.OperationStatusSuccessful})
 	if len(upd.ApplicationOperationInfoList) != 2 {
 		t.Fatalf("update operations %d", len(upd.ApplicationOperationInfoList))
@@ -276,7 +276,7 @@ func TestE2E_Lifecycle(t *testing.T) {
 	n := 0
 	pg := kav2.NewListApplicationOperationsPaginator(c, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String(name), Limit: aws.Int32(1)})
 	for pg.HasMorePages() {
-		out, err := pg.NextPage(ctx)
+		out, err := pg.NextPage(sctx)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -285,29 +285,29 @@ func TestE2E_Lifecycle(t *testing.T) {
 	if n != len(all.ApplicationOperationInfoList) {
 		t.Fatalf("paginated %d operations, listed %d", n, len(all.ApplicationOperationInfoList))
 	}
-	_, err = c.DescribeApplicationOperation(ctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(name), OperationId: aws.String("nope")})
-	wantErr[*types.ResourceNotFoundException](t, err)
+	_, err = c.DescribeApplicationOperation(sctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(name), OperationId: aws.String("nope")})
+	srvWantErr[*types.ResourceNotFoundException](t, err)
 
 	// CloudWatch logging options bump the version.
-	add, err := c.AddApplicationCloudWatchLoggingOption(ctx, &kav2.AddApplicationCloudWatchLoggingOptionInput{ApplicationName: aws.String(name),
+	add, err := c.AddApplicationCloudWatchLoggingOption(sctx, &kav2.AddApplicationCloudWatchLoggingOptionInput{ApplicationName: aws.String(name),
 		CurrentApplicationVersionId: aws.Int64(4), CloudWatchLoggingOption: &types.CloudWatchLoggingOption{LogStreamARN: aws.String("arn:aws:logs:eu-west-1:123456789012:log-group:g:log-stream:s")}})
 	if err != nil || aws.ToInt64(add.ApplicationVersionId) != 5 || len(add.CloudWatchLoggingOptionDescriptions) != 1 || add.OperationId == nil {
 		t.Fatalf("add logging %+v %v", add, err)
 	}
-	del, err := c.DeleteApplicationCloudWatchLoggingOption(ctx, &kav2.DeleteApplicationCloudWatchLoggingOptionInput{ApplicationName: aws.String(name),
+	del, err := c.DeleteApplicationCloudWatchLoggingOption(sctx, &kav2.DeleteApplicationCloudWatchLoggingOptionInput{ApplicationName: aws.String(name),
 		CurrentApplicationVersionId: aws.Int64(5), CloudWatchLoggingOptionId: add.CloudWatchLoggingOptionDescriptions[0].CloudWatchLoggingOptionId})
 	if err != nil || aws.ToInt64(del.ApplicationVersionId) != 6 || len(del.CloudWatchLoggingOptionDescriptions) != 0 {
 		t.Fatalf("delete logging %+v %v", del, err)
 	}
 
 	// Stop takes a snapshot; Force does not.
-	stop, err := c.StopApplication(ctx, &kav2.StopApplicationInput{ApplicationName: aws.String(name)})
+	stop, err := c.StopApplication(sctx, &kav2.StopApplicationInput{ApplicationName: aws.String(name)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitOperation(t, c, name, aws.ToString(stop.OperationId))
-	waitStatus(t, c, name, types.ApplicationStatusReady)
-	snaps, err := c.ListApplicationSnapshots(ctx, &kav2.ListApplicationSnapshotsInput{ApplicationName: aws.String(name)})
+	srvWaitOperation(t, c, name, aws.ToString(stop.OperationId))
+	srvWaitStatus(t, c, name, types.ApplicationStatusReady)
+	snaps, err := c.ListApplicationSnapshots(sctx, &kav2.ListApplicationSnapshotsInput{ApplicationName: aws.String(name)})
 	if err != nil || len(snaps.SnapshotSummaries) != 3 { // manual, pre-upgrade, stop
 		t.Fatalf("snapshots %+v %v", snaps, err)
 	}
@@ -316,17 +316,17 @@ func TestE2E_Lifecycle(t *testing.T) {
 	}
 
 	// Delete a snapshot (timestamp truncated to the second).
-	_, err = c.DeleteApplicationSnapshot(ctx, &kav2.DeleteApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade"),
+	_, err = c.DeleteApplicationSnapshot(sctx, &kav2.DeleteApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade"),
 		SnapshotCreationTimestamp: aws.Time(snap.SnapshotCreationTimestamp.Add(-time.Hour))})
-	wantErr[*types.InvalidArgumentException](t, err)
-	if _, err := c.DeleteApplicationSnapshot(ctx, &kav2.DeleteApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade"),
+	srvWantErr[*types.InvalidArgumentException](t, err)
+	if _, err := c.DeleteApplicationSnapshot(sctx, &kav2.DeleteApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade"),
 		SnapshotCreationTimestamp: aws.Time(snap.SnapshotCreationTimestamp.Truncate(time.Second))}); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		_, err := c.DescribeApplicationSnapshot(ctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
+		_, err := c.DescribeApplicationSnapshot(sctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
 		if err != nil {
-			wantErr[*types.ResourceNotFoundException](t, err)
+			srvWantErr[*types.ResourceNotFoundException](t, err)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -335,24 +335,24 @@ func TestE2E_Lifecycle(t *testing.T) {
 	}
 
 	// Delete the application; CreateTimestamp truncated to the second.
-	created := describe(t, c, name).CreateTimestamp
-	_, err = c.DeleteApplication(ctx, &kav2.DeleteApplicationInput{ApplicationName: aws.String(name), CreateTimestamp: aws.Time(created.Add(-5 * time.Second))})
-	wantErr[*types.InvalidArgumentException](t, err)
-	if _, err := c.DeleteApplication(ctx, &kav2.DeleteApplicationInput{ApplicationName: aws.String(name), CreateTimestamp: aws.Time(created.Truncate(time.Second))}); err != nil {
+	created := srvDescribe(t, c, name).CreateTimestamp
+	_, err = c.DeleteApplication(sctx, &kav2.DeleteApplicationInput{ApplicationName: aws.String(name), CreateTimestamp: aws.Time(created.Add(-5 * time.Second))})
+	srvWantErr[*types.InvalidArgumentException](t, err)
+	if _, err := c.DeleteApplication(sctx, &kav2.DeleteApplicationInput{ApplicationName: aws.String(name), CreateTimestamp: aws.Time(created.Truncate(time.Second))}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = c.DescribeApplication(ctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name)})
-	wantErr[*types.ResourceNotFoundException](t, err)
+	_, err = c.DescribeApplication(sctx, &kav2.DescribeApplicationInput{ApplicationName: aws.String(name)})
+	srvWantErr[*types.ResourceNotFoundException](t, err)
 }
 
 func TestE2E_StartFailures(t *testing.T) {
 	t.Run("NoRuntime", func(t *testing.T) {
 		m := startMain(t, nil, "")
-		c := client(m.URL())
-		createApp(t, c, "a", nil)
-		_, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
-		wantErr[*types.InvalidApplicationConfigurationException](t, err, "not available")
-		if d := describe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusReady {
+		c := apiClient(m.URL())
+		srvCreateApp(t, c, "a", nil)
+		_, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+		srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "not available")
+		if d := srvDescribe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusReady {
 			t.Fatalf("status %s", d.ApplicationStatus)
 		}
 	})
@@ -360,33 +360,33 @@ func TestE2E_StartFailures(t *testing.T) {
 		driver := mock.NewClusterDriver()
 		driver.JobStates = []flinkplane.JobHealth{{State: "RESTARTING", Restarts: 1, RootCause: "java.lang.ClassNotFoundException: org.apache.flink.api.java.ExecutionEnvironment"}}
 		m := startMain(t, driver, "")
-		c := client(m.URL())
-		createApp(t, c, "a", nil)
-		out, err := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+		c := apiClient(m.URL())
+		srvCreateApp(t, c, "a", nil)
+		out, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
 		if err != nil {
 			t.Fatal(err)
 		}
-		op := waitOperation(t, c, "a", aws.ToString(out.OperationId))
+		op := srvWaitOperation(t, c, "a", aws.ToString(out.OperationId))
 		if op.OperationStatus != types.OperationStatusFailed || !strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "ClassNotFoundException") {
 			t.Fatalf("op %+v", op)
 		}
-		waitStatus(t, c, "a", types.ApplicationStatusReady)
+		srvWaitStatus(t, c, "a", types.ApplicationStatusReady)
 	})
 	t.Run("NewerSnapshotRefused", func(t *testing.T) {
 		driver := mock.NewClusterDriver()
 		m := startMain(t, driver, "")
-		c := client(m.URL())
-		createApp(t, c, "a", func(in *kav2.CreateApplicationInput) {
+		c := apiClient(m.URL())
+		srvCreateApp(t, c, "a", func(in *kav2.CreateApplicationInput) {
 			in.RuntimeEnvironment = types.RuntimeEnvironmentFlink22
 			in.ApplicationConfiguration.ApplicationCodeConfiguration.CodeContent.S3ContentLocation.FileKey = aws.String("app-2.2.jar")
 		})
-		out, _ := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
-		waitOperation(t, c, "a", aws.ToString(out.OperationId))
-		c.CreateApplicationSnapshot(ctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String("a"), SnapshotName: aws.String("on22")})
-		stop, _ := c.StopApplication(ctx, &kav2.StopApplicationInput{ApplicationName: aws.String("a"), Force: aws.Bool(true)})
-		waitOperation(t, c, "a", aws.ToString(stop.OperationId))
-		d := describe(t, c, "a")
-		_, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: d.ApplicationVersionId,
+		out, _ := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+		srvWaitOperation(t, c, "a", aws.ToString(out.OperationId))
+		c.CreateApplicationSnapshot(sctx, &kav2.CreateApplicationSnapshotInput{ApplicationName: aws.String("a"), SnapshotName: aws.String("on22")})
+		stop, _ := c.StopApplication(sctx, &kav2.StopApplicationInput{ApplicationName: aws.String("a"), Force: aws.Bool(true)})
+		srvWaitOperation(t, c, "a", aws.ToString(stop.OperationId))
+		d := srvDescribe(t, c, "a")
+		_, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: d.ApplicationVersionId,
 			RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink120,
 			ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
 				CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String("app-1.20.jar")}}}}})
@@ -394,9 +394,9 @@ func TestE2E_StartFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		driver.Calls()
-		_, err = c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a"), RunConfiguration: &types.RunConfiguration{
+		_, err = c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a"), RunConfiguration: &types.RunConfiguration{
 			ApplicationRestoreConfiguration: &types.ApplicationRestoreConfiguration{ApplicationRestoreType: types.ApplicationRestoreTypeRestoreFromCustomSnapshot, SnapshotName: aws.String("on22")}}})
-		wantErr[*types.InvalidApplicationConfigurationException](t, err, "FLINK-2_2", "FLINK-1_20")
+		srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "FLINK-2_2", "FLINK-1_20")
 		if calls := driver.Calls(); len(calls) != 0 {
 			t.Fatalf("something started: %q", calls)
 		}
@@ -412,38 +412,38 @@ func TestE2E_CompatPreflight(t *testing.T) {
 	}}
 	_ = m
 	mm := startMainWith(t, driver, m.Compat)
-	c := client(mm.URL())
-	createApp(t, c, "a", nil)
-	out, _ := c.StartApplication(ctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
-	waitOperation(t, c, "a", aws.ToString(out.OperationId))
+	c := apiClient(mm.URL())
+	srvCreateApp(t, c, "a", nil)
+	out, _ := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+	srvWaitOperation(t, c, "a", aws.ToString(out.OperationId))
 	driver.Calls()
-	_, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
+	_, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
 		RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22})
-	wantErr[*types.InvalidApplicationConfigurationException](t, err, "SourceFunction", "com.example.LegacyJob")
+	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "SourceFunction", "com.example.LegacyJob")
 	if calls := driver.Calls(); len(calls) != 0 {
 		t.Fatalf("running job touched: %q", calls)
 	}
-	if d := describe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusRunning || aws.ToInt64(d.ApplicationVersionId) != 1 {
+	if d := srvDescribe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusRunning || aws.ToInt64(d.ApplicationVersionId) != 1 {
 		t.Fatalf("application changed: %+v", d)
 	}
-	ops, _ := c.ListApplicationOperations(ctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String("a"), OperationStatus: types.OperationStatusFailed})
+	ops, _ := c.ListApplicationOperations(sctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String("a"), OperationStatus: types.OperationStatusFailed})
 	if len(ops.ApplicationOperationInfoList) != 1 {
 		t.Fatalf("rejected update not recorded: %+v", ops)
 	}
 	// The findings are shown by DescribeApplicationOperation.
-	body := rawCall(t, mm.URL(), "DescribeApplicationOperation", map[string]any{"ApplicationName": "a", "OperationId": aws.ToString(ops.ApplicationOperationInfoList[0].OperationId)})
+	body := srvRawCall(t, mm.URL(), "DescribeApplicationOperation", map[string]any{"ApplicationName": "a", "OperationId": aws.ToString(ops.ApplicationOperationInfoList[0].OperationId)})
 	if !strings.Contains(string(body), "FlinkplaneCompatibilityFindings") || !strings.Contains(string(body), "REMOVED_API") {
 		t.Fatalf("findings not shown: %s", body)
 	}
 	// Override with the tag.
-	arn := describe(t, c, "a").ApplicationARN
-	c.TagResource(ctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("flinkplane:compat-check"), Value: aws.String("warn")}}})
-	up, err := c.UpdateApplication(ctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
+	arn := srvDescribe(t, c, "a").ApplicationARN
+	c.TagResource(sctx, &kav2.TagResourceInput{ResourceARN: arn, Tags: []types.Tag{{Key: aws.String("flinkplane:compat-check"), Value: aws.String("warn")}}})
+	up, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
 		RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if op := waitOperation(t, c, "a", aws.ToString(up.OperationId)); op.OperationStatus != types.OperationStatusSuccessful {
+	if op := srvWaitOperation(t, c, "a", aws.ToString(up.OperationId)); op.OperationStatus != types.OperationStatusSuccessful {
 		t.Fatalf("op %+v", op)
 	}
 }
@@ -456,8 +456,8 @@ func startMainWith(t *testing.T, driver flinkplane.ClusterDriver, compat flinkpl
 	return startMain(t, driver, "")
 }
 
-// rawCall posts an operation without the SDK and returns the body.
-func rawCall(t testing.TB, url, op string, in any) []byte {
+// srvRawCall posts an operation without the SDK and returns the body.
+func srvRawCall(t testing.TB, url, op string, in any) []byte {
 	t.Helper()
 	b, _ := json.Marshal(in)
 	req, _ := http.NewRequest("POST", url+"/", bytes.NewReader(b))
@@ -515,8 +515,8 @@ func TestE2E_Protocol(t *testing.T) {
 		t.Fatalf("%d %v", resp.StatusCode, out)
 	}
 	// Epoch-second timestamps.
-	c := client(m.URL())
-	createApp(t, c, "ts", nil)
+	c := apiClient(m.URL())
+	srvCreateApp(t, c, "ts", nil)
 	_, out = post("KinesisAnalytics_20180523.DescribeApplication", `{"ApplicationName":"ts"}`)
 	if _, ok := out["ApplicationDetail"].(map[string]any)["CreateTimestamp"].(float64); !ok {
 		t.Fatalf("CreateTimestamp is not a number: %v", out)
@@ -527,9 +527,9 @@ func TestE2E_Protocol(t *testing.T) {
 // UnknownOperationException.
 func TestE2E_EveryOperationRouted(t *testing.T) {
 	m := startMain(t, nil, "")
-	createApp(t, client(m.URL()), "flink", nil)
+	srvCreateApp(t, apiClient(m.URL()), "flink", nil)
 	for _, op := range model.Operations() {
-		body := rawCall(t, m.URL(), op.Name, map[string]any{"ApplicationName": "flink"})
+		body := srvRawCall(t, m.URL(), op.Name, map[string]any{"ApplicationName": "flink"})
 		var out map[string]any
 		if err := json.Unmarshal(body, &out); err != nil {
 			t.Fatalf("%s: %s", op.Name, body)
@@ -538,17 +538,17 @@ func TestE2E_EveryOperationRouted(t *testing.T) {
 			t.Errorf("%s: %s", op.Name, body)
 		}
 	}
-	c := client(m.URL())
-	_, err := c.AddApplicationInput(ctx, &kav2.AddApplicationInputInput{ApplicationName: aws.String("flink"), CurrentApplicationVersionId: aws.Int64(1),
+	c := apiClient(m.URL())
+	_, err := c.AddApplicationInput(sctx, &kav2.AddApplicationInputInput{ApplicationName: aws.String("flink"), CurrentApplicationVersionId: aws.Int64(1),
 		Input: &types.Input{NamePrefix: aws.String("p"), InputSchema: &types.SourceSchema{RecordColumns: []types.RecordColumn{{Name: aws.String("c"), SqlType: aws.String("INT")}},
 			RecordFormat: &types.RecordFormat{RecordFormatType: types.RecordFormatTypeJson}},
 			KinesisStreamsInput: &types.KinesisStreamsInput{ResourceARN: aws.String("arn:aws:kinesis:eu-west-1:1:stream/s")}}})
-	wantErr[*types.InvalidArgumentException](t, err, "SQL")
-	_, err = c.DiscoverInputSchema(ctx, &kav2.DiscoverInputSchemaInput{ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"), ResourceARN: aws.String("arn:aws:kinesis:eu-west-1:1:stream/s")})
-	wantErr[*types.UnsupportedOperationException](t, err)
-	_, err = c.CreateApplicationPresignedUrl(ctx, &kav2.CreateApplicationPresignedUrlInput{ApplicationName: aws.String("flink"), UrlType: types.UrlTypeFlinkDashboardUrl})
-	wantErr[*types.ResourceInUseException](t, err)
-	mo, err := c.UpdateApplicationMaintenanceConfiguration(ctx, &kav2.UpdateApplicationMaintenanceConfigurationInput{ApplicationName: aws.String("flink"),
+	srvWantErr[*types.InvalidArgumentException](t, err, "SQL")
+	_, err = c.DiscoverInputSchema(sctx, &kav2.DiscoverInputSchemaInput{ServiceExecutionRole: aws.String("arn:aws:iam::1:role/r"), ResourceARN: aws.String("arn:aws:kinesis:eu-west-1:1:stream/s")})
+	srvWantErr[*types.UnsupportedOperationException](t, err)
+	_, err = c.CreateApplicationPresignedUrl(sctx, &kav2.CreateApplicationPresignedUrlInput{ApplicationName: aws.String("flink"), UrlType: types.UrlTypeFlinkDashboardUrl})
+	srvWantErr[*types.ResourceInUseException](t, err)
+	mo, err := c.UpdateApplicationMaintenanceConfiguration(sctx, &kav2.UpdateApplicationMaintenanceConfigurationInput{ApplicationName: aws.String("flink"),
 		ApplicationMaintenanceConfigurationUpdate: &types.ApplicationMaintenanceConfigurationUpdate{ApplicationMaintenanceWindowStartTimeUpdate: aws.String("03:00")}})
 	if err != nil || aws.ToString(mo.ApplicationMaintenanceConfigurationDescription.ApplicationMaintenanceWindowEndTime) != "11:00" {
 		t.Fatalf("maintenance %+v %v", mo, err)
