@@ -338,6 +338,9 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 			return nil, nil, "", err
 		}
 	}
+	if err := checkUpdateRestore(app, cur, cfg, snaps); err != nil {
+		return nil, nil, "", err
+	}
 	var findings []flinkplane.Finding
 	if changesCode && e.Compat != nil {
 		var blocked bool
@@ -611,4 +614,33 @@ func (e *Engine) DeleteApplication(ctx context.Context, name string, created tim
 		e.kick(name)
 	}
 	return err
+}
+
+// checkUpdateRestore refuses, before anything stops, an update of a RUNNING
+// application whose new job could not be restored as configured: a custom
+// snapshot the target runtime cannot read, or the state of the running job
+// (taken on a newer Flink) handed to an older runtime.
+func checkUpdateRestore(app *flinkplane.Application, cur *flinkplane.ApplicationVersion, cfg flinkplane.ApplicationConfig, snaps []*flinkplane.Snapshot) error {
+	if app.Status != flinkplane.StatusRunning || !flinkplane.RunsDifferently(cur.Config, cfg) {
+		return nil
+	}
+	target := cfg.RuntimeEnvironment
+	switch cfg.Restore.Type {
+	case flinkplane.RestoreCustom:
+		_, err := chooseRestore(snaps, cfg.Restore.Type, cfg.Restore.SnapshotName, target, 0)
+		return err
+	case flinkplane.RestoreSkip:
+		return nil
+	}
+	running := cur.Config.RuntimeEnvironment
+	if app.Cluster != nil {
+		running = app.Cluster.Runtime
+	}
+	if cur.Config.SnapshotsEnabled && !flinkplane.CanRestore(running, target) {
+		return flinkplane.Errorf(flinkplane.EINVALIDCONFIG,
+			"Application %s runs on %s; its state cannot be restored on %s (a snapshot is never restored on an older Flink version). "+
+				"Use RESTORE_FROM_CUSTOM_SNAPSHOT with a snapshot taken on %s or earlier, or SKIP_RESTORE_FROM_SNAPSHOT.",
+			app.Name, running, target, target)
+	}
+	return nil
 }

@@ -182,7 +182,13 @@ func (e *Engine) work(app string) {
 			e.mu.Unlock()
 			return
 		}
-		e.run(op)
+		if !e.run(op) && e.ctx.Err() == nil {
+			// The operation could not be recorded; try again later.
+			e.Logger.Error("cannot record operation, retrying", "application", app, "operation", op.ID)
+			if !e.sleep(e.ctx, time.Second) {
+				break
+			}
+		}
 	}
 	e.mu.Lock()
 	delete(e.workers, app)

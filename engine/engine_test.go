@@ -961,3 +961,36 @@ func TestUpgrade_RestartAtEachCall(t *testing.T) {
 		})
 	}
 }
+
+func TestUpdate_RunningDowngradeRefused(t *testing.T) {
+	v := newEnv(t)
+	v.create("a", func(c *flinkplane.ApplicationConfig) {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink22
+		c.Code.S3.FileKey = "app-2.2.jar"
+	})
+	v.start("a")
+	cur := int64(1)
+	down := func(c *flinkplane.ApplicationConfig) error {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink120
+		c.Code.S3.FileKey = "app-1.20.jar"
+		return nil
+	}
+	_, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: down})
+	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "FLINK-1_20") {
+		t.Fatalf("err = %v", err)
+	}
+	v.calls()
+	if a := v.app("a"); a.Status != flinkplane.StatusRunning || a.VersionID != 1 {
+		t.Fatalf("app changed %+v", a)
+	}
+	// Without state it may go.
+	_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: func(c *flinkplane.ApplicationConfig) error {
+		c.Restore = flinkplane.RestoreConfig{Type: flinkplane.RestoreSkip}
+		return down(c)
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+	v.calls("StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-1_20)", "Submit", "JobHealth")
+}

@@ -52,11 +52,11 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 // fail ends an operation FAILED and puts the application in the state the
 // managed service gives it; a failed update with system rollback enabled
 // starts a rollback operation.
-func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string, cause error) {
+func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string, cause error) bool {
 	app, ver, err := e.application(ctx, op.ApplicationName)
 	if err != nil {
 		e.Logger.Error("cannot record failure", "operation", op.ID, "error", err)
-		return
+		return false
 	}
 	// Did the failure leave the old job running untouched?
 	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint || step == StepCancelJob) && app.JobID != ""
@@ -130,12 +130,14 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 	if err != nil {
 		if err != errCancelled {
 			e.Logger.Error("cannot record failure", "operation", op.ID, "error", err)
+			return false
 		}
-		return
+		return true
 	}
 	if op.RollbackOperationID != "" {
 		e.kick(op.ApplicationName)
 	}
+	return true
 }
 
 // newRollback records, in tx, a rollback of app to the version its current

@@ -10,35 +10,38 @@ import (
 	"github.com/flinkplane/flinkplane"
 )
 
-// run executes an operation's remaining steps, then finishes it.
-func (e *Engine) run(op *flinkplane.Operation) {
+// run executes an operation's remaining steps, then finishes it. It
+// returns false if the operation is still in progress in the store because
+// recording failed (not because the engine is closing).
+func (e *Engine) run(op *flinkplane.Operation) bool {
 	ctx := e.ctx
 	for op.CurrentStep() != "" {
 		step := op.CurrentStep()
 		err := e.step(ctx, op, step)
 		if ctx.Err() != nil {
-			return // closing: resume at this step next time
+			return true // closing: resume at this step next time
 		}
 		if errors.Is(err, errCancelled) {
-			return
+			return true
 		}
 		if err != nil {
 			e.Logger.Warn("operation failed", "application", op.ApplicationName, "operation", op.ID, "step", step, "error", err)
-			e.fail(ctx, op, step, err)
-			return
+			return e.fail(ctx, op, step, err)
 		}
 		op.Step++
 		if err := e.save(ctx, op, nil); err != nil {
 			if errors.Is(err, errCancelled) || ctx.Err() != nil {
-				return
+				return true
 			}
 			e.Logger.Error("cannot record step", "operation", op.ID, "error", err)
-			return
+			return false
 		}
 	}
 	if err := e.finish(ctx, op); err != nil && ctx.Err() == nil && !errors.Is(err, errCancelled) {
 		e.Logger.Error("cannot finish operation", "operation", op.ID, "error", err)
+		return false
 	}
+	return true
 }
 
 // save writes the operation (and lets fn change the application in the
