@@ -9,7 +9,7 @@ import (
 	"github.com/flinkplane/flinkplane/storetest"
 )
 
-func open(t *testing.T, dir string) *sqlite.DB {
+func open(t testing.TB, dir string) *sqlite.DB {
 	t.Helper()
 	db := sqlite.New(dir)
 	if err := db.Open(); err != nil {
