@@ -106,6 +106,9 @@ func (e *Engine) Open() error {
 	}); err != nil {
 		return fmt.Errorf("list operations in progress: %w", err)
 	}
+	if err := e.reconcile(ops); err != nil {
+		e.Logger.Error("cannot reconcile clusters", "error", err)
+	}
 	for _, op := range ops {
 		e.Logger.Info("resuming operation", "application", op.ApplicationName, "operation", op.ID, "kind", op.Kind, "step", op.CurrentStep())
 		e.kick(op.ApplicationName)
@@ -243,4 +246,87 @@ var errCancelled = errors.New("operation cancelled")
 
 func (e *Engine) savepointDir(app *flinkplane.Application) string {
 	return filepath.Join(e.SavepointDir, app.ID)
+}
+
+// Sweeper is implemented by cluster drivers that can end the clusters of
+// their data directory that the store does not own (left by a crash).
+type Sweeper interface {
+	Sweep(ctx context.Context, owned []flinkplane.ClusterHandle) ([]string, error)
+}
+
+// reconcile runs at Open: the clusters of applications that are not in the
+// middle of an operation are re-adopted; a RUNNING application whose
+// cluster died while the server was down is set READY (its last snapshot
+// remains for the next start), so that it never shows RUNNING without a
+// job. Then a Sweeper driver ends every cluster nobody owns.
+func (e *Engine) reconcile(inProgress []*flinkplane.Operation) error {
+	if e.Driver == nil {
+		return nil
+	}
+	busy := map[string]bool{}
+	var owned []flinkplane.ClusterHandle
+	for _, op := range inProgress {
+		busy[op.ApplicationName] = true
+		if op.Cluster != nil {
+			owned = append(owned, *op.Cluster)
+		}
+	}
+	var apps []*flinkplane.Application
+	if err := e.Store.View(e.ctx, func(tx flinkplane.Tx) error {
+		after := ""
+		for {
+			page, err := tx.Applications(after, 500)
+			if err != nil {
+				return err
+			}
+			for _, a := range page {
+				if a.Cluster != nil {
+					apps = append(apps, a)
+				}
+			}
+			if len(page) < 500 {
+				return nil
+			}
+			after = page[len(page)-1].Name
+		}
+	}); err != nil {
+		return err
+	}
+	for _, a := range apps {
+		owned = append(owned, *a.Cluster)
+		if busy[a.Name] {
+			continue // the resumed operation deals with its cluster
+		}
+		alive, err := e.Driver.Adopt(e.ctx, *a.Cluster)
+		if err != nil || alive {
+			if err != nil {
+				e.Logger.Warn("cannot check cluster", "application", a.Name, "error", err)
+			}
+			continue
+		}
+		e.Logger.Warn("the cluster of the application died while the server was down; the application is READY", "application", a.Name, "cluster", a.Cluster.ID)
+		name := a.Name
+		if err := e.Store.Update(e.ctx, func(tx flinkplane.Tx) error {
+			app, err := tx.Application(name)
+			if err != nil {
+				return err
+			}
+			app.Cluster, app.JobID, app.RunningVersionID = nil, "", 0
+			if app.Status == flinkplane.StatusRunning {
+				app.Status = flinkplane.StatusReady
+				app.UpdateTime = e.now()
+			}
+			return tx.PutApplication(app)
+		}); err != nil {
+			return err
+		}
+	}
+	if s, ok := e.Driver.(Sweeper); ok {
+		if stopped, err := s.Sweep(e.ctx, owned); err != nil {
+			return fmt.Errorf("sweep: %w", err)
+		} else if len(stopped) > 0 {
+			e.Logger.Info("stopped clusters no application owns", "clusters", stopped)
+		}
+	}
+	return nil
 }

@@ -994,3 +994,24 @@ func TestUpdate_RunningDowngradeRefused(t *testing.T) {
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
 	v.calls("StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-1_20)", "Submit", "JobHealth")
 }
+
+func TestOpen_Reconcile(t *testing.T) {
+	v := newEnv(t)
+	v.create("alive", nil)
+	v.create("dead", nil)
+	v.start("alive")
+	v.start("dead")
+	d := v.app("dead")
+	v.close()
+	// The cluster of "dead" died while the server was down.
+	v.driver.Stop(ctx, *d.Cluster)
+	v.driver.Calls()
+	v.open()
+	if a := v.app("alive"); a.Status != flinkplane.StatusRunning || a.Cluster == nil {
+		t.Fatalf("alive: %+v", a)
+	}
+	if a := v.app("dead"); a.Status != flinkplane.StatusReady || a.Cluster != nil {
+		t.Fatalf("dead: %+v", a)
+	}
+	v.calls("Adopt", "Adopt")
+}
