@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"runtime"
+	"sort"
 	"sync"
 
 	"github.com/flinkplane/flinkplane"
@@ -73,6 +74,11 @@ type DB struct {
 
 	stmtMu sync.Mutex
 	stmts  map[string]*sql.Stmt
+
+	// names is the sorted list of application names, loaded at Open and
+	// kept in step with every commit (guarded by mu): listings read it
+	// instead of the database.
+	names []string
 }
 
 // stmt returns a prepared statement of the read pool.
@@ -126,7 +132,75 @@ func (db *DB) Open() error {
 		db.Close()
 		return err
 	}
+	if err := db.loadNames(); err != nil {
+		db.Close()
+		return err
+	}
 	return nil
+}
+
+func (db *DB) loadNames() error {
+	rows, err := db.w.Query(`SELECT name FROM applications ORDER BY name`)
+	if err != nil {
+		return fmt.Errorf("load application names: %w", err)
+	}
+	defer rows.Close()
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return fmt.Errorf("load application names: %w", err)
+		}
+		names = append(names, n)
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	sort.Strings(names) // SQLite's BINARY collation orders as Go does; be sure
+	db.mu.Lock()
+	db.names = names
+	db.mu.Unlock()
+	return nil
+}
+
+// namesAfter returns up to limit names after `after` (limit <= 0: all).
+func (db *DB) namesAfter(after string, limit int) []string {
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	i := sort.Search(len(db.names), func(i int) bool { return db.names[i] > after })
+	j := len(db.names)
+	if limit > 0 && i+limit < j {
+		j = i + limit
+	}
+	return append([]string(nil), db.names[i:j]...)
+}
+
+// nameChange is a committed creation (add) or deletion of an application.
+type nameChange struct {
+	name string
+	add  bool
+}
+
+// applyNames records committed creations and deletions, in order, in the
+// name index.
+func (db *DB) applyNames(changes []nameChange) {
+	if len(changes) == 0 {
+		return
+	}
+	db.mu.Lock()
+	defer db.mu.Unlock()
+	for _, c := range changes {
+		i := sort.SearchStrings(db.names, c.name)
+		found := i < len(db.names) && db.names[i] == c.name
+		switch {
+		case c.add && !found:
+			db.names = append(db.names, "")
+			copy(db.names[i+1:], db.names[i:])
+			db.names[i] = c.name
+		case !c.add && found:
+			db.names = append(db.names[:i], db.names[i+1:]...)
+		}
+	}
 }
 
 func (db *DB) migrate() error {
@@ -201,6 +275,7 @@ func (db *DB) Update(ctx context.Context, fn func(flinkplane.Tx) error) error {
 	for _, name := range t.deleted {
 		db.dropVersions(name)
 	}
+	db.applyNames(t.names)
 	db.invalidate(t.dirty)
 	return nil
 }

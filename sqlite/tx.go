@@ -45,6 +45,7 @@ type tx struct {
 	readOnly bool
 	dirty    map[string]bool
 	deleted  []string
+	names    []nameChange
 }
 
 func (t *tx) writable() error {
@@ -140,23 +141,7 @@ func (t *tx) Application(name string) (*flinkplane.Application, error) {
 func (t *tx) Applications(after string, limit int) ([]*flinkplane.Application, error) {
 	if t.readOnly {
 		// Names from the index, records through the read cache.
-		rows, err := t.query(`SELECT name FROM applications WHERE name > ? ORDER BY name LIMIT ?`, after, limitClause(limit))
-		if err != nil {
-			return nil, fmt.Errorf("query: %w", err)
-		}
-		var names []string
-		for rows.Next() {
-			var n string
-			if err := rows.Scan(&n); err != nil {
-				rows.Close()
-				return nil, fmt.Errorf("scan: %w", err)
-			}
-			names = append(names, n)
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return nil, err
-		}
+		names := t.db.namesAfter(after, limit)
 		out := make([]*flinkplane.Application, 0, len(names))
 		for _, n := range names {
 			a, err := t.Application(n)
@@ -186,6 +171,7 @@ func (t *tx) CreateApplication(app *flinkplane.Application) error {
 	} else if err != nil {
 		return fmt.Errorf("insert application: %w", err)
 	}
+	t.names = append(t.names, nameChange{app.Name, true})
 	return nil
 }
 
@@ -226,6 +212,7 @@ func (t *tx) DeleteApplication(name string) error {
 		}
 	}
 	t.deleted = append(t.deleted, name)
+	t.names = append(t.names, nameChange{name, false})
 	return nil
 }
 

@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) flinkplane.Store, reopen func(t *
 	t.Run("Operations", func(t *testing.T) { testOperations(t, open(t)) })
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("DeleteCascades", func(t *testing.T) { testDelete(t, open(t)) })
+	t.Run("ListingOrder", func(t *testing.T) { testListingOrder(t, open(t)) })
 	if reopen != nil {
 		t.Run("Durable", func(t *testing.T) {
 			s := open(t)
@@ -373,4 +374,48 @@ func testDelete(t *testing.T, s flinkplane.Store) {
 		return nil
 	})
 	wantCode(t, s.Update(ctx, func(tx flinkplane.Tx) error { return tx.DeleteApplication("zz") }), flinkplane.ENOTFOUND)
+}
+
+// Listing sees creations and deletions made in one transaction, in order.
+func testListingOrder(t *testing.T, s flinkplane.Store) {
+	mustUpdate(t, s, func(tx flinkplane.Tx) error {
+		if err := createApp(tx, "x"); err != nil {
+			return err
+		}
+		if err := tx.DeleteApplication("x"); err != nil {
+			return err
+		}
+		if err := createApp(tx, "y"); err != nil {
+			return err
+		}
+		return createApp(tx, "b")
+	})
+	mustUpdate(t, s, func(tx flinkplane.Tx) error {
+		if err := tx.DeleteApplication("b"); err != nil {
+			return err
+		}
+		return createApp(tx, "b")
+	})
+	mustView(t, s, func(tx flinkplane.Tx) error {
+		apps, err := tx.Applications("", 0)
+		if err != nil {
+			return err
+		}
+		if got := names(apps); len(got) != 2 || got[0] != "b" || got[1] != "y" {
+			return fmt.Errorf("listed %v, want [b y]", got)
+		}
+		return nil
+	})
+	// A rolled back transaction changes no listing.
+	s.Update(ctx, func(tx flinkplane.Tx) error {
+		createApp(tx, "z")
+		return errors.New("abort")
+	})
+	mustView(t, s, func(tx flinkplane.Tx) error {
+		apps, _ := tx.Applications("", 0)
+		if len(apps) != 2 {
+			return fmt.Errorf("listed %v", names(apps))
+		}
+		return nil
+	})
 }
