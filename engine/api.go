@@ -586,6 +586,7 @@ func (e *Engine) RollbackApplication(ctx context.Context, name string, version i
 // transitional status and EINVALID for a wrong timestamp.
 func (e *Engine) DeleteApplication(ctx context.Context, name string, created time.Time) error {
 	deferred := false
+	var appID string
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		app, err := tx.Application(name)
 		if err != nil {
@@ -600,6 +601,7 @@ func (e *Engine) DeleteApplication(ctx context.Context, name string, created tim
 			return statusError(app, "DeleteApplication", "READY or RUNNING")
 		}
 		if app.Cluster == nil {
+			appID = app.ID
 			return tx.DeleteApplication(name)
 		}
 		deferred = true
@@ -613,7 +615,25 @@ func (e *Engine) DeleteApplication(ctx context.Context, name string, created tim
 	if err == nil && deferred {
 		e.kick(name)
 	}
+	if err == nil && appID != "" {
+		e.removeApplication(ctx, appID)
+	}
 	return err
+}
+
+// ApplicationRemover is implemented by cluster drivers that keep files per
+// application (cluster directories, logs, checkpoints): they are removed
+// when the application is deleted. Savepoints are kept.
+type ApplicationRemover interface {
+	RemoveApplication(ctx context.Context, applicationID string) error
+}
+
+func (e *Engine) removeApplication(ctx context.Context, appID string) {
+	if r, ok := e.Driver.(ApplicationRemover); ok {
+		if err := r.RemoveApplication(context.WithoutCancel(ctx), appID); err != nil {
+			e.Logger.Warn("cannot remove the files of a deleted application", "id", appID, "error", err)
+		}
+	}
 }
 
 // checkUpdateRestore refuses, before anything stops, an update of a RUNNING

@@ -9,7 +9,8 @@ import (
 
 // finish commits a successful operation.
 func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
-	return e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+	removeID := ""
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		cur, err := tx.Operation(op.ApplicationName, op.ID)
 		if err != nil {
 			return err
@@ -18,6 +19,11 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 			return errCancelled
 		}
 		if op.Kind == flinkplane.OpDeleteApplication {
+			app, err := tx.Application(op.ApplicationName)
+			if err != nil {
+				return err
+			}
+			removeID = app.ID
 			return tx.DeleteApplication(op.ApplicationName)
 		}
 		app, err := tx.Application(op.ApplicationName)
@@ -47,6 +53,10 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 		op.EndTime = e.now()
 		return tx.PutOperation(op)
 	})
+	if err == nil && removeID != "" {
+		e.removeApplication(ctx, removeID)
+	}
+	return err
 }
 
 // fail ends an operation FAILED and puts the application in the state the
