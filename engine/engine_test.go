@@ -259,7 +259,7 @@ func TestStop(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
-	v.calls("StopWithSavepoint", "PollSavepoint", "Stop")
+	v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop")
 	wantStatus(t, v.app("a").Status, flinkplane.StatusReady)
 	snaps := v.snapshots("a")
 	if len(snaps) != 1 || snaps[0].Status != flinkplane.SnapshotReady || snaps[0].Runtime != flinkplane.RuntimeFlink120 || !snaps[0].Automatic || snaps[0].Location == "" {
@@ -292,7 +292,7 @@ func TestStop_Force(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
-	v.calls("Cancel", "Stop")
+	v.calls("JobHealth", "Cancel", "Stop")
 	if len(v.snapshots("a")) != 0 {
 		t.Fatal("force stop took a snapshot")
 	}
@@ -338,7 +338,7 @@ func TestSnapshot_CreateDelete(t *testing.T) {
 		t.Fatalf("snapshot: %+v", s[0])
 	}
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
-	v.calls("TriggerSavepoint", "PollSavepoint", "PollSavepoint", "PollSavepoint")
+	v.calls("JobHealth", "TriggerSavepoint", "PollSavepoint", "PollSavepoint", "PollSavepoint")
 	s := v.snapshots("a")[0]
 	if s.Status != flinkplane.SnapshotReady || s.Runtime != flinkplane.RuntimeFlink120 || s.VersionID != 1 || !strings.HasPrefix(s.Location, "/sp/") {
 		t.Fatalf("snapshot: %+v", s)
@@ -557,7 +557,7 @@ func TestUpdate(t *testing.T) {
 		if len(snaps) != 1 || snaps[0].Runtime != flinkplane.RuntimeFlink120 {
 			t.Fatalf("pre-upgrade snapshot: %+v", snaps)
 		}
-		v.calls("StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-2_2)", "Submit("+snaps[0].Location+")", "JobHealth")
+		v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-2_2)", "Submit("+snaps[0].Location+")", "JobHealth")
 		a := v.app("a")
 		if a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink22 || a.Cluster.Runtime != flinkplane.RuntimeFlink22 {
 			t.Fatalf("app %+v", a)
@@ -589,8 +589,8 @@ func TestUpdate_FailsWithSystemRollback(t *testing.T) {
 		t.Fatalf("rollback op %+v", rb)
 	}
 	pre := v.snapshots("a")[0]
-	v.calls("StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-2_2)", "Submit("+pre.Location+")", "Cancel", "Stop",
-		"Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
+	v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-2_2)", "Submit("+pre.Location+")",
+		"JobHealth", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
 	a := v.app("a")
 	if a.Status != flinkplane.StatusRunning || a.VersionID != 3 || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
 		t.Fatalf("app %+v", a)
@@ -600,8 +600,29 @@ func TestUpdate_FailsWithSystemRollback(t *testing.T) {
 	if ver.RolledBackFrom != 2 || ver.RolledBackTo != 1 || ver.Config.Code.S3.FileKey != "app-1.20.jar" {
 		t.Fatalf("version 3 %+v", ver)
 	}
-	if len(v.driver.Running()) != 1 {
-		t.Fatal("not exactly one job")
+	if len(v.driver.Running()) != 1 || v.driver.LiveClusters() != 1 {
+		t.Fatalf("%d jobs, %d clusters", len(v.driver.Running()), v.driver.LiveClusters())
+	}
+}
+
+// Stop and Delete of an application whose job has died still end its
+// cluster and never report a job that does not exist.
+func TestStop_JobGone(t *testing.T) {
+	for _, force := range []bool{false, true} {
+		t.Run(fmt.Sprint("force=", force), func(t *testing.T) {
+			v := newEnv(t)
+			v.create("a", nil)
+			v.start("a")
+			v.driver.KillJob(v.app("a").JobID)
+			id, err := v.e.StopApplication(ctx, "a", force)
+			if err != nil {
+				t.Fatal(err)
+			}
+			wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+			if a := v.app("a"); a.Status != flinkplane.StatusReady || a.Cluster != nil || v.driver.LiveClusters() != 0 {
+				t.Fatalf("app %+v, clusters %d", a, v.driver.LiveClusters())
+			}
+		})
 	}
 }
 
@@ -643,7 +664,7 @@ func TestRollback_Manual(t *testing.T) {
 	}
 	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
 	pre := v.snapshots("a")[0]
-	v.calls("Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
+	v.calls("JobHealth", "Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
 	wantStatus(t, v.app("a").Status, flinkplane.StatusRunning)
 }
 
@@ -737,7 +758,7 @@ func TestDelete(t *testing.T) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	v.e.Wait(ctx, "a")
-	v.calls("Cancel", "Stop")
+	v.calls("JobHealth", "Cancel", "Stop")
 	if v.driver.LiveClusters() != 0 {
 		t.Fatal("cluster outlived delete")
 	}
@@ -878,7 +899,13 @@ func TestUpgrade_FaultAtEachCall(t *testing.T) {
 				v := newEnv(t)
 				v.create("a", func(c *flinkplane.ApplicationConfig) { c.RollbackEnabled = rollback })
 				v.start("a")
-				v.driver.Fail(call, errors.New("injected "+call+" failure"), true)
+				if call == "JobHealth" {
+					// The first call asks whether the old job runs; fail the
+					// wait for the new one.
+					v.driver.FailNth(call, 2, errors.New("injected "+call+" failure"))
+				} else {
+					v.driver.Fail(call, errors.New("injected "+call+" failure"), true)
+				}
 				cur := int64(1)
 				_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
 				if err != nil {
@@ -992,7 +1019,7 @@ func TestUpdate_RunningDowngradeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
-	v.calls("StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-1_20)", "Submit", "JobHealth")
+	v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-1_20)", "Submit", "JobHealth")
 }
 
 func TestOpen_Reconcile(t *testing.T) {

@@ -68,13 +68,18 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 		e.Logger.Error("cannot record failure", "operation", op.ID, "error", err)
 		return false
 	}
-	// Did the failure leave the old job running untouched?
-	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint || step == StepCancelJob) && app.JobID != ""
+	// Did the failure leave the old job running untouched? Only a failed
+	// savepoint of a stop or an update does, and only if the job still runs
+	// (or the driver cannot tell: then its state is not put at risk).
+	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
+		(op.Kind == flinkplane.OpStopApplication || op.Kind == flinkplane.OpUpdateApplication ||
+			op.Kind == flinkplane.OpCreateApplicationSnapshot) && e.jobStateOf(ctx, app) != jobGone
 	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
-	stopCluster := !jobUntouched && app.Cluster != nil && e.Driver != nil &&
-		(op.Kind == flinkplane.OpStartApplication || op.Kind == flinkplane.OpRollbackApplication ||
-			(op.Kind == flinkplane.OpUpdateApplication && !rollback) || op.Kind == flinkplane.OpStopApplication ||
-			op.Kind == flinkplane.OpDeleteApplication)
+	// Every other failure of a lifecycle operation ends its cluster: no job
+	// is left running without the application knowing it. (A system
+	// rollback stops it itself; snapshot operations leave the job alone.)
+	stopCluster := !jobUntouched && !rollback && app.Cluster != nil && e.Driver != nil &&
+		op.Kind != flinkplane.OpCreateApplicationSnapshot && op.Kind != flinkplane.OpDeleteApplicationSnapshot
 	if stopCluster {
 		// Never leave a failed job's cluster behind.
 		if err := e.Driver.Stop(ctx, *app.Cluster); err != nil {

@@ -110,8 +110,12 @@ func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string
 		if app.Cluster == nil || app.JobID == "" {
 			return nil
 		}
-		if err := e.Driver.Cancel(ctx, *app.Cluster, app.JobID); err != nil {
-			return fmt.Errorf("cancel job: %w", err)
+		// A job that does not run (never submitted, failed, already
+		// stopped, or its cluster gone) needs no cancelling.
+		if e.jobStateOf(ctx, app) != jobGone {
+			if err := e.Driver.Cancel(ctx, *app.Cluster, app.JobID); err != nil && e.jobStateOf(ctx, app) != jobGone {
+				return fmt.Errorf("cancel job: %w", err)
+			}
 		}
 		return e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error { a.JobID = ""; return nil })
 
@@ -308,7 +312,7 @@ func clusterSpec(app *flinkplane.Application, ver *flinkplane.ApplicationVersion
 // savepoint triggers (or, resumed, keeps polling) a savepoint of the
 // running job and records it as a snapshot.
 func (e *Engine) savepoint(ctx context.Context, op *flinkplane.Operation, app *flinkplane.Application, stop bool) error {
-	if app.Cluster == nil || app.JobID == "" {
+	if op.TriggerID == "" && e.jobStateOf(ctx, app) == jobGone {
 		if stop {
 			return nil // nothing runs: nothing to save
 		}
@@ -435,4 +439,43 @@ func errorInfo(step string, err error) string {
 		msg = msg[:509] + "..."
 	}
 	return msg
+}
+
+// terminal reports whether a Flink job status is final.
+func terminal(state string) bool {
+	switch state {
+	case "FAILED", "CANCELED", "FINISHED", "SUSPENDED":
+		return true
+	}
+	return false
+}
+
+// Job states as the engine sees them.
+type jobState int
+
+const (
+	jobUnknown jobState = iota // the driver could not tell
+	jobAlive                   // exists and has not ended (may be restarting)
+	jobGone                    // ended, never existed (ENOTFOUND), or its cluster is dead
+)
+
+// jobStateOf asks the driver about the application's recorded job. The
+// driver returns ENOTFOUND for a job its cluster does not know.
+func (e *Engine) jobStateOf(ctx context.Context, app *flinkplane.Application) jobState {
+	if e.Driver == nil || app.Cluster == nil || app.JobID == "" {
+		return jobGone
+	}
+	h, err := e.Driver.JobHealth(ctx, *app.Cluster, app.JobID)
+	switch {
+	case err == nil && terminal(h.State):
+		return jobGone
+	case err == nil:
+		return jobAlive
+	case flinkplane.ErrorCode(err) == flinkplane.ENOTFOUND:
+		return jobGone
+	}
+	if alive, aerr := e.Driver.Adopt(ctx, *app.Cluster); aerr == nil && !alive {
+		return jobGone
+	}
+	return jobUnknown
 }

@@ -45,6 +45,7 @@ type ClusterDriver struct {
 	Submitted  []flinkplane.JobSpec
 
 	stateFile string
+	nth       map[string]nthFault
 }
 
 type cluster struct {
@@ -88,6 +89,22 @@ func (d *ClusterDriver) Fail(name string, err error, once bool) {
 	defer d.mu.Unlock()
 	d.Faults[name] = err
 	d.FailOnce[name] = once
+}
+
+// FailNth makes the n-th next call of name (1: the next one) return err,
+// once.
+func (d *ClusterDriver) FailNth(name string, n int, err error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.nth == nil {
+		d.nth = map[string]nthFault{}
+	}
+	d.nth[name] = nthFault{n: n, err: err}
+}
+
+type nthFault struct {
+	n   int
+	err error
 }
 
 // HoldCall makes the named call block until the returned function is
@@ -159,6 +176,14 @@ func (d *ClusterDriver) enter(ctx context.Context, name, record string) error {
 			delete(d.Faults, name)
 		}
 		return err
+	}
+	if f, ok := d.nth[name]; ok {
+		f.n--
+		if f.n <= 0 {
+			delete(d.nth, name)
+			return f.err
+		}
+		d.nth[name] = f
 	}
 	return nil
 }
@@ -247,7 +272,7 @@ func (d *ClusterDriver) JobHealth(ctx context.Context, h flinkplane.ClusterHandl
 	}
 	j := c.jobs[jobID]
 	if j == nil {
-		return flinkplane.JobHealth{}, fmt.Errorf("job %s not found", jobID)
+		return flinkplane.JobHealth{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "Job %s not found on cluster %s.", jobID, h.ID)
 	}
 	if j.state != "RUNNING" {
 		return flinkplane.JobHealth{State: j.state}, nil
@@ -321,10 +346,26 @@ func (d *ClusterDriver) Cancel(ctx context.Context, h flinkplane.ClusterHandle, 
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	defer d.persist()
-	if c := d.clusters[h.ID]; c != nil && c.jobs[jobID] != nil && c.jobs[jobID].state == "RUNNING" {
+	c := d.clusters[h.ID]
+	if c == nil || !c.alive || c.jobs[jobID] == nil {
+		return flinkplane.Errorf(flinkplane.ENOTFOUND, "Job %s not found.", jobID)
+	}
+	if c.jobs[jobID].state == "RUNNING" {
 		c.jobs[jobID].state = "CANCELED"
 	}
 	return nil
+}
+
+// KillJob makes a job fail, as a crash of its code would.
+func (d *ClusterDriver) KillJob(jobID string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	defer d.persist()
+	for _, c := range d.clusters {
+		if j := c.jobs[jobID]; j != nil {
+			j.state = "FAILED"
+		}
+	}
 }
 
 func (d *ClusterDriver) Stop(ctx context.Context, h flinkplane.ClusterHandle) error {
