@@ -217,7 +217,8 @@ func (s *Server) configFromCreate(ctx context.Context, req *model.CreateApplicat
 func (s *Server) applyUpdate(ctx context.Context, cfg *flinkplane.ApplicationConfig, req *model.UpdateApplicationRequest, newVersion int64) error {
 	if r := req.RuntimeEnvironmentUpdate; r != nil {
 		if err := checkRuntime(*r); err != nil {
-			return err
+			// UpdateApplication declares no UnsupportedOperationException.
+			return flinkplane.Errorf(flinkplane.EINVALID, "%s", flinkplane.ErrorMessage(err))
 		}
 		cfg.RuntimeEnvironment = flinkplane.RuntimeID(*r)
 	}

@@ -70,9 +70,13 @@ func (e *Engine) StartApplication(ctx context.Context, name string, in StartInpu
 		return "", err
 	}
 	if e.Code == nil {
-		return "", flinkplane.Errorf(flinkplane.ECODE, "No code store is configured.")
+		return "", flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "No code store is configured.")
 	}
 	if _, err := e.Code.Fetch(ctx, ver.Config.Code); err != nil {
+		if flinkplane.ErrorCode(err) == flinkplane.ECODE {
+			// StartApplication declares no CodeValidationException.
+			return "", flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "%s", flinkplane.ErrorMessage(err))
+		}
 		return "", err
 	}
 	restore := ver.Config.Restore

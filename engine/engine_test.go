@@ -244,7 +244,7 @@ func TestStart_NoRuntime(t *testing.T) {
 		v := newEnv(t)
 		v.create("a", func(c *flinkplane.ApplicationConfig) { c.Code.S3.FileKey = "nope.jar" })
 		_, err := v.e.StartApplication(ctx, "a", engine.StartInput{})
-		if flinkplane.ErrorCode(err) != flinkplane.ECODE {
+		if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "nope.jar") {
 			t.Fatalf("err = %v", err)
 		}
 	})

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -23,7 +24,7 @@ var outputErrors struct {
 
 func (v validatingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := v.next.RoundTrip(r)
-	if err != nil || resp.StatusCode != 200 {
+	if err != nil {
 		return resp, err
 	}
 	body, err := io.ReadAll(resp.Body)
@@ -33,6 +34,20 @@ func (v validatingTransport) RoundTrip(r *http.Request) (*http.Response, error) 
 	}
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	op := strings.TrimPrefix(r.Header.Get("X-Amz-Target"), "KinesisAnalytics_20180523.")
+	if resp.StatusCode != 200 {
+		// An error must be one the operation declares, so that the SDKs
+		// return it as their typed error.
+		var e struct {
+			Type string `json:"__type"`
+		}
+		json.Unmarshal(body, &e)
+		if o, ok := model.LookupOperation(op); ok && !o.HasError(e.Type) {
+			outputErrors.Lock()
+			outputErrors.list = append(outputErrors.list, fmt.Sprintf("%s answered %s, which it does not declare: %s", op, e.Type, body))
+			outputErrors.Unlock()
+		}
+		return resp, nil
+	}
 	if err := model.ValidateOutput(op, body); err != nil {
 		msg := err.Error()
 		// flinkplane leaves EndTime out while an operation is in progress
