@@ -560,3 +560,50 @@ func TestE2E_EveryOperationRouted(t *testing.T) {
 	var ae smithy.APIError
 	_ = ae
 }
+
+func TestE2E_VpcAndConcurrentUpdates(t *testing.T) {
+	m := startMain(t, mock.NewClusterDriver(), "")
+	c := apiClient(m.URL())
+	srvCreateApp(t, c, "a", nil)
+	add, err := c.AddApplicationVpcConfiguration(sctx, &kav2.AddApplicationVpcConfigurationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
+		VpcConfiguration: &types.VpcConfiguration{SubnetIds: []string{"subnet-1"}, SecurityGroupIds: []string{"sg-1"}}})
+	if err != nil || aws.ToInt64(add.ApplicationVersionId) != 2 || aws.ToString(add.VpcConfigurationDescription.VpcConfigurationId) == "" {
+		t.Fatalf("add vpc %+v %v", add, err)
+	}
+	d := srvDescribe(t, c, "a")
+	if len(d.ApplicationConfigurationDescription.VpcConfigurationDescriptions) != 1 {
+		t.Fatal("vpc configuration not shown")
+	}
+	_, err = c.DeleteApplicationVpcConfiguration(sctx, &kav2.DeleteApplicationVpcConfigurationInput{ApplicationName: aws.String("a"), ConditionalToken: d.ConditionalToken,
+		VpcConfigurationId: add.VpcConfigurationDescription.VpcConfigurationId})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Concurrent updates of one version: exactly one wins.
+	cur := srvDescribe(t, c, "a").ApplicationVersionId
+	const n = 8
+	errs := make(chan error, n)
+	for i := 0; i < n; i++ {
+		go func(i int) {
+			_, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: cur,
+				ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{EnvironmentPropertyUpdates: &types.EnvironmentPropertyUpdates{
+					PropertyGroups: []types.PropertyGroup{{PropertyGroupId: aws.String("g"), PropertyMap: map[string]string{"i": fmt.Sprint(i)}}}}}})
+			errs <- err
+		}(i)
+	}
+	ok := 0
+	for i := 0; i < n; i++ {
+		if err := <-errs; err == nil {
+			ok++
+		} else {
+			srvWantErr[*types.ConcurrentModificationException](t, err)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent updates succeeded", ok)
+	}
+	if v := aws.ToInt64(srvDescribe(t, c, "a").ApplicationVersionId); v != aws.ToInt64(cur)+1 {
+		t.Fatalf("version %d", v)
+	}
+}
