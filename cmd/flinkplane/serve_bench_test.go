@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -52,6 +53,7 @@ func benchServer(b *testing.B) string {
 		}
 		addr := freeAddrB(b)
 		cmd := exec.Command(os.Args[0])
+		cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the benchmark
 		cmd.Env = append(os.Environ(), "FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_ADDR="+addr, "FLINKPLANE_DATA_DIR="+benchSrv.dir,
 			"FLINKPLANE_TEST_DRIVER_STATE="+filepath.Join(benchSrv.dir, "driver.json"), "FLINKPLANE_LOG_LEVEL=error")
 		if benchSrv.err = cmd.Start(); benchSrv.err != nil {

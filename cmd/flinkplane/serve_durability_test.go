@@ -89,6 +89,7 @@ func srvFreeAddr(t *testing.T) string {
 func srvStartChild(t *testing.T, env []string, bin string, args ...string) *srvChild {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test
 	cmd.Env = append(os.Environ(), env...)
 	cmd.Stderr = os.Stderr
 	out, _ := cmd.StdoutPipe()
