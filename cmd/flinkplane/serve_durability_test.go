@@ -55,6 +55,9 @@ func runChild() error {
 	if err != nil {
 		return err
 	}
+	// Only the injected fake driver, whatever the seams are wired to.
+	newClusterDriver = func(serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
+	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
 	if os.Getenv("FLINKPLANE_TEST_JOBS_HANG") != "" {
 		driver.JobStates = []flinkplane.JobHealth{{State: "INITIALIZING"}}
 	}
@@ -179,7 +182,10 @@ func TestSIGKILL_RealBinary(t *testing.T) {
 	dataDir := t.TempDir()
 	srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
 	srvPutObject(t, dataDir, "flinkplane-test", "app-2.2.jar")
-	env := []string{"FLINKPLANE_ADDR=" + srvFreeAddr(t), "FLINKPLANE_DATA_DIR=" + dataDir, "FLINKPLANE_REGION=eu-west-1", "FLINKPLANE_ACCOUNT_ID=123456789012"}
+	// An empty runtimes directory: whatever driver the binary wires in, no
+	// runtime is usable.
+	env := []string{"FLINKPLANE_ADDR=" + srvFreeAddr(t), "FLINKPLANE_DATA_DIR=" + dataDir, "FLINKPLANE_REGION=eu-west-1",
+		"FLINKPLANE_ACCOUNT_ID=123456789012", "FLINKPLANE_RUNTIMES_DIR=" + t.TempDir()}
 	srv := srvStartChild(t, env, bin, "serve")
 	c := apiClient(srv.url)
 	for i := 0; i < 3; i++ {
@@ -189,14 +195,15 @@ func TestSIGKILL_RealBinary(t *testing.T) {
 		})
 		for v := int64(1); v <= int64(i); v++ {
 			if _, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(name), CurrentApplicationVersionId: aws.Int64(v),
-				RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22}); err != nil {
+				ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{EnvironmentPropertyUpdates: &types.EnvironmentPropertyUpdates{
+					PropertyGroups: []types.PropertyGroup{{PropertyGroupId: aws.String("FlinkApplicationProperties"), PropertyMap: map[string]string{"v": fmt.Sprint(v)}}}}}}); err != nil {
 				t.Fatal(err)
 			}
 		}
 	}
-	// No runtime in this binary: StartApplication says so.
+	// No usable runtime: StartApplication says so.
 	_, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("app-0")})
-	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "not available")
+	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "FLINK-1_20")
 	before := snapshotState(t, c)
 	srv.kill()
 

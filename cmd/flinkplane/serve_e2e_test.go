@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"strings"
 	"testing"
@@ -454,10 +457,24 @@ func TestE2E_CompatPreflight(t *testing.T) {
 
 func startMainWith(t *testing.T, driver flinkplane.ClusterDriver, compat flinkplane.CompatChecker) *Main {
 	t.Helper()
-	old := newCompatChecker
+	withoutDefaults(t)
 	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return compat, nil }
-	t.Cleanup(func() { newCompatChecker = old })
-	return startMain(t, driver, "")
+	m := NewMain()
+	m.Config.Addr = "127.0.0.1:0"
+	m.Config.DataDir = t.TempDir()
+	m.Config.Region = "eu-west-1"
+	m.Config.AccountID = "123456789012"
+	m.Driver = driver
+	m.PollInterval = 5 * time.Millisecond
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	for _, key := range []string{"app-1.20.jar", "app-2.2.jar"} {
+		srvPutObject(t, m.Config.DataDir, "flinkplane-test", key)
+	}
+	return m
 }
 
 // srvRawCall posts an operation without the SDK and returns the body.

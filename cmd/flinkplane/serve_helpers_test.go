@@ -25,6 +25,7 @@ const testBucket = "arn:aws:s3:::flinkplane-test"
 // directory and the recording fake cluster driver (nil: no driver).
 func startMain(t testing.TB, driver flinkplane.ClusterDriver, dataDir string) *Main {
 	t.Helper()
+	withoutDefaults(t)
 	if dataDir == "" {
 		dataDir = t.TempDir()
 	}
@@ -147,4 +148,14 @@ func srvWantErr[T error](t testing.TB, err error, substrings ...string) {
 			t.Fatalf("error %q does not contain %q", err, s)
 		}
 	}
+}
+
+// withoutDefaults makes serve use no cluster driver and no compatibility
+// checker but those a test injects, whatever the binary wires into the
+// seams, for the rest of the test.
+func withoutDefaults(t testing.TB) {
+	driver, compat := newClusterDriver, newCompatChecker
+	newClusterDriver = func(serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
+	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
+	t.Cleanup(func() { newClusterDriver, newCompatChecker = driver, compat })
 }
