@@ -353,7 +353,7 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 			return nil, nil, "", err
 		}
 		if blocked {
-			e.recordRejected(ctx, app, cur, in.Kind, findings)
+			e.recordRejected(ctx, app, cur, cfg.RuntimeEnvironment, in.Kind, findings)
 			return nil, nil, "", flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "%s", findingsMessage(cfg.RuntimeEnvironment, findings))
 		}
 	}
@@ -511,11 +511,11 @@ func findingsMessage(target flinkplane.RuntimeID, findings []flinkplane.Finding)
 
 // recordRejected keeps the findings of a rejected update as a FAILED
 // operation; the application itself is not changed.
-func (e *Engine) recordRejected(ctx context.Context, app *flinkplane.Application, cur *flinkplane.ApplicationVersion, kind string, findings []flinkplane.Finding) {
+func (e *Engine) recordRejected(ctx context.Context, app *flinkplane.Application, cur *flinkplane.ApplicationVersion, target flinkplane.RuntimeID, kind string, findings []flinkplane.Finding) {
 	now := e.now()
 	op := &flinkplane.Operation{ID: newID(), ApplicationName: app.Name, Kind: kind, Status: flinkplane.OperationFailed,
 		StartTime: now, EndTime: now, Findings: findings, VersionFrom: cur.VersionID, VersionTo: cur.VersionID,
-		ErrorInfo: errorInfo("PREFLIGHT", fmt.Errorf("%s", findingsMessage(cur.Config.RuntimeEnvironment, findings)))}
+		ErrorInfo: errorInfo("PREFLIGHT", fmt.Errorf("%s", findingsMessage(target, findings)))}
 	if err := e.Store.Update(ctx, func(tx flinkplane.Tx) error { return tx.PutOperation(op) }); err != nil {
 		e.Logger.Error("cannot record rejected update", "application", app.Name, "error", err)
 	}

@@ -701,7 +701,8 @@ func TestCompatPreflight(t *testing.T) {
 			ops, err = tx.Operations("a", flinkplane.OperationFilter{Kind: flinkplane.OpUpdateApplication})
 			return err
 		})
-		if len(ops) != 1 || ops[0].Status != flinkplane.OperationFailed || len(ops[0].Findings) != 1 {
+		if len(ops) != 1 || ops[0].Status != flinkplane.OperationFailed || len(ops[0].Findings) != 1 ||
+			!strings.Contains(ops[0].ErrorInfo, "against FLINK-2_2") {
 			t.Fatalf("findings not recorded: %+v", ops)
 		}
 	})
