@@ -29,7 +29,8 @@ type Application struct {
 	// VersionID is the current ApplicationVersionId; ConditionalToken
 	// rotates with it.
 	VersionID int64 `json:"versionId"`
-	// RuntimeEnvironment is the current version's runtime (for listings).
+	// RuntimeEnvironment is the current version's runtime (for listings);
+	// the runtime actually running is Cluster.Runtime.
 	RuntimeEnvironment RuntimeID `json:"runtimeEnvironment"`
 	ApplicationMode    string    `json:"applicationMode,omitempty"`
 	ConditionalToken   string    `json:"conditionalToken"`

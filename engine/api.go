@@ -399,9 +399,7 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 		}
 		a.VersionID = ver.VersionID
 		a.ConditionalToken = NewConditionalToken()
-		if a.Status != flinkplane.StatusUpdating {
-			a.RuntimeEnvironment = cfg.RuntimeEnvironment
-		}
+		a.RuntimeEnvironment = cfg.RuntimeEnvironment // the head mirrors the current version
 		a.ApplicationMode = cfg.ApplicationMode
 		a.UpdateTime = now
 		if err := tx.PutApplication(a); err != nil {

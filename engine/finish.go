@@ -34,9 +34,6 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 		case flinkplane.OpStartApplication, flinkplane.OpUpdateApplication, flinkplane.OpRollbackApplication:
 			app.Status = flinkplane.StatusRunning
 			app.RunningVersionID = app.VersionID
-			if app.Cluster != nil {
-				app.RuntimeEnvironment = app.Cluster.Runtime
-			}
 		case flinkplane.OpStopApplication:
 			app.Status = flinkplane.StatusReady
 			app.Cluster, app.JobID, app.RunningVersionID = nil, "", 0
@@ -121,6 +118,14 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 			}
 		default:
 			switch {
+			case jobUntouched && op.Kind == flinkplane.OpUpdateApplication:
+				// The old job still runs: the configuration returns to what
+				// runs, as a new version, so that the application shows
+				// what it runs.
+				if err := e.revertVersion(tx, app, op.VersionFrom); err != nil {
+					return err
+				}
+				app.Status = flinkplane.StatusRunning
 			case jobUntouched:
 				app.Status = flinkplane.StatusRunning
 			case rollback:
@@ -207,6 +212,34 @@ func (e *Engine) newRollback(tx flinkplane.Tx, app *flinkplane.Application, syst
 	app.RuntimeEnvironment = nv.Config.RuntimeEnvironment
 	app.Status = flinkplane.StatusRollingBack
 	return op, nil
+}
+
+// revertVersion records, in tx, a new version of app with the
+// configuration of version `to` (ApplicationVersionRolledBackFrom/To set).
+// app is modified and must be written by the caller.
+func (e *Engine) revertVersion(tx flinkplane.Tx, app *flinkplane.Application, to int64) error {
+	target, err := tx.Version(app.Name, to)
+	if err != nil {
+		return err
+	}
+	nv := &flinkplane.ApplicationVersion{
+		ApplicationName: app.Name,
+		VersionID:       app.VersionID + 1,
+		CreateTime:      e.now(),
+		Status:          flinkplane.StatusRunning,
+		UpdatedFrom:     target.UpdatedFrom,
+		RolledBackFrom:  app.VersionID,
+		RolledBackTo:    target.VersionID,
+		Config:          target.Config.Clone(),
+	}
+	if err := tx.CreateVersion(nv); err != nil {
+		return err
+	}
+	app.VersionID = nv.VersionID
+	app.ConditionalToken = NewConditionalToken()
+	app.RuntimeEnvironment = nv.Config.RuntimeEnvironment
+	app.RunningVersionID = nv.VersionID
+	return nil
 }
 
 // NewConditionalToken returns a fresh ConditionalToken.
