@@ -393,6 +393,9 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 		} else {
 			op.Status = flinkplane.OperationSuccessful
 			op.EndTime = now
+			if a.Status == flinkplane.StatusRunning {
+				a.RunningVersionID = ver.VersionID // what runs is unchanged: it is this version too
+			}
 		}
 		if err := tx.CreateVersion(ver); err != nil {
 			return err
