@@ -156,6 +156,21 @@ func (s *Store) Fetch(ctx context.Context, c flinkplane.CodeConfig) (string, err
 		}
 		return p, nil
 	}
+	// The object's ETag (or version) names the cached copy: look first.
+	head := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
+	if loc.ObjectVersion != "" {
+		head.VersionId = aws.String(loc.ObjectVersion)
+	}
+	if h, err := s.S3.HeadObject(ctx, head); err == nil {
+		tag := strings.Trim(aws.ToString(h.ETag), `"`)
+		if loc.ObjectVersion != "" {
+			tag = loc.ObjectVersion
+		}
+		p := filepath.Join(s.Dir, ".cache", bucket, filepath.FromSlash(key)+"@"+filepath.Base(tag))
+		if _, err := os.Stat(p); err == nil && tag != "" {
+			return p, nil
+		}
+	}
 	in := &s3.GetObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
 	if loc.ObjectVersion != "" {
 		in.VersionId = aws.String(loc.ObjectVersion)
