@@ -22,6 +22,9 @@ const (
 	OpDeleteApplication         = "DeleteApplication"
 	OpAddCloudWatchLogging      = "AddApplicationCloudWatchLoggingOption"
 	OpDeleteCloudWatchLogging   = "DeleteApplicationCloudWatchLoggingOption"
+	// OpMaintenance is the service's own restart of a running application
+	// across a restart of the control plane (status MAINTENANCE).
+	OpMaintenance = "Maintenance"
 )
 
 // Operation is one durable, step-recorded lifecycle action. A step reads the

@@ -145,9 +145,9 @@ func (e *Engine) StopApplication(ctx context.Context, name string, force bool) (
 		if force {
 			switch app.Status {
 			case flinkplane.StatusRunning, flinkplane.StatusStarting, flinkplane.StatusUpdating, flinkplane.StatusStopping,
-				flinkplane.StatusAutoscaling, flinkplane.StatusRollingBack:
+				flinkplane.StatusAutoscaling, flinkplane.StatusRollingBack, flinkplane.StatusMaintenance:
 			default:
-				return statusError(app, "StopApplication with Force", "RUNNING, STARTING, UPDATING, STOPPING, AUTOSCALING or ROLLING_BACK")
+				return statusError(app, "StopApplication with Force", "RUNNING, STARTING, UPDATING, STOPPING, AUTOSCALING, ROLLING_BACK or MAINTENANCE")
 			}
 			if err := cancelInProgress(tx, name, e.now(), "Cancelled by a forced StopApplication."); err != nil {
 				return err

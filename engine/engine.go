@@ -39,6 +39,9 @@ const (
 	StepWaitRunning       = "WAIT_RUNNING"
 	StepDisposeSavepoint  = "DISPOSE_SAVEPOINT"
 	StepDeleteApplication = "DELETE_APPLICATION"
+	// StepSuspend is where a Maintenance operation waits while the server
+	// is down: a shutting-down engine stops there, a starting one goes on.
+	StepSuspend = "SUSPEND"
 )
 
 // Engine drives applications through their lifecycle.
@@ -75,9 +78,10 @@ type Engine struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	workers map[string]bool // application name -> worker running
-	again   map[string]bool // worker should look again before exiting
+	mu         sync.Mutex
+	suspending bool
+	workers    map[string]bool // application name -> worker running
+	again      map[string]bool // worker should look again before exiting
 }
 
 // New returns an engine with default settings.
@@ -185,7 +189,14 @@ func (e *Engine) work(app string) {
 			e.mu.Unlock()
 			return
 		}
-		if !e.run(op) && e.ctx.Err() == nil {
+		ok := e.run(op)
+		e.mu.Lock()
+		parked := e.suspending && op.CurrentStep() == StepSuspend
+		e.mu.Unlock()
+		if parked {
+			break // waits for the next start of the server
+		}
+		if !ok && e.ctx.Err() == nil {
 			// The operation could not be recorded; try again later.
 			e.Logger.Error("cannot record operation, retrying", "application", app, "operation", op.ID)
 			if !e.sleep(e.ctx, time.Second) {
@@ -326,6 +337,89 @@ func (e *Engine) reconcile(inProgress []*flinkplane.Operation) error {
 			return fmt.Errorf("sweep: %w", err)
 		} else if len(stopped) > 0 {
 			e.Logger.Info("stopped clusters no application owns", "clusters", stopped)
+		}
+	}
+	return nil
+}
+
+// errSuspended ends a worker at StepSuspend while the engine shuts down.
+var errSuspended = errors.New("suspended for shutdown")
+
+// Shutdown prepares a restart of the server without leaving any Flink
+// process behind: every RUNNING application gets a Maintenance operation
+// (status MAINTENANCE) that stops its job with a savepoint and stops its
+// cluster, then waits; the next Open starts it again from that savepoint.
+// Shutdown returns when every such operation has reached its wait, failed,
+// or ctx is done; then Close.
+func (e *Engine) Shutdown(ctx context.Context) error {
+	if e.Driver == nil {
+		return nil
+	}
+	e.mu.Lock()
+	e.suspending = true
+	e.mu.Unlock()
+	var ids []*flinkplane.Operation
+	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		after := ""
+		for {
+			page, err := tx.Applications(after, 500)
+			if err != nil {
+				return err
+			}
+			for _, app := range page {
+				if app.Status != flinkplane.StatusRunning || app.Cluster == nil {
+					continue
+				}
+				busy, err := tx.Operations(app.Name, flinkplane.OperationFilter{Status: flinkplane.OperationInProgress, Limit: 1})
+				if err != nil {
+					return err
+				}
+				if len(busy) > 0 {
+					continue // a snapshot in progress: leave the application be
+				}
+				op := &flinkplane.Operation{ID: newID(), ApplicationName: app.Name, Kind: flinkplane.OpMaintenance,
+					Status: flinkplane.OperationInProgress, StartTime: e.now(), System: true,
+					SnapshotName: autoSnapshotName("maintenance", e.now(), ""+newID()),
+					RestoreType:  flinkplane.RestoreLatest,
+					Plan: []string{StepStopWithSavepoint, StepCancelJob, StepStopCluster, StepSuspend,
+						StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}}
+				app.Status = flinkplane.StatusMaintenance
+				app.UpdateTime = e.now()
+				if err := tx.PutApplication(app); err != nil {
+					return err
+				}
+				if err := tx.PutOperation(op); err != nil {
+					return err
+				}
+				ids = append(ids, op)
+			}
+			if len(page) < 500 {
+				return nil
+			}
+			after = page[len(page)-1].Name
+		}
+	})
+	if err != nil {
+		return err
+	}
+	for _, op := range ids {
+		e.kick(op.ApplicationName)
+	}
+	for _, op := range ids {
+		for {
+			var cur *flinkplane.Operation
+			if err := e.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
+				cur, err = tx.Operation(op.ApplicationName, op.ID)
+				return err
+			}); err != nil {
+				break
+			}
+			if cur.Done() || cur.CurrentStep() == StepSuspend {
+				break
+			}
+			if !e.sleep(ctx, 20*time.Millisecond) {
+				return ctx.Err()
+			}
 		}
 	}
 	return nil

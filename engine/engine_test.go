@@ -1043,3 +1043,40 @@ func TestOpen_Reconcile(t *testing.T) {
 	}
 	v.calls("Adopt", "Adopt")
 }
+
+// Shutdown leaves no cluster behind; the next Open brings the application
+// back from exactly the savepoint it stopped with.
+func TestShutdown_Maintenance(t *testing.T) {
+	v := newEnv(t)
+	v.create("a", nil)
+	v.create("idle", nil)
+	v.start("a")
+	if err := v.e.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop")
+	if v.driver.LiveClusters() != 0 {
+		t.Fatal("a cluster outlived the shutdown")
+	}
+	wantStatus(t, v.app("a").Status, flinkplane.StatusMaintenance)
+	wantStatus(t, v.app("idle").Status, flinkplane.StatusReady)
+	snaps := v.snapshots("a")
+	if len(snaps) != 1 || snaps[0].Status != flinkplane.SnapshotReady {
+		t.Fatalf("snapshots %+v", snaps)
+	}
+	v.close()
+	v.open()
+	var ops []*flinkplane.Operation
+	v.db.View(ctx, func(tx flinkplane.Tx) (err error) {
+		ops, err = tx.Operations("a", flinkplane.OperationFilter{Kind: flinkplane.OpMaintenance})
+		return err
+	})
+	if len(ops) != 1 {
+		t.Fatalf("maintenance operations: %d", len(ops))
+	}
+	wantStatus(t, v.wait("a", ops[0].ID).Status, flinkplane.OperationSuccessful)
+	v.calls("Start(FLINK-1_20)", "Submit("+snaps[0].Location+")", "JobHealth")
+	if a := v.app("a"); a.Status != flinkplane.StatusRunning || len(v.driver.Running()) != 1 {
+		t.Fatalf("app %+v, jobs %v", a, v.driver.Running())
+	}
+}

@@ -31,7 +31,7 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 			return err
 		}
 		switch op.Kind {
-		case flinkplane.OpStartApplication, flinkplane.OpUpdateApplication, flinkplane.OpRollbackApplication:
+		case flinkplane.OpStartApplication, flinkplane.OpUpdateApplication, flinkplane.OpRollbackApplication, flinkplane.OpMaintenance:
 			app.Status = flinkplane.StatusRunning
 			app.RunningVersionID = app.VersionID
 		case flinkplane.OpStopApplication:
@@ -70,7 +70,7 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 	// (or the driver cannot tell: then its state is not put at risk).
 	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
 		(op.Kind == flinkplane.OpStopApplication || op.Kind == flinkplane.OpUpdateApplication ||
-			op.Kind == flinkplane.OpCreateApplicationSnapshot) && e.jobStateOf(ctx, app) != jobGone
+			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) && e.jobStateOf(ctx, app) != jobGone
 	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
 	// Every other failure of a lifecycle operation ends its cluster: no job
 	// is left running without the application knowing it. (A system

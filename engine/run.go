@@ -21,7 +21,7 @@ func (e *Engine) run(op *flinkplane.Operation) bool {
 		if ctx.Err() != nil {
 			return true // closing: resume at this step next time
 		}
-		if errors.Is(err, errCancelled) {
+		if errors.Is(err, errCancelled) || errors.Is(err, errSuspended) {
 			return true
 		}
 		if err != nil {
@@ -98,7 +98,7 @@ func (e *Engine) application(ctx context.Context, name string) (app *flinkplane.
 }
 
 func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string) error {
-	if e.Driver == nil && step != StepResolveRestore && step != StepDeleteApplication {
+	if e.Driver == nil && step != StepResolveRestore && step != StepDeleteApplication && step != StepSuspend {
 		return flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "No Flink runtime is available to this server.")
 	}
 	app, ver, err := e.application(ctx, op.ApplicationName)
@@ -140,6 +140,10 @@ func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string
 			snaps, err := tx.Snapshots(op.ApplicationName, "", 0)
 			if err != nil {
 				return err
+			}
+			if op.Kind == flinkplane.OpMaintenance && op.SavepointLocation != "" {
+				from = op.SavepointLocation // exactly the state the job stopped with
+				return nil
 			}
 			s, err := chooseRestore(snaps, op.RestoreType, op.RestoreSnapshotName, ver.Config.RuntimeEnvironment, maxVersion(op))
 			if s != nil {
@@ -249,6 +253,15 @@ func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string
 		return nil
 
 	case StepDeleteApplication:
+		return nil
+
+	case StepSuspend:
+		e.mu.Lock()
+		suspending := e.suspending
+		e.mu.Unlock()
+		if suspending {
+			return errSuspended
+		}
 		return nil
 	}
 	return fmt.Errorf("unknown step %q", step)

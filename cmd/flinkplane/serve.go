@@ -50,6 +50,11 @@ type serveConfig struct {
 
 	StartTimeout time.Duration
 	LogLevel     string
+	// SuspendOnExit: at shutdown every RUNNING application is stopped with
+	// a savepoint (status MAINTENANCE) and started again from it by the
+	// next serve, so that no Flink process outlives the server.
+	SuspendOnExit   bool
+	ShutdownTimeout time.Duration
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -77,6 +82,8 @@ func parseServe(args []string) (*serveConfig, error) {
 	s3s := stringFlag(fs, "s3-secret-key", "", "secret key of the S3-compatible endpoint")
 	startTimeout := intFlag(fs, "start-timeout", 300, "seconds a job may take to run with all its tasks")
 	logLevel := stringFlag(fs, "log-level", "info", "log level: debug, info, warn, error")
+	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
+	shutdownTimeout := intFlag(fs, "shutdown-timeout", 300, "seconds shutdown waits for the savepoints of running applications")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -85,7 +92,8 @@ func parseServe(args []string) (*serveConfig, error) {
 	}
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
-		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel}
+		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
+		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second}
 	return c, c.check()
 }
 
@@ -163,7 +171,8 @@ type Main struct {
 func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: defaultRuntimesDir(),
-			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info"},
+			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute},
 		PollInterval: time.Second,
 	}
 }
@@ -263,6 +272,13 @@ func (m *Main) Close() error {
 		m.http = nil
 	}
 	if m.Engine != nil {
+		if m.Config.SuspendOnExit {
+			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
+			if err := m.Engine.Shutdown(ctx); err != nil {
+				m.Logger.Error("cannot suspend every running application", "error", err)
+			}
+			cancel()
+		}
 		errs = append(errs, m.Engine.Close())
 		m.Engine = nil
 	}

@@ -624,3 +624,31 @@ func TestE2E_VpcAndConcurrentUpdates(t *testing.T) {
 		t.Fatalf("version %d", v)
 	}
 }
+
+// A graceful restart leaves no cluster running while the server is down and
+// brings running applications back from the savepoint they stopped with.
+func TestE2E_GracefulRestart(t *testing.T) {
+	driver := mock.NewClusterDriver()
+	dir := t.TempDir()
+	m := startMain(t, driver, dir)
+	c := apiClient(m.URL())
+	srvCreateApp(t, c, "a", nil)
+	out, _ := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("a")})
+	srvWaitOperation(t, c, "a", aws.ToString(out.OperationId))
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if driver.LiveClusters() != 0 {
+		t.Fatal("a cluster outlived the server")
+	}
+	m = startMain(t, driver, dir)
+	c = apiClient(m.URL())
+	srvWaitStatus(t, c, "a", types.ApplicationStatusRunning)
+	ops, _ := c.ListApplicationOperations(sctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String("a"), Operation: aws.String("Maintenance")})
+	if len(ops.ApplicationOperationInfoList) != 1 || ops.ApplicationOperationInfoList[0].OperationStatus != types.OperationStatusSuccessful {
+		t.Fatalf("maintenance operations %+v", ops.ApplicationOperationInfoList)
+	}
+	if len(driver.Running()) != 1 || driver.LiveClusters() != 1 {
+		t.Fatalf("%d jobs, %d clusters", len(driver.Running()), driver.LiveClusters())
+	}
+}
