@@ -80,6 +80,8 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		"web.submit.enable":                      "true",
 		"web.cancel.enable":                      "true",
 		"cluster.io-pool.size":                   "4",
+		// Job metrics over REST are cached this long (Flink: 10 s).
+		"metrics.fetcher.update-interval": "2000",
 
 		// Checkpoint storage: new keys (1.20+, required in 2.x) and the
 		// older ones (1.18/1.19); unknown keys are ignored by Flink.

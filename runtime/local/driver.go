@@ -270,16 +270,16 @@ func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runti
 	if err := writeInfo(dir, info); err != nil {
 		return fail(err)
 	}
-	if err := d.waitReady(ctx, h, tms); err != nil {
+	if err := d.waitReady(ctx, h, tms, tms*slots); err != nil {
 		return fail(err)
 	}
 	d.logf("local: cluster %s ready", id)
 	return h, nil
 }
 
-// waitReady polls /overview until tms TaskManagers are registered, failing
-// early when a process of the cluster exits.
-func (d *Driver) waitReady(ctx context.Context, h flinkplane.ClusterHandle, tms int) error {
+// waitReady polls /overview until tms TaskManagers have registered with
+// all their slots, failing early when a process of the cluster exits.
+func (d *Driver) waitReady(ctx context.Context, h flinkplane.ClusterHandle, tms, slots int) error {
 	ctx, cancel := context.WithTimeout(ctx, d.StartTimeout)
 	defer cancel()
 	c := flinkrest.New(h.RESTURL)
@@ -290,7 +290,7 @@ func (d *Driver) waitReady(ctx context.Context, h flinkplane.ClusterHandle, tms 
 				return fmt.Errorf("process %d exited during start-up", pid)
 			}
 		}
-		if ov, err := c.Overview(ctx); err == nil && ov.TaskManagers >= tms {
+		if ov, err := c.Overview(ctx); err == nil && ov.TaskManagers >= tms && ov.SlotsTotal >= slots {
 			return nil
 		}
 		select {

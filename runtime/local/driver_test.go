@@ -17,6 +17,18 @@ import (
 func TestCluster_FLINK_1_20(t *testing.T) { testCluster(t, flinkplane.RuntimeFlink120) }
 func TestCluster_FLINK_2_2(t *testing.T)  { testCluster(t, flinkplane.RuntimeFlink22) }
 
+// TestCluster_Extra runs the same life on the runtimes listed in
+// FLINKPLANE_EXTRA_RUNTIMES (e.g. "FLINK-1_18,FLINK-1_19,FLINK-2_3").
+func TestCluster_Extra(t *testing.T) {
+	list := os.Getenv("FLINKPLANE_EXTRA_RUNTIMES")
+	if list == "" {
+		t.Skip("FLINKPLANE_EXTRA_RUNTIMES not set")
+	}
+	for _, id := range strings.Split(list, ",") {
+		t.Run(id, func(t *testing.T) { testCluster(t, flinkplane.RuntimeID(strings.TrimSpace(id))) })
+	}
+}
+
 // testCluster runs the whole life of one cluster on real Flink: start,
 // submit, savepoint, stop with savepoint, restore, cancel, adopt by a
 // restarted control plane, stop; no process survives.
@@ -185,7 +197,7 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 			t.Fatalf("path escape: %v", err)
 		}
 	})
-	t.Run("AdoptAfterRestartThenStop", func(t *testing.T) {
+	t.Run("AdoptAfterRestartThenStopOrSweep", func(t *testing.T) {
 		d2 := localtest.NewDriver(t, dataDir) // a restarted control plane
 		alive, err := d2.Adopt(ctx, h)
 		if err != nil || !alive {
@@ -195,8 +207,17 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 			t.Fatalf("sweep of an owned cluster stopped %v, %v", stopped, err)
 		}
 		pids := d2.ClusterProcesses(h)
-		if err := d2.Stop(ctx, h); err != nil {
-			t.Fatal(err)
+		if id == flinkplane.RuntimeFlink120 {
+			if err := d2.Stop(ctx, h); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			// The restarted control plane owns nothing: the cluster is an
+			// orphan and Sweep kills it.
+			stopped, err := d2.Sweep(ctx, nil)
+			if err != nil || len(stopped) != 1 || stopped[0] != h.ID {
+				t.Fatalf("sweep = %v, %v; want [%s]", stopped, err, h.ID)
+			}
 		}
 		for _, pid := range pids {
 			if _, err := os.Stat(filepath.Join("/proc", itoa(pid), "cmdline")); err == nil {

@@ -161,7 +161,8 @@ func signalAll(pids []int, marker string, kill bool) {
 		if !processMatches(pid, marker) {
 			continue
 		}
-		if pgid, err := syscall.Getpgid(pid); err == nil && pgid == pid {
+		// The cluster's group (the JobManager's pid); never our own.
+		if pgid, err := syscall.Getpgid(pid); err == nil && pgid > 1 && pgid != syscall.Getpgrp() {
 			syscall.Kill(-pgid, sig)
 		}
 		syscall.Kill(pid, sig)
