@@ -89,9 +89,8 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 		SavepointPath:         job.RestoreFrom,
 		AllowNonRestoredState: job.AllowNonRestoredState,
 	}
-	if job.RestoreFrom != "" {
-		req.ClaimMode = "NO_CLAIM"
-	}
+	// The restore claim mode is left at Flink's default, NO_CLAIM: the
+	// savepoint stays owned by flinkplane (1.18/1.19 reject "claimMode").
 	got, err := c.RunJar(ctx, jarID, req)
 	if err != nil {
 		var fe *flinkrest.Error

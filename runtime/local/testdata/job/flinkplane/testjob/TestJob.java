@@ -10,7 +10,6 @@ import org.apache.flink.api.common.typeinfo.Types;
 import org.apache.flink.api.java.functions.KeySelector;
 import org.apache.flink.streaming.api.environment.StreamExecutionEnvironment;
 import org.apache.flink.streaming.api.functions.KeyedProcessFunction;
-import org.apache.flink.streaming.api.functions.sink.v2.DiscardingSink;
 import org.apache.flink.util.Collector;
 
 /**
@@ -31,8 +30,8 @@ public class TestJob {
         env.fromSequence(0, Long.MAX_VALUE).uid("source")
             .map(new Throttle()).uid("throttle")
             .keyBy(new ModKey())
-            .process(new Counter(marker, fail)).uid("counter")
-            .sinkTo(new DiscardingSink<>()).uid("sink");
+            .process(new Counter(marker, fail)).uid("counter");
+        // No sink: the same source compiles against 1.18 to 2.3.
         env.execute("testjob marker=" + marker);
     }
 
