@@ -28,6 +28,9 @@ const (
 	tmManagedSlot = 32
 	tmMetaspace   = 192
 	tmOverhead    = 96
+	// initialHeapMB is -Xms: the heap starts small and grows to -Xmx on
+	// demand, so idle clusters stay small (flink-dist sets -Xms = -Xmx).
+	initialHeapMB = 64
 )
 
 func mb(s string) int {
@@ -185,7 +188,7 @@ func (d *Driver) javaFlags(id flinkplane.RuntimeID) []string {
 func (d *Driver) jmJVMArgs() []string {
 	h := d.jmHeapMB()
 	return []string{
-		fmt.Sprintf("-Xmx%dm", h), fmt.Sprintf("-Xms%dm", h),
+		fmt.Sprintf("-Xmx%dm", h), fmt.Sprintf("-Xms%dm", min(h, initialHeapMB)),
 		fmt.Sprintf("-XX:MaxMetaspaceSize=%dm", jmMetaspace),
 		fmt.Sprintf("-XX:MaxDirectMemorySize=%dm", jmOffHeap),
 	}
@@ -194,7 +197,7 @@ func (d *Driver) jmJVMArgs() []string {
 func (d *Driver) tmJVMArgs(slots int) []string {
 	heap := tmFwHeap + d.tmTaskHeapMB(slots)
 	return []string{
-		fmt.Sprintf("-Xmx%dm", heap), fmt.Sprintf("-Xms%dm", heap),
+		fmt.Sprintf("-Xmx%dm", heap), fmt.Sprintf("-Xms%dm", min(heap, initialHeapMB)),
 		fmt.Sprintf("-XX:MaxMetaspaceSize=%dm", tmMetaspace),
 		fmt.Sprintf("-XX:MaxDirectMemorySize=%dm", tmFwOffHeap+tmNetwork),
 	}
