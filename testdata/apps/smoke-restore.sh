@@ -9,6 +9,7 @@
 # Runs JAR1 on RUNTIME1 for $RUN_SECONDS (default 12), stops it with a savepoint, starts
 # JAR2 on RUNTIME2 (default: the same) from that savepoint, runs it, stops it with a savepoint
 # again, and checks the FileSink output with internal/fixtures (contiguous counts per key).
+# EXTRA_ARGS adds program arguments (e.g. "--restart.attempts 0").
 # Prints each Flink failure's root cause. Needs curl and jq; kills every JVM it started.
 set -euo pipefail
 
@@ -107,8 +108,8 @@ stop_cluster() { cleanup; pids=(); }
 run_job() {
   local jar=$1 sp=${2:-} id body
   id=$(curl -sf -X POST -F "jarfile=@$here/build/$jar.jar" "$rest/jars/upload" | jq -r '.filename' | xargs basename)
-  body=$(jq -n --arg c "$(main_of "$jar")" --arg out "$out" --arg sp "$sp" \
-    '{entryClass:$c, programArgsList:["--output.path",$out,"--rate.per.second","50"]} + (if $sp=="" then {} else {savepointPath:$sp, allowNonRestoredState:false} end)')
+  body=$(jq -n --arg c "$(main_of "$jar")" --arg out "$out" --arg sp "$sp" --arg extra "${EXTRA_ARGS:-}" \
+    '{entryClass:$c, programArgsList:(["--output.path",$out,"--rate.per.second","50"] + ($extra | split(" ") | map(select(. != ""))))} + (if $sp=="" then {} else {savepointPath:$sp, allowNonRestoredState:false} end)')
   local resp; resp=$(curl -s -X POST -H 'Content-Type: application/json' -d "$body" "$rest/jars/$id/run")
   job=$(echo "$resp" | jq -r '.jobid // empty')
   if [ -z "$job" ]; then
