@@ -80,6 +80,7 @@ type Driver struct {
 
 type child struct {
 	cmd  *exec.Cmd
+	role string
 	done chan struct{}
 }
 
@@ -248,11 +249,16 @@ func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runti
 		sctx, cancel := context.WithTimeout(context.Background(), d.StopTimeout+10*time.Second)
 		defer cancel()
 		d.Stop(sctx, h)
-		tail := logTail(filepath.Join(dir, "log", "jobmanager.log"), 4096)
-		if strings.Contains(tail, "Address already in use") || strings.Contains(tail, "BindException") {
+		var tails strings.Builder
+		for _, f := range []string{"jobmanager.out", "jobmanager.log", "taskmanager-0.out"} {
+			if t := logTail(filepath.Join(dir, "log", f), 3000); strings.TrimSpace(t) != "" {
+				fmt.Fprintf(&tails, "\n--- %s (tail) ---\n%s", f, t)
+			}
+		}
+		if strings.Contains(tails.String(), "Address already in use") || strings.Contains(tails.String(), "BindException") {
 			return h, fmt.Errorf("start cluster %s: %w: %v", id, errPortInUse, err)
 		}
-		return h, fmt.Errorf("start cluster %s: %w\n--- jobmanager.log (tail) ---\n%s", id, err, tail)
+		return h, fmt.Errorf("start cluster %s (logs in %s): %w%s", id, filepath.Join(dir, "log"), err, tails.String())
 	}
 	jm, err := d.launch(h, cp, "jobmanager", "org.apache.flink.runtime.entrypoint.StandaloneSessionClusterEntrypoint", d.jmJVMArgs(), 0)
 	if err != nil {
@@ -287,7 +293,7 @@ func (d *Driver) waitReady(ctx context.Context, h flinkplane.ClusterHandle, tms,
 	for {
 		for _, pid := range h.PIDs {
 			if d.exited(pid) {
-				return fmt.Errorf("process %d exited during start-up", pid)
+				return fmt.Errorf("%s", d.exitReport(pid))
 			}
 		}
 		if ov, err := c.Overview(ctx); err == nil && ov.TaskManagers >= tms && ov.SlotsTotal >= slots {

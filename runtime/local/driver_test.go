@@ -10,6 +10,7 @@ import (
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/flinkrest"
+	"github.com/flinkplane/flinkplane/internal/fixtures"
 	"github.com/flinkplane/flinkplane/runtime/local"
 	"github.com/flinkplane/flinkplane/runtime/local/localtest"
 )
@@ -44,7 +45,8 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 		ApplicationName: "test", ApplicationID: "app-" + strings.ToLower(string(id)), Runtime: id,
 		Parallelism: 2, ParallelismPerKPU: 1,
 		Checkpoint: flinkplane.CheckpointSpec{Enabled: true, Interval: 2 * time.Second, MinPauseBetweenCheckpoints: time.Second},
-		Properties: []flinkplane.PropertyGroup{{PropertyGroupID: "FlinkApplicationProperties", PropertyMap: map[string]string{"marker": "m-" + string(id)}}},
+		Properties: []flinkplane.PropertyGroup{{PropertyGroupID: "FlinkApplicationProperties", PropertyMap: map[string]string{
+			"marker": "m-" + string(id), "output.path": filepath.Join(dataDir, "counter-out"), "rate.per.second": "50"}}},
 	}
 	start := time.Now()
 	h := localtest.StartCluster(t, d, spec)
@@ -196,6 +198,46 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 		if _, err := d.ReadLog(ctx, h, "../cluster.json", 0, 10); flinkplane.ErrorCode(err) != flinkplane.ENOTFOUND {
 			t.Fatalf("path escape: %v", err)
 		}
+	})
+	t.Run("CounterFixture", func(t *testing.T) {
+		name := map[flinkplane.RuntimeID]string{flinkplane.RuntimeFlink120: fixtures.Counter120, flinkplane.RuntimeFlink22: fixtures.Counter22}[id]
+		if name == "" {
+			t.Skip("no counter fixture for ", id)
+		}
+		jar, err := fixtures.Jar(name)
+		if err != nil {
+			if os.Getenv("CI") == "true" {
+				t.Fatal(err)
+			}
+			t.Skip(err)
+		}
+		// Run, stop with savepoint, restore, stop again: the committed
+		// counts must continue exactly (output.path from EnvironmentProperties).
+		restore := ""
+		for round := 0; round < 2; round++ {
+			j, err := d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar, RestoreFrom: restore})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := d.WaitJobRunning(ctx, h, j); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(5 * time.Second)
+			tr, err := d.StopWithSavepoint(ctx, h, j, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			restore = pollSavepoint(t, ctx, d, h, j, tr).Location
+			waitFor(t, ctx, func() bool { s, err := c.JobStatus(ctx, j); return err == nil && s == "FINISHED" })
+		}
+		out, err := fixtures.CheckCounterOutput(filepath.Join(dataDir, "counter-out"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if out.Records < 100 {
+			t.Fatalf("only %d records in 2 × 5 s at 50/s", out.Records)
+		}
+		t.Logf("counter fixture: %d records in %d files, consistent across stop/restore", out.Records, out.Files)
 	})
 	t.Run("AdoptAfterRestartThenStopOrSweep", func(t *testing.T) {
 		d2 := localtest.NewDriver(t, dataDir) // a restarted control plane

@@ -64,7 +64,7 @@ func (d *Driver) launch(h flinkplane.ClusterHandle, cp []string, role, mainClass
 		return 0, fmt.Errorf("start %s: %w", role, err)
 	}
 	pid := cmd.Process.Pid
-	c := &child{cmd: cmd, done: make(chan struct{})}
+	c := &child{cmd: cmd, role: role, done: make(chan struct{})}
 	d.mu.Lock()
 	d.children[pid] = c
 	d.mu.Unlock()
@@ -92,6 +92,17 @@ func (d *Driver) exited(pid int) bool {
 	default:
 		return false
 	}
+}
+
+// exitReport describes how a child exited.
+func (d *Driver) exitReport(pid int) string {
+	d.mu.Lock()
+	c := d.children[pid]
+	d.mu.Unlock()
+	if c == nil {
+		return fmt.Sprintf("process %d exited", pid)
+	}
+	return fmt.Sprintf("%s (pid %d) exited during start-up: %v", c.role, pid, c.cmd.ProcessState)
 }
 
 // reap forgets children that have exited.

@@ -88,6 +88,18 @@ func RewriteJar(src, dst, propsPath string) error {
 			}
 			continue
 		}
+		if strings.HasSuffix(e.Name, "/") {
+			// Directory entries: some tools give them sizes or a data
+			// descriptor, which zip.Writer.Copy refuses.
+			fh := e.FileHeader
+			fh.Method, fh.CompressedSize64, fh.UncompressedSize64, fh.CRC32 = zip.Store, 0, 0, 0
+			fh.Flags &^= 0x8
+			if _, err := zw.CreateHeader(&fh); err != nil {
+				f.Close()
+				return err
+			}
+			continue
+		}
 		if err := zw.Copy(e); err != nil {
 			f.Close()
 			return err

@@ -59,6 +59,23 @@ func TestRewriteJar_ConfigProperties(t *testing.T) {
 	}
 }
 
+func TestRewriteJar_Fixtures(t *testing.T) {
+	// Real shaded jars (maven-shade-plugin) if built: directory entries
+	// and all.
+	jars, _ := filepath.Glob("../../testdata/apps/build/*.jar")
+	if len(jars) == 0 {
+		t.Skip("no fixture jars built")
+	}
+	for _, j := range jars {
+		if strings.Contains(j, "big-shaded") {
+			continue
+		}
+		if err := RewriteJar(j, filepath.Join(t.TempDir(), "x.jar"), "/p.json"); err != nil {
+			t.Errorf("%s: %v", j, err)
+		}
+	}
+}
+
 func TestRewriteJar_NotAJar(t *testing.T) {
 	src := filepath.Join(t.TempDir(), "x.jar")
 	os.WriteFile(src, []byte("not a zip"), 0o644)
