@@ -488,3 +488,24 @@ func logTail(path string, n int64) string {
 	b, _ := io.ReadAll(f)
 	return string(b)
 }
+
+// RemoveApplication stops every cluster of an application and removes its
+// cluster directories (logs included) and checkpoints. Savepoints are kept:
+// they are snapshots, removed with DisposeSavepoint.
+func (d *Driver) RemoveApplication(ctx context.Context, applicationID string) error {
+	if applicationID == "" || strings.ContainsAny(applicationID, "/\\") || strings.HasPrefix(applicationID, ".") {
+		return flinkplane.Errorf(flinkplane.EINVALID, "Invalid application id %q.", applicationID)
+	}
+	appDir := filepath.Join(d.DataDir, "clusters", applicationID)
+	dirs, _ := filepath.Glob(filepath.Join(appDir, "*"))
+	for _, dir := range dirs {
+		h := flinkplane.ClusterHandle{ID: filepath.Base(dir), Dir: dir}
+		if err := d.Stop(ctx, h); err != nil {
+			return err
+		}
+	}
+	if err := os.RemoveAll(appDir); err != nil {
+		return err
+	}
+	return os.RemoveAll(filepath.Join(d.DataDir, "checkpoints", applicationID))
+}

@@ -206,6 +206,11 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 		}
 		jar, err := fixtures.Jar(name)
 		if err != nil {
+			if berr := fixtures.Build(ctx, name); berr == nil {
+				jar, err = fixtures.Jar(name)
+			}
+		}
+		if err != nil {
 			if os.Getenv("CI") == "true" {
 				t.Fatal(err)
 			}

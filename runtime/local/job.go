@@ -78,9 +78,11 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 		return "", err
 	}
 	jarID, err := c.UploadJar(ctx, jar)
+	os.Remove(jar) // Flink keeps its own copy; the job gets it through the blob server
 	if err != nil {
 		return "", fmt.Errorf("submit: upload jar: %w", err)
 	}
+	defer c.DeleteJar(context.WithoutCancel(ctx), jarID)
 	req := flinkrest.RunRequest{
 		EntryClass:            job.EntryClass,
 		ProgramArgsList:       job.Args,

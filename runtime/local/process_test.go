@@ -115,3 +115,32 @@ func TestAdopt_PidReuseIsNotAdopted(t *testing.T) {
 	}
 	// We are still alive: Stop did not signal a process without the marker.
 }
+
+func TestStopAllAndRemoveApplication(t *testing.T) {
+	d := New(t.TempDir(), t.TempDir())
+	d.Logf = t.Logf
+	d.StopTimeout = 2 * time.Second
+	a := fakeCluster(t, d, "a", 2)
+	b := fakeCluster(t, d, "b", 1)
+	if err := d.RemoveApplication(context.Background(), "a"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.ClusterProcesses(a)); n != 0 {
+		t.Fatalf("%d processes of a survive", n)
+	}
+	if _, err := os.Stat(a.Dir); !os.IsNotExist(err) {
+		t.Fatal("cluster dir of a kept")
+	}
+	if n := len(d.ClusterProcesses(b)); n != 1 {
+		t.Fatalf("b has %d processes, want 1", n)
+	}
+	if err := d.StopAll(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.ClusterProcesses(b)); n != 0 {
+		t.Fatalf("%d processes of b survive StopAll", n)
+	}
+	if err := d.RemoveApplication(context.Background(), "../x"); flinkplane.ErrorCode(err) != flinkplane.EINVALID {
+		t.Fatalf("bad id: %v", err)
+	}
+}
