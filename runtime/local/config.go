@@ -83,6 +83,9 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		"web.submit.enable":                      "true",
 		"web.cancel.enable":                      "true",
 		"cluster.io-pool.size":                   "4",
+		// TaskManagers start alongside the JobManager; Flink retries an
+		// unresolvable ResourceManager after this delay (default 10 s).
+		"cluster.registration.error-delay": "500",
 		// Job metrics over REST are cached this long (Flink: 10 s).
 		"metrics.fetcher.update-interval": "2000",
 
