@@ -178,6 +178,20 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 			t.Fatalf("err = %v", err)
 		}
 		t.Logf("submit error: %s", flinkplane.ErrorMessage(err))
+
+		// A savepoint newer than the runtime reads is refused before
+		// anything is submitted (a 2.2 savepoint is V6; 1.x reads V4).
+		sp := filepath.Join(dataDir, "savepoints", "foreign", "savepoint-v9")
+		os.MkdirAll(sp, 0o755)
+		os.WriteFile(filepath.Join(sp, "_metadata"), []byte{0x49, 0x60, 0x67, 0x2d, 0, 0, 0, 9}, 0o644)
+		before, _ := c.Jobs(ctx)
+		_, err = d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar, RestoreFrom: "file:" + sp})
+		if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG {
+			t.Fatalf("newer savepoint: err = %v, want EINVALIDCONFIG", err)
+		}
+		if after, _ := c.Jobs(ctx); len(after) != len(before) {
+			t.Fatal("a job was submitted from a savepoint the runtime cannot read")
+		}
 	})
 	t.Run("Logs", func(t *testing.T) {
 		logs, err := d.Logs(ctx, h)
