@@ -2,6 +2,7 @@ package local
 
 import (
 	"fmt"
+	mrand "math/rand/v2"
 	"net"
 	"os"
 	"path/filepath"
@@ -206,10 +207,17 @@ func (d *Driver) tmJVMArgs(slots int) []string {
 	}
 }
 
-// freePorts reserves n distinct free TCP ports on 127.0.0.1 (listen on :0,
-// note the port, close). Start retries once with fresh ports if a JVM still
-// loses the race.
+// freePorts picks n distinct free TCP ports on 127.0.0.1 below the
+// kernel's ephemeral range (ip_local_port_range), so that no process binding
+// port 0 (other clusters' TaskManagers, outgoing connections) can take one
+// between the check and the JobManager's bind. Each candidate is checked by
+// listening on it. Falls back to ephemeral ports (listen on :0). Start
+// retries once with fresh ports if a JVM still loses a race.
 func freePorts(n int) ([]int, error) {
+	lo, hi := 20000, ephemeralLow()
+	if hi-lo < 1000 {
+		lo, hi = 0, 0
+	}
 	var ls []net.Listener
 	defer func() {
 		for _, l := range ls {
@@ -217,7 +225,16 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	var ports []int
-	for i := 0; i < n; i++ {
+	for tries := 0; len(ports) < n && tries < 200 && hi > lo; tries++ {
+		p := lo + mrand.IntN(hi-lo)
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err != nil {
+			continue
+		}
+		ls = append(ls, l)
+		ports = append(ports, p)
+	}
+	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("find a free port: %w", err)
@@ -226,6 +243,23 @@ func freePorts(n int) ([]int, error) {
 		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// ephemeralLow returns the first port of the kernel's ephemeral range.
+func ephemeralLow() int {
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
+	if err != nil {
+		return 32768
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 1 {
+		return 32768
+	}
+	n, err := strconv.Atoi(f[0])
+	if err != nil {
+		return 32768
+	}
+	return n
 }
 
 // log4jProperties is the log configuration of every JVM: a size-rolled file

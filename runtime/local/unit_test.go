@@ -193,3 +193,17 @@ func TestFlinkCause(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestFreePorts(t *testing.T) {
+	ports, err := freePorts(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[int]bool{}
+	for _, p := range ports {
+		if seen[p] || p <= 0 || p >= ephemeralLow() {
+			t.Fatalf("ports %v (ephemeral from %d)", ports, ephemeralLow())
+		}
+		seen[p] = true
+	}
+}
