@@ -9,6 +9,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/flinkplane/flinkplane"
 )
@@ -225,14 +227,25 @@ func freePorts(n int) ([]int, error) {
 		}
 	}()
 	var ports []int
+	recentMu.Lock()
+	defer recentMu.Unlock()
+	for p, at := range recent {
+		if time.Since(at) > 5*time.Minute {
+			delete(recent, p)
+		}
+	}
 	for tries := 0; len(ports) < n && tries < 200 && hi > lo; tries++ {
 		p := lo + mrand.IntN(hi-lo)
+		if _, taken := recent[p]; taken {
+			continue
+		}
 		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
 		if err != nil {
 			continue
 		}
 		ls = append(ls, l)
 		ports = append(ports, p)
+		recent[p] = time.Now()
 	}
 	for len(ports) < n {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
@@ -244,6 +257,13 @@ func freePorts(n int) ([]int, error) {
 	}
 	return ports, nil
 }
+
+// recent holds ports handed out in the last minutes, so that concurrent
+// Starts in this process never pick the same port before their JVMs bind.
+var (
+	recentMu sync.Mutex
+	recent   = map[int]time.Time{}
+)
 
 // ephemeralLow returns the first port of the kernel's ephemeral range.
 func ephemeralLow() int {
