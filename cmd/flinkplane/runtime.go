@@ -33,6 +33,11 @@ func runRuntime(ctx context.Context, args []string) error {
 		if len(ids) == 0 {
 			return errors.New("usage: flinkplane runtime install FLINK-1_20 FLINK-2_2 ...")
 		}
+		for _, id := range ids {
+			if _, err := runtime.Lookup(flinkplane.RuntimeID(id)); err != nil {
+				return errors.New(flinkplane.ErrorMessage(err))
+			}
+		}
 		in := runtime.NewInstaller(*dir)
 		in.Mvn, in.Out, in.Verbose = *mvn, os.Stdout, *verbose
 		for i, id := range ids {
