@@ -56,10 +56,8 @@ func (d *Driver) tmTaskHeapMB(slots int) int {
 
 // clusterConfig returns the Flink configuration of one cluster.
 func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, dir string, parallelism int) map[string]string {
-	ckpt := filepath.Join(d.DataDir, "checkpoints", spec.ApplicationID, info.Handle.ID)
-	if info.Handle.ID == "" {
-		ckpt = filepath.Join(d.DataDir, "checkpoints", spec.ApplicationID, filepath.Base(dir))
-	}
+	// dir is <data-dir>/clusters/<ApplicationID>/<cluster-id>.
+	ckpt := filepath.Join(d.DataDir, "checkpoints", spec.ApplicationID, filepath.Base(dir))
 	tmp := filepath.Join(dir, "tmp")
 	slots := info.Slots
 	c := map[string]string{

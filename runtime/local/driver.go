@@ -65,6 +65,9 @@ type Driver struct {
 	StartTimeout time.Duration
 	// StopTimeout is how long Stop waits after SIGTERM before SIGKILL.
 	StopTimeout time.Duration
+	// MaxTaskManagers bounds ceil(Parallelism/ParallelismPerKPU) per
+	// cluster (default 16): each TaskManager is a JVM on this machine.
+	MaxTaskManagers int
 	// ExtraConfig is added to every cluster's configuration (e.g.
 	// restart-strategy.type).
 	ExtraConfig map[string]string
@@ -94,6 +97,7 @@ func New(dataDir, runtimesDir string) *Driver {
 		TaskManagerTaskHeap: "192m",
 		StartTimeout:        3 * time.Minute,
 		StopTimeout:         15 * time.Second,
+		MaxTaskManagers:     16,
 		ExtraJVMArgs:        []string{"-XX:+UseSerialGC"},
 		children:            map[int]*child{},
 	}
@@ -168,6 +172,11 @@ func (d *Driver) Start(ctx context.Context, spec flinkplane.ClusterSpec) (flinkp
 	if spec.ApplicationID == "" || strings.ContainsAny(spec.ApplicationID, "/\\") || strings.HasPrefix(spec.ApplicationID, ".") {
 		return flinkplane.ClusterHandle{}, flinkplane.Errorf(flinkplane.EINVALID, "Invalid application id %q.", spec.ApplicationID)
 	}
+	if tms := taskManagers(spec); d.MaxTaskManagers > 0 && tms > d.MaxTaskManagers {
+		return flinkplane.ClusterHandle{}, flinkplane.Errorf(flinkplane.ELIMIT,
+			"Parallelism %d with ParallelismPerKPU %d needs %d TaskManagers; this service runs at most %d per application.",
+			spec.Parallelism, spec.ParallelismPerKPU, tms, d.MaxTaskManagers)
+	}
 	cp, err := runtime.Classpath(d.RuntimesDir, m)
 	if err != nil {
 		return flinkplane.ClusterHandle{}, err
@@ -188,6 +197,19 @@ func (d *Driver) Start(ctx context.Context, spec flinkplane.ClusterSpec) (flinkp
 
 var errPortInUse = errors.New("port in use")
 
+// sizes returns the default parallelism, the slots per TaskManager
+// (ParallelismPerKPU) and the number of TaskManagers of a cluster.
+func sizes(spec flinkplane.ClusterSpec) (parallelism, slots, taskManagers int) {
+	slots = max(spec.ParallelismPerKPU, 1)
+	parallelism = max(spec.Parallelism, 1)
+	return parallelism, slots, (parallelism + slots - 1) / slots
+}
+
+func taskManagers(spec flinkplane.ClusterSpec) int {
+	_, _, tms := sizes(spec)
+	return tms
+}
+
 func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runtime.Manifest, cp []string) (flinkplane.ClusterHandle, error) {
 	id := newClusterID()
 	dir := filepath.Join(d.DataDir, "clusters", spec.ApplicationID, id)
@@ -200,15 +222,7 @@ func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runti
 	if err != nil {
 		return flinkplane.ClusterHandle{}, err
 	}
-	slots := spec.ParallelismPerKPU
-	if slots <= 0 {
-		slots = 1
-	}
-	par := spec.Parallelism
-	if par <= 0 {
-		par = 1
-	}
-	tms := (par + slots - 1) / slots
+	par, slots, tms := sizes(spec)
 	info := clusterInfo{
 		Application:  spec.ApplicationID,
 		FlinkVersion: m.FlinkVersion,

@@ -207,3 +207,30 @@ func TestFreePorts(t *testing.T) {
 		seen[p] = true
 	}
 }
+
+func TestSizes(t *testing.T) {
+	for _, tc := range []struct{ p, ppk, par, slots, tms int }{
+		{1, 1, 1, 1, 1}, {5, 2, 5, 2, 3}, {4, 4, 4, 4, 1}, {0, 0, 1, 1, 1}, {7, 1, 7, 1, 7},
+	} {
+		par, slots, tms := sizes(flinkplane.ClusterSpec{Parallelism: tc.p, ParallelismPerKPU: tc.ppk})
+		if par != tc.par || slots != tc.slots || tms != tc.tms {
+			t.Errorf("%d/%d: got %d %d %d", tc.p, tc.ppk, par, slots, tms)
+		}
+	}
+	d := New(t.TempDir(), t.TempDir())
+	d.javaVersion = 17
+	_, err := d.Start(t.Context(), flinkplane.ClusterSpec{ApplicationID: "a", Runtime: flinkplane.RuntimeFlink120, Parallelism: 64, ParallelismPerKPU: 1})
+	// Not installed in an empty runtimes dir: EINVALIDCONFIG comes first.
+	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG {
+		t.Fatalf("err = %v", err)
+	}
+	home, _ := os.UserHomeDir()
+	d = New(t.TempDir(), filepath.Join(home, ".cache", "flinkplane", "runtimes"))
+	if d.Ready(flinkplane.RuntimeFlink120) != nil {
+		return
+	}
+	_, err = d.Start(t.Context(), flinkplane.ClusterSpec{ApplicationID: "a", Runtime: flinkplane.RuntimeFlink120, Parallelism: 64, ParallelismPerKPU: 1})
+	if flinkplane.ErrorCode(err) != flinkplane.ELIMIT {
+		t.Fatalf("64 TaskManagers: err = %v, want ELIMIT", err)
+	}
+}
