@@ -68,8 +68,8 @@ func artifacts(version string, modules []string) []Artifact {
 
 var catalog = map[flinkplane.RuntimeID]Version{
 	flinkplane.RuntimeFlink118: {ID: flinkplane.RuntimeFlink118, FlinkVersion: "1.18.1", JavaMin: 8, JavaMax: 17, Artifacts: artifacts("1.18.1", flinkModules1)},
-	flinkplane.RuntimeFlink119: {ID: flinkplane.RuntimeFlink119, FlinkVersion: "1.19.3", JavaMin: 8, JavaMax: 17, Artifacts: artifacts("1.19.3", flinkModules1)},
-	flinkplane.RuntimeFlink120: {ID: flinkplane.RuntimeFlink120, FlinkVersion: "1.20.5", JavaMin: 8, JavaMax: 17, Artifacts: artifacts("1.20.5", flinkModules1)},
+	flinkplane.RuntimeFlink119: {ID: flinkplane.RuntimeFlink119, FlinkVersion: "1.19.3", JavaMin: 8, JavaMax: 21, Artifacts: artifacts("1.19.3", flinkModules1)},
+	flinkplane.RuntimeFlink120: {ID: flinkplane.RuntimeFlink120, FlinkVersion: "1.20.5", JavaMin: 8, JavaMax: 21, Artifacts: artifacts("1.20.5", flinkModules1)},
 	flinkplane.RuntimeFlink22:  {ID: flinkplane.RuntimeFlink22, FlinkVersion: "2.2.1", JavaMin: 11, Artifacts: artifacts("2.2.1", flinkModules2)},
 	flinkplane.RuntimeFlink23:  {ID: flinkplane.RuntimeFlink23, FlinkVersion: "2.3.0", JavaMin: 11, Artifacts: artifacts("2.3.0", flinkModules2)},
 }

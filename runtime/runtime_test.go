@@ -108,8 +108,8 @@ func TestInstall_IdempotentAndPartial(t *testing.T) {
 	if _, err := Check(dir, flinkplane.RuntimeFlink120, 17); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Check(dir, flinkplane.RuntimeFlink120, 21); flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG {
-		t.Fatalf("java 21 for 1.20: %v", err)
+	if _, err := Check(dir, flinkplane.RuntimeFlink120, 25); flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG {
+		t.Fatalf("java 25 for 1.20: %v", err)
 	}
 	// A complete install is skipped.
 	if _, err := in.Install(ctx, flinkplane.RuntimeFlink120); err != nil {
