@@ -52,7 +52,8 @@ func JavaVersion(ctx context.Context, java string) (int, error) {
 // given Java feature release. Returns EINVALIDCONFIG with the install command
 // when it is not.
 func Check(dir string, id flinkplane.RuntimeID, javaVersion int) (Manifest, error) {
-	if _, err := Lookup(id); err != nil {
+	v, err := Lookup(id)
+	if err != nil {
 		return Manifest{}, flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "Runtime %s is not supported by this service.", id)
 	}
 	m, err := ReadManifest(dir, id)
@@ -62,15 +63,16 @@ func Check(dir string, id flinkplane.RuntimeID, javaVersion int) (Manifest, erro
 	if _, err := Classpath(dir, m); err != nil {
 		return Manifest{}, flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "Runtime %s is damaged (%v). Run: flinkplane runtime install %s", id, err, id)
 	}
-	if javaVersion < m.JavaMin || (m.JavaMax > 0 && javaVersion > m.JavaMax) {
-		return Manifest{}, flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "Runtime %s needs Java %s; the installed Java is %d.", id, javaRange(m), javaVersion)
+	// The catalog, not the manifest, says which Java a runtime runs on.
+	if javaVersion < v.JavaMin || (v.JavaMax > 0 && javaVersion > v.JavaMax) {
+		return Manifest{}, flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "Runtime %s needs Java %s; the installed Java is %d.", id, javaRange(v.JavaMin, v.JavaMax), javaVersion)
 	}
 	return m, nil
 }
 
-func javaRange(m Manifest) string {
-	if m.JavaMax > 0 {
-		return fmt.Sprintf("%d to %d", m.JavaMin, m.JavaMax)
+func javaRange(lo, hi int) string {
+	if hi > 0 {
+		return fmt.Sprintf("%d to %d", lo, hi)
 	}
-	return fmt.Sprintf("%d or newer", m.JavaMin)
+	return fmt.Sprintf("%d or newer", lo)
 }
