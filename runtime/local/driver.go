@@ -79,6 +79,23 @@ type Driver struct {
 	mu          sync.Mutex
 	javaVersion int
 	children    map[int]*child // processes started by this driver, by pid
+	submitting  map[string]*sync.Mutex
+}
+
+// clusterLock serialises submissions to one cluster, so that two
+// concurrent Submits cannot both see an idle cluster.
+func (d *Driver) clusterLock(id string) *sync.Mutex {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.submitting == nil {
+		d.submitting = map[string]*sync.Mutex{}
+	}
+	m := d.submitting[id]
+	if m == nil {
+		m = &sync.Mutex{}
+		d.submitting[id] = m
+	}
+	return m
 }
 
 type child struct {

@@ -53,6 +53,9 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 	} else if !jobIDRe.MatchString(jobID) {
 		return "", flinkplane.Errorf(flinkplane.EINVALID, "Invalid Flink job id %q: want 32 hex digits.", job.JobID)
 	}
+	lock := d.clusterLock(h.ID)
+	lock.Lock()
+	defer lock.Unlock()
 	jobs, err := c.Jobs(ctx)
 	if err != nil {
 		return "", fmt.Errorf("submit: list jobs: %w", err)
