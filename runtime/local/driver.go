@@ -377,6 +377,9 @@ func (d *Driver) Stop(ctx context.Context, h flinkplane.ClusterHandle) error {
 	if h.ID == "" {
 		return nil
 	}
+	d.mu.Lock()
+	delete(d.submitting, h.ID)
+	d.mu.Unlock()
 	marker := markerCluster(h.ID)
 	pids := d.clusterPIDs(h)
 	// Also any process carrying the marker whose pid file was not written.
