@@ -1,0 +1,87 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"text/tabwriter"
+
+	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/runtime"
+)
+
+func init() {
+	commands["runtime"] = command{summary: "install and list Flink runtimes (install ID..., list)", run: runRuntime}
+}
+
+func runRuntime(ctx context.Context, args []string) error {
+	if len(args) == 0 {
+		return errors.New("usage: flinkplane runtime install [flags] FLINK-1_20 FLINK-2_2 ... | flinkplane runtime list [flags]")
+	}
+	fs := flag.NewFlagSet("runtime "+args[0], flag.ContinueOnError)
+	dir := stringFlag(fs, "runtimes-dir", defaultRuntimesDir(), "directory of installed Flink runtimes")
+	mvn := stringFlag(fs, "mvn", "mvn", "Maven command used to install runtimes")
+	verbose := boolFlag(fs, "verbose", false, "show Maven's output")
+	switch args[0] {
+	case "install":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		ids := fs.Args()
+		if len(ids) == 0 {
+			return errors.New("usage: flinkplane runtime install FLINK-1_20 FLINK-2_2 ...")
+		}
+		for _, id := range ids {
+			if _, err := runtime.Lookup(flinkplane.RuntimeID(id)); err != nil {
+				return errors.New(flinkplane.ErrorMessage(err))
+			}
+		}
+		in := runtime.NewInstaller(*dir)
+		in.Mvn, in.Out, in.Verbose = *mvn, os.Stdout, *verbose
+		for i, id := range ids {
+			fmt.Printf("[%d/%d] %s\n", i+1, len(ids), id)
+			if _, err := in.Install(ctx, flinkplane.RuntimeID(id)); err != nil {
+				return err
+			}
+		}
+		return nil
+	case "list":
+		if err := fs.Parse(args[1:]); err != nil {
+			return err
+		}
+		jv, jerr := runtime.JavaVersion(ctx, runtime.JavaCommand())
+		if jerr != nil {
+			fmt.Fprintf(os.Stderr, "java: %v\n", jerr)
+		}
+		fmt.Printf("runtimes dir: %s   java: %d\n", *dir, jv)
+		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(w, "RUNTIME\tFLINK\tINSTALLED\tUSABLE\tNOTE")
+		for _, id := range runtime.IDs() {
+			v, _ := runtime.Lookup(id)
+			_, err := runtime.ReadManifest(*dir, id)
+			installed := err == nil
+			usable, note := false, ""
+			if installed {
+				if _, err := runtime.Check(*dir, id, jv); err != nil {
+					note = flinkplane.ErrorMessage(err)
+				} else {
+					usable = true
+				}
+			} else {
+				note = "flinkplane runtime install " + string(id)
+			}
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", id, v.FlinkVersion, yesNo(installed), yesNo(usable), note)
+		}
+		return w.Flush()
+	}
+	return fmt.Errorf("unknown runtime subcommand %q (install, list)", args[0])
+}
+
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
+}

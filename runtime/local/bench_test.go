@@ -1,0 +1,98 @@
+package local_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/flinkrest"
+	"github.com/flinkplane/flinkplane/runtime/local/localtest"
+)
+
+func BenchmarkCluster_FLINK_1_20(b *testing.B) { benchCluster(b, flinkplane.RuntimeFlink120) }
+func BenchmarkCluster_FLINK_2_2(b *testing.B)  { benchCluster(b, flinkplane.RuntimeFlink22) }
+
+// benchCluster measures, per iteration (run with -benchtime=1x): Start →
+// job RUNNING with all tasks running (parallelism 2 on 2 TaskManagers),
+// savepoint trigger → completed, stop-with-savepoint → job FINISHED, and
+// the resident memory (sum of VmRSS) of the running cluster's JVMs.
+func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
+	localtest.RequireRuntime(b, id)
+	jar := localtest.TestJobJar(b, id)
+	var readyS, startS, spS, stopS, rssMiB float64
+	for i := 0; i < b.N; i++ {
+		d := localtest.NewDriver(b, b.TempDir())
+		d.Logf = func(string, ...any) {}
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		spec := flinkplane.ClusterSpec{ApplicationID: "bench", Runtime: id, Parallelism: 2, ParallelismPerKPU: 1,
+			Checkpoint: flinkplane.CheckpointSpec{Enabled: true, Interval: 10 * time.Second, MinPauseBetweenCheckpoints: 5 * time.Second}}
+		t0 := time.Now()
+		h, err := d.Start(ctx, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		readyS += time.Since(t0).Seconds()
+		jobID, err := d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.WaitJobRunning(ctx, h, jobID); err != nil {
+			b.Fatal(err)
+		}
+		startS += time.Since(t0).Seconds()
+		time.Sleep(5 * time.Second) // let the JVMs settle before measuring memory
+		rss, _ := d.ResidentMemory(h)
+		rssMiB += float64(rss) / (1 << 20)
+
+		t1 := time.Now()
+		tr, err := d.TriggerSavepoint(ctx, h, jobID, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitSavepoint(b, ctx, d.PollSavepoint, h, jobID, tr)
+		spS += time.Since(t1).Seconds()
+
+		t2 := time.Now()
+		tr, err = d.StopWithSavepoint(ctx, h, jobID, "")
+		if err != nil {
+			b.Fatal(err)
+		}
+		waitSavepoint(b, ctx, d.PollSavepoint, h, jobID, tr)
+		c := flinkrest.New(h.RESTURL)
+		for {
+			if s, _ := c.JobStatus(ctx, jobID); s == "FINISHED" {
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+		stopS += time.Since(t2).Seconds()
+		if err := d.Stop(ctx, h); err != nil {
+			b.Fatal(err)
+		}
+		cancel()
+	}
+	n := float64(b.N)
+	b.ReportMetric(readyS/n, "start-to-cluster-ready-s")
+	b.ReportMetric(startS/n, "start-to-running-s")
+	b.ReportMetric(spS/n, "savepoint-s")
+	b.ReportMetric(stopS/n, "stop-with-savepoint-s")
+	b.ReportMetric(rssMiB/n, "cluster-rss-MiB")
+	b.ReportMetric(0, "ns/op")
+}
+
+func waitSavepoint(b *testing.B, ctx context.Context, poll func(context.Context, flinkplane.ClusterHandle, string, string) (flinkplane.SavepointStatus, error), h flinkplane.ClusterHandle, jobID, tr string) {
+	for {
+		st, err := poll(ctx, h, jobID, tr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if st.Done {
+			if st.Failure != "" {
+				b.Fatal(st.Failure)
+			}
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
