@@ -13,6 +13,9 @@ set -euo pipefail
 cd "$(dirname "$0")"
 out=build
 mkdir -p "$out"
+# Test packages may run this concurrently (go test runs packages in parallel): one at a time.
+exec 9>"$out/.lock"
+flock 9
 
 # jar name -> "module flink-line"
 declare -A jars=(
@@ -73,7 +76,8 @@ for line in 1.20 2.2; do
       echo "build.sh: Maven succeeded but $src is missing" >&2
       exit 1
     fi
-    cp "$src" "$out/$mod-$line.jar"
+    cp "$src" "$out/.$mod-$line.jar.tmp"
+    mv -f "$out/.$mod-$line.jar.tmp" "$out/$mod-$line.jar"
     echo "fixtures: built $out/$mod-$line.jar ($(( $(stat -c %s "$out/$mod-$line.jar") / 1024 )) KiB)"
   done
 done
