@@ -5,8 +5,9 @@
 #   testdata/apps/build.sh counter-2.2 ... build only the named jars
 #   FORCE=1 testdata/apps/build.sh         rebuild even if up to date
 #
-# A jar is up to date when it is newer than every file of its module (sources, pom.xml) and
-# than the parent pom.xml. One line of progress per jar; Maven's own output only on failure.
+# A jar is up to date when it is newer than every file and directory of its module (so a
+# deleted source counts too) and than the parent pom.xml; stale modules are built with
+# "clean package". One line of progress per jar; Maven's own output only on failure.
 # big-shaded.jar (the compat benchmark's jar) is built by bench/make-big-jar.sh, not here.
 set -euo pipefail
 
@@ -37,7 +38,7 @@ stale() { # jar module
   local jar=$out/$1.jar mod=$2
   [ -n "${FORCE:-}" ] && return 0
   [ -f "$jar" ] || return 0
-  [ -n "$(find "$mod" pom.xml -type f -newer "$jar" -not -path '*/target/*' -print -quit)" ]
+  [ -n "$(find "$mod" pom.xml -newer "$jar" -not -path "*/target*" -print -quit)" ]
 }
 
 declare -A todo=()  # flink line -> comma-separated modules
@@ -62,7 +63,7 @@ for line in 1.20 2.2; do
   [ -n "$mods" ] || continue
   echo "fixtures: building ${mods//,/ } against Flink $line"
   log=$(mktemp)
-  if ! mvn "${mvn_flags[@]}" -P "flink-$line" -pl "$mods" package >"$log" 2>&1; then
+  if ! mvn "${mvn_flags[@]}" -P "flink-$line" -pl "$mods" clean package >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     echo "build.sh: FAILED building ${mods//,/ } against Flink $line" >&2
