@@ -22,6 +22,7 @@ if ! mvn -B -q -Dstyle.color=never -f "$proj/pom.xml" package >"$log" 2>&1; then
   exit 1
 fi
 rm -f "$log"
-cp "$proj/target/big-shaded.jar" "$out"
+cp "$proj/target/big-shaded.jar" "$out.tmp"
+mv -f "$out.tmp" "$out"
 classes=$(unzip -l "$out" '*.class' | tail -n 1 | awk '{print $1}')
 echo "bench: built $out ($(( $(stat -c %s "$out") / 1048576 )) MiB on disk, $(( classes / 1048576 )) MiB of class data)"

@@ -5,14 +5,18 @@
 #   testdata/apps/build.sh counter-2.2 ... build only the named jars
 #   FORCE=1 testdata/apps/build.sh         rebuild even if up to date
 #
-# A jar is up to date when it is newer than every file of its module (sources, pom.xml) and
-# than the parent pom.xml. One line of progress per jar; Maven's own output only on failure.
+# A jar is up to date when it is newer than every file and directory of its module (so a
+# deleted source counts too) and than the parent pom.xml; stale modules are built with
+# "clean package". One line of progress per jar; Maven's own output only on failure.
 # big-shaded.jar (the compat benchmark's jar) is built by bench/make-big-jar.sh, not here.
 set -euo pipefail
 
 cd "$(dirname "$0")"
 out=build
 mkdir -p "$out"
+# Test packages may run this concurrently (go test runs packages in parallel): one at a time.
+exec 9>"$out/.lock"
+flock 9
 
 # jar name -> "module flink-line"
 declare -A jars=(
@@ -34,7 +38,7 @@ stale() { # jar module
   local jar=$out/$1.jar mod=$2
   [ -n "${FORCE:-}" ] && return 0
   [ -f "$jar" ] || return 0
-  [ -n "$(find "$mod" pom.xml -type f -newer "$jar" -not -path '*/target/*' -print -quit)" ]
+  [ -n "$(find "$mod" pom.xml -newer "$jar" -not -path "*/target*" -print -quit)" ]
 }
 
 declare -A todo=()  # flink line -> comma-separated modules
@@ -59,7 +63,7 @@ for line in 1.20 2.2; do
   [ -n "$mods" ] || continue
   echo "fixtures: building ${mods//,/ } against Flink $line"
   log=$(mktemp)
-  if ! mvn "${mvn_flags[@]}" -P "flink-$line" -pl "$mods" package >"$log" 2>&1; then
+  if ! mvn "${mvn_flags[@]}" -P "flink-$line" -pl "$mods" clean package >"$log" 2>&1; then
     cat "$log" >&2
     rm -f "$log"
     echo "build.sh: FAILED building ${mods//,/ } against Flink $line" >&2
@@ -73,7 +77,8 @@ for line in 1.20 2.2; do
       echo "build.sh: Maven succeeded but $src is missing" >&2
       exit 1
     fi
-    cp "$src" "$out/$mod-$line.jar"
+    cp "$src" "$out/.$mod-$line.jar.tmp"
+    mv -f "$out/.$mod-$line.jar.tmp" "$out/$mod-$line.jar"
     echo "fixtures: built $out/$mod-$line.jar ($(( $(stat -c %s "$out/$mod-$line.jar") / 1024 )) KiB)"
   done
 done

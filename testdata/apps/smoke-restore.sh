@@ -9,6 +9,7 @@
 # Runs JAR1 on RUNTIME1 for $RUN_SECONDS (default 12), stops it with a savepoint, starts
 # JAR2 on RUNTIME2 (default: the same) from that savepoint, runs it, stops it with a savepoint
 # again, and checks the FileSink output with internal/fixtures (contiguous counts per key).
+# KEEP_SAVEPOINT=DIR copies the first savepoint to DIR and stops there.
 # EXTRA_ARGS adds program arguments (e.g. "--restart.attempts 0").
 # Prints each Flink failure's root cause. Needs curl and jq; kills every JVM it started.
 set -euo pipefail
@@ -148,6 +149,11 @@ check_output() {
 start_cluster "$rt1" c1 18081
 run_job "$jar1"; sleep "$secs"; check_job; stop_with_savepoint
 check_output
+if [ -n "${KEEP_SAVEPOINT:-}" ]; then
+  rm -rf "$KEEP_SAVEPOINT"; mkdir -p "$KEEP_SAVEPOINT"
+  cp -r "${savepoint#file:}"/. "$KEEP_SAVEPOINT"/
+  echo "smoke: savepoint copied to $KEEP_SAVEPOINT"; rm -rf "$work"; exit 0
+fi
 if [ "$rt2" != "$rt1" ]; then stop_cluster; start_cluster "$rt2" c2 18181; fi
 if run_job "$jar2" "$savepoint"; then
   sleep "$secs"
