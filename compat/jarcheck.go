@@ -1,0 +1,656 @@
+package compat
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/compat/classfile"
+	"github.com/flinkplane/flinkplane/compat/jar"
+)
+
+// Finding codes of the JAR check.
+const (
+	CodeUnresolvedClass  = "UNRESOLVED_CLASS"
+	CodeUnresolvedMethod = "UNRESOLVED_METHOD"
+	CodeUnresolvedField  = "UNRESOLVED_FIELD"
+	CodeMissingAnno      = "UNRESOLVED_ANNOTATION"
+	CodeBundledFlink     = "BUNDLED_FLINK_CLASS"
+	CodeConnectorVersion = "CONNECTOR_VERSION"
+	CodeClassVersion     = "CLASS_VERSION"
+	CodeScala            = "SCALA_LIBRARY"
+	CodeBadClass         = "MALFORMED_CLASS"
+)
+
+// RuntimeJavaMajor is the class-file major version of the Java the runtimes
+// run on (Java 17).
+const RuntimeJavaMajor = 61
+
+// runtimeJavaRelease is the Java release matching RuntimeJavaMajor, used to
+// pick multi-release jar variants.
+const runtimeJavaRelease = RuntimeJavaMajor - 44
+
+// JarReport is the result of a JAR check.
+type JarReport struct {
+	Jar      string               `json:"jar"`
+	Target   flinkplane.RuntimeID `json:"target"`
+	Findings []flinkplane.Finding `json:"findings"`
+	Summary  Summary              `json:"summary"`
+}
+
+// Summary counts a report's findings and what was scanned.
+type Summary struct {
+	Errors   int `json:"errors"`
+	Warnings int `json:"warnings"`
+	Infos    int `json:"infos"`
+	// JAR checks.
+	Classes    int   `json:"classes,omitempty"`
+	ClassBytes int64 `json:"classBytes,omitempty"`
+	NestedJars int   `json:"nestedJars,omitempty"`
+	// Savepoint checks.
+	Operators int `json:"operators,omitempty"`
+	States    int `json:"states,omitempty"`
+	// Seconds spent scanning (index loading excluded).
+	Seconds float64 `json:"seconds"`
+}
+
+func summarize(fs []flinkplane.Finding, s *Summary) {
+	s.Errors, s.Warnings, s.Infos = 0, 0, 0
+	for _, f := range fs {
+		switch f.Severity {
+		case flinkplane.SeverityError:
+			s.Errors++
+		case flinkplane.SeverityWarning:
+			s.Warnings++
+		default:
+			s.Infos++
+		}
+	}
+}
+
+// site is where a reference is used: a class and (optionally) a method.
+type site struct {
+	class  string // internal name
+	method string // name+descriptor, "" for the class itself
+}
+
+// candidate is a reference to a Flink class absent from the target: a
+// finding unless the user jar bundles the class.
+type candidate struct {
+	site
+	class    string // the missing class
+	severity string
+	context  string // how it is used ("extends", "annotation", ...)
+}
+
+// deferredRef is a member reference whose owner is not a target class: it is
+// resolved once every class of the jar is known.
+type deferredRef struct {
+	site
+	owner, name, desc string
+	field, iface      bool
+}
+
+type classResult struct {
+	name     string
+	info     *ClassInfo
+	major    uint16
+	size     int64
+	path     string
+	findings []flinkplane.Finding
+	cands    []candidate
+	deferred []deferredRef
+	scala    string // first scala/ class referenced
+	err      error
+	seenRefs map[string]bool // deferred references already recorded
+}
+
+// ScanJar checks the jar at path against index ix. The returned report's
+// findings are sorted by severity, class and method.
+func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
+	start := time.Now()
+	r, err := jar.Open(path, jar.DefaultLimits)
+	if err != nil {
+		return nil, flinkplane.Errorf(flinkplane.ECODE, "Cannot read %s as a JAR: %v.", path, err)
+	}
+	defer r.Close()
+	rep := &JarReport{Jar: path, Target: ix.Runtime}
+	files := effectiveClasses(r)
+
+	// Pass 1: parse every class in parallel; check references into the
+	// target runtime; collect what needs the whole jar.
+	results := make([]classResult, len(files))
+	var wg sync.WaitGroup
+	work := make(chan int)
+	workers := runtime.GOMAXPROCS(0)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range work {
+				f := files[i]
+				res := &results[i]
+				res.path = f.Path()
+				b, err := r.Read(f)
+				if err != nil {
+					res.err = err
+					continue
+				}
+				res.size = int64(len(b))
+				c, err := classfile.Parse(b)
+				if err != nil {
+					res.findings = append(res.findings, flinkplane.Finding{
+						Severity: flinkplane.SeverityWarning, Code: CodeBadClass, Class: f.ClassName,
+						Message: fmt.Sprintf("%s is not a valid class file: %v", f.Path(), err),
+					})
+					continue
+				}
+				scanClass(c, ix, res)
+				res.seenRefs = nil
+			}
+		}()
+	}
+	for i := range files {
+		if ctx.Err() != nil {
+			break
+		}
+		work <- i
+	}
+	close(work)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+
+	w := &world{ix: ix, user: map[string]*ClassInfo{}}
+	var bundled []string // Flink classes in the jar
+	versions := map[uint16][]string{}
+	var scalaFirst string
+	for i := range results {
+		res := &results[i]
+		if res.err != nil {
+			return nil, flinkplane.Errorf(flinkplane.ECODE, "Cannot read %s: %v.", res.path, res.err)
+		}
+		rep.Summary.Classes++
+		rep.Summary.ClassBytes += res.size
+		if res.name == "" {
+			rep.Findings = append(rep.Findings, res.findings...)
+			continue
+		}
+		if isFlink(res.name) {
+			bundled = append(bundled, res.name)
+		}
+		if res.major > RuntimeJavaMajor {
+			versions[res.major] = append(versions[res.major], res.name)
+		}
+		if ix.Classes[res.name] != nil {
+			continue // shadowed by the runtime's copy: never loaded
+		}
+		w.user[res.name] = res.info
+		if scalaFirst == "" && res.scala != "" {
+			scalaFirst = res.name
+		}
+	}
+	rep.Summary.NestedJars = len(r.NestedJars())
+
+	// Pass 2: findings that need the whole jar.
+	seen := map[string]bool{}
+	add := func(f flinkplane.Finding) {
+		k := f.Code + "\x00" + f.Class + "\x00" + f.Method + "\x00" + f.Symbol
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		rep.Findings = append(rep.Findings, f)
+	}
+	memo := map[string]bool{}
+	for i := range results {
+		res := &results[i]
+		if res.name == "" || w.user[res.name] == nil {
+			continue
+		}
+		for _, f := range res.findings {
+			add(f)
+		}
+		for _, c := range res.cands {
+			if w.user[c.class] != nil {
+				continue // the jar bundles it: its own references are checked
+			}
+			code := CodeUnresolvedClass
+			if c.context == "annotation" {
+				code = CodeMissingAnno
+			}
+			add(flinkplane.Finding{
+				Severity: c.severity, Code: code,
+				Class: dotted(c.site.class), Method: prettyMethod(c.method), Symbol: dotted(c.class),
+				Message: fmt.Sprintf("%s %s is not in %s%s.", kindOf(c.class), dotted(c.class), ix.Runtime, contextText(c.context)),
+				Hint:    hintFor(c.class, "", ""),
+			})
+		}
+		for _, d := range res.deferred {
+			if !w.hasFlinkAncestor(d.owner, memo) {
+				continue
+			}
+			var r resolution
+			var touched bool
+			if d.field {
+				r, touched = w.resolveField(d.owner, d.name+":"+d.desc)
+			} else {
+				r, touched = w.resolveMethod(d.owner, d.name+d.desc, d.iface)
+			}
+			if r == unresolved && touched {
+				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+			}
+		}
+	}
+	rep.Findings = append(rep.Findings, bundledFindings(bundled, ix)...)
+	rep.Findings = append(rep.Findings, pomFindings(r.Poms, ix)...)
+	for major, names := range versions {
+		sort.Strings(names)
+		rep.Findings = append(rep.Findings, flinkplane.Finding{
+			Severity: flinkplane.SeverityError, Code: CodeClassVersion, Class: dotted(names[0]),
+			Symbol:  fmt.Sprintf("class file version %d (Java %d)", major, int(major)-44),
+			Message: fmt.Sprintf("%d class(es) are compiled for Java %d (class file version %d) but the runtime runs Java %d; e.g. %s.", len(names), int(major)-44, major, runtimeJavaRelease, dotted(names[0])),
+			Hint:    fmt.Sprintf("Compile with --release %d or lower (Flink 2.x needs Java 11+).", runtimeJavaRelease),
+		})
+	}
+	if scalaFirst != "" {
+		sev, msg := flinkplane.SeverityWarning, "The job uses the Scala library"
+		bundlesScala := false
+		for _, f := range r.Files() {
+			if strings.HasPrefix(f.ClassName, "scala/") {
+				bundlesScala = true
+				break
+			}
+		}
+		switch {
+		case bundlesScala:
+			msg += " and bundles it; Flink 2.x has no Scala API and no Scala on its classpath."
+		case !ix.HasScala:
+			msg += " but neither the jar nor " + string(ix.Runtime) + " provides it: scala.* classes will not be found."
+			sev = flinkplane.SeverityError
+		default:
+			msg += "."
+		}
+		rep.Findings = append(rep.Findings, flinkplane.Finding{
+			Severity: sev, Code: CodeScala, Class: dotted(scalaFirst), Symbol: "scala", Message: msg, Hint: ScalaHint,
+		})
+	}
+	sortFindings(rep.Findings)
+	summarize(rep.Findings, &rep.Summary)
+	rep.Summary.Seconds = time.Since(start).Seconds()
+	return rep, nil
+}
+
+// effectiveClasses returns the class files the JVM would load: for each
+// class name the outer jar's entry before a nested jar's, and in a
+// multi-release jar the highest META-INF/versions/N variant with N not above
+// the runtime's Java release.
+func effectiveClasses(r *jar.Reader) []*jar.File {
+	best := map[string]*jar.File{}
+	var order []string
+	for _, f := range r.Files() {
+		if f.ClassName == "" || f.Release > runtimeJavaRelease {
+			continue
+		}
+		if strings.HasSuffix(f.ClassName, "module-info") || strings.HasSuffix(f.ClassName, "package-info") {
+			continue
+		}
+		b, ok := best[f.ClassName]
+		if !ok {
+			order = append(order, f.ClassName)
+			best[f.ClassName] = f
+			continue
+		}
+		if b.Nested == f.Nested && f.Release > b.Release {
+			best[f.ClassName] = f
+		}
+	}
+	out := make([]*jar.File, 0, len(order))
+	for _, n := range order {
+		out = append(out, best[n])
+	}
+	return out
+}
+
+// scanClass checks one class's references against the target index.
+func scanClass(c *classfile.Class, ix *Index, res *classResult) {
+	res.name, res.major = c.Name, c.Major
+	res.info = classInfo(c)
+	if ix.Classes[c.Name] != nil {
+		return // shadowed by the runtime
+	}
+	p := c.Pool
+	classSite := site{class: c.Name}
+	// checkClass records a reference to class name (internal form or array
+	// descriptor) used at s.
+	checkClass := func(s site, name, sev, ctx string) {
+		if strings.HasPrefix(name, "[") {
+			for _, n := range classfile.DescriptorClasses(name, nil) {
+				checkClassName(s, n, sev, ctx, ix, res)
+			}
+			return
+		}
+		checkClassName(s, name, sev, ctx, ix, res)
+	}
+	checkDesc := func(s site, desc, sev, ctx string) {
+		if !strings.Contains(desc, "org/apache/flink/") && !strings.Contains(desc, "Lscala/") {
+			return
+		}
+		for _, n := range classfile.DescriptorClasses(desc, nil) {
+			checkClassName(s, n, sev, ctx, ix, res)
+		}
+	}
+	if c.Super != "" {
+		checkClass(classSite, c.Super, flinkplane.SeverityError, "extends")
+	}
+	for _, i := range c.Interfaces {
+		checkClass(classSite, i, flinkplane.SeverityError, "implements")
+	}
+	for _, a := range c.Annotations {
+		checkDesc(classSite, a, flinkplane.SeverityWarning, "annotation")
+	}
+	for _, f := range c.Fields {
+		s := site{class: c.Name, method: f.Name + ":" + f.Descriptor}
+		checkDesc(s, f.Descriptor, flinkplane.SeverityError, "field type")
+		for _, a := range f.Annotations {
+			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
+		}
+	}
+	for mi := range c.Methods {
+		m := &c.Methods[mi]
+		s := site{class: c.Name, method: m.Name + m.Descriptor}
+		checkDesc(s, m.Descriptor, flinkplane.SeverityError, "signature")
+		for _, a := range m.Annotations {
+			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
+		}
+		for _, e := range m.Exceptions {
+			checkClass(s, e, flinkplane.SeverityWarning, "throws")
+		}
+		for _, idx := range m.Refs {
+			checkConstant(c, p, idx, s, ix, res, checkClass, checkDesc, 0)
+		}
+	}
+}
+
+// checkConstant checks the constant at idx used by the code at s.
+func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix *Index, res *classResult,
+	checkClass func(site, string, string, string), checkDesc func(site, string, string, string), depth int) {
+	if int(idx) >= len(p) || depth > 4 {
+		return
+	}
+	e := p[idx]
+	switch e.Tag {
+	case classfile.TagClass:
+		if n, err := p.Utf8(e.A); err == nil {
+			checkClass(s, n, flinkplane.SeverityError, "")
+		}
+	case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
+		owner, name, desc, err := p.MemberRef(idx)
+		if err != nil {
+			return
+		}
+		checkMember(s, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
+	case classfile.TagMethodType:
+		if d, err := p.Utf8(e.A); err == nil {
+			checkDesc(s, d, flinkplane.SeverityError, "")
+		}
+	case classfile.TagMethodHandle:
+		checkConstant(c, p, e.B, s, ix, res, checkClass, checkDesc, depth+1)
+	case classfile.TagInvokeDynamic, classfile.TagDynamic:
+		if _, d, err := p.NameAndType(e.B); err == nil {
+			checkDesc(s, d, flinkplane.SeverityError, "")
+		}
+		if int(e.A) < len(c.Bootstrap) {
+			bm := c.Bootstrap[e.A]
+			checkConstant(c, p, bm.Ref, s, ix, res, checkClass, checkDesc, depth+1)
+			for _, a := range bm.Args {
+				checkConstant(c, p, a, s, ix, res, checkClass, checkDesc, depth+1)
+			}
+		}
+	}
+}
+
+func checkClassName(s site, name, sev, ctx string, ix *Index, res *classResult) {
+	if strings.HasPrefix(name, "scala/") {
+		if res.scala == "" {
+			res.scala = name
+		}
+		return
+	}
+	if !isFlink(name) || ix.Classes[name] != nil {
+		return
+	}
+	res.cands = append(res.cands, candidate{site: s, class: name, severity: sev, context: ctx})
+}
+
+// checkMember checks a field or method reference.
+func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
+	checkDesc func(site, string, string, string)) {
+	if strings.HasPrefix(owner, "[") || strings.HasPrefix(owner, "java/") || strings.HasPrefix(owner, "javax/") ||
+		strings.HasPrefix(owner, "jdk/") || strings.HasPrefix(owner, "sun/") {
+		checkDesc(s, desc, flinkplane.SeverityError, "")
+		return
+	}
+	if strings.HasPrefix(owner, "scala/") {
+		if res.scala == "" {
+			res.scala = owner
+		}
+		return
+	}
+	checkDesc(s, desc, flinkplane.SeverityError, "")
+	if ix.Classes[owner] == nil {
+		if isFlink(owner) {
+			// A Flink class the runtime lacks: a finding unless bundled,
+			// then resolved against the bundled copy.
+			res.cands = append(res.cands, candidate{site: s, class: owner, severity: flinkplane.SeverityError})
+		}
+		if name == "<init>" && !isFlink(owner) {
+			return // constructors are not inherited: no Flink class involved
+		}
+		if owner == res.name {
+			key := name + desc
+			if field {
+				key = name + ":" + desc
+				if _, ok := res.info.Fields[key]; ok {
+					return
+				}
+			} else if _, ok := res.info.Methods[key]; ok {
+				return
+			}
+		}
+		k := owner + "." + name + desc
+		if res.seenRefs == nil {
+			res.seenRefs = map[string]bool{}
+		}
+		if res.seenRefs[k] {
+			return
+		}
+		res.seenRefs[k] = true
+		res.deferred = append(res.deferred, deferredRef{site: s, owner: owner, name: name, desc: desc, field: field, iface: iface})
+		return
+	}
+	w := &world{ix: ix}
+	var r resolution
+	if field {
+		r, _ = w.resolveField(owner, name+":"+desc)
+	} else {
+		r, _ = w.resolveMethod(owner, name+desc, iface)
+	}
+	if r == unresolved {
+		res.findings = append(res.findings, memberFinding(s, owner, name, desc, field, ix.Runtime))
+	}
+}
+
+func memberFinding(s site, owner, name, desc string, field bool, target flinkplane.RuntimeID) flinkplane.Finding {
+	f := flinkplane.Finding{Severity: flinkplane.SeverityError, Class: dotted(s.class), Method: prettyMethod(s.method)}
+	if field {
+		f.Code = CodeUnresolvedField
+		f.Symbol = dotted(owner) + "#" + name
+		f.Message = fmt.Sprintf("Field %s (%s) does not exist in %s.", f.Symbol, typeName(desc), target)
+	} else {
+		f.Code = CodeUnresolvedMethod
+		f.Symbol = dotted(owner) + "#" + prettyMethodFull(name, desc)
+		f.Message = fmt.Sprintf("Method %s with descriptor %s does not exist in %s.", f.Symbol, desc, target)
+	}
+	f.Hint = hintFor(owner, name, desc)
+	return f
+}
+
+// corePrefixes are Flink packages that belong to the runtime (provided by
+// the cluster): bundling them in a job jar is an error when the target lacks
+// the class.
+var corePrefixes = []string{
+	"org/apache/flink/api/", "org/apache/flink/streaming/api/", "org/apache/flink/streaming/runtime/",
+	"org/apache/flink/runtime/", "org/apache/flink/configuration/", "org/apache/flink/core/",
+	"org/apache/flink/util/", "org/apache/flink/types/", "org/apache/flink/client/",
+	"org/apache/flink/metrics/", "org/apache/flink/shaded/", "org/apache/flink/table/api/",
+	"org/apache/flink/state/", "org/apache/flink/contrib/streaming/state/", "org/apache/flink/annotation/",
+}
+
+func isCore(name string) bool {
+	for _, p := range corePrefixes {
+		if strings.HasPrefix(name, p) {
+			return true
+		}
+	}
+	return false
+}
+
+// bundledFindings reports the Flink classes bundled in the jar, one finding
+// per package: ERROR for runtime (core) packages with classes the target
+// lacks (a 1.x copy would load next to the 2.x runtime), WARNING for core
+// classes the runtime shadows (dead weight, provided scope expected), INFO
+// for connector and library packages (bundling connectors is normal).
+func bundledFindings(bundled []string, ix *Index) []flinkplane.Finding {
+	type pkgStat struct {
+		total, missing int
+		example        string
+	}
+	pkgs := map[string]*pkgStat{}
+	for _, n := range bundled {
+		p := packageOf(n)
+		st := pkgs[p]
+		if st == nil {
+			st = &pkgStat{}
+			pkgs[p] = st
+		}
+		st.total++
+		if ix.Classes[n] == nil {
+			st.missing++
+			if st.example == "" || n < st.example {
+				st.example = n
+			}
+		}
+	}
+	var out []flinkplane.Finding
+	for p, st := range pkgs {
+		f := flinkplane.Finding{Code: CodeBundledFlink, Symbol: dotted(p)}
+		switch {
+		case isCore(p+"/") && st.missing > 0:
+			f.Severity = flinkplane.SeverityError
+			f.Class = dotted(st.example)
+			f.Message = fmt.Sprintf("The jar bundles %d class(es) of Flink runtime package %s; %d of them are not in %s (e.g. %s) and would be loaded from the jar next to the runtime's own classes.", st.total, dotted(p), st.missing, ix.Runtime, dotted(st.example))
+			f.Hint = "Declare Flink core dependencies with <scope>provided</scope> and remove them from the shaded jar."
+		case isCore(p + "/"):
+			f.Severity = flinkplane.SeverityWarning
+			f.Message = fmt.Sprintf("The jar bundles %d class(es) of Flink runtime package %s; the runtime's copies are used instead (Flink loads org.apache.flink parent-first).", st.total, dotted(p))
+			f.Hint = "Declare Flink core dependencies with <scope>provided</scope>."
+		default:
+			f.Severity = flinkplane.SeverityInfo
+			f.Message = fmt.Sprintf("The jar bundles %d class(es) of Flink package %s (connector or library code, checked as user code).", st.total, dotted(p))
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+// flinkLine matches a Flink line suffix of a connector version: 3.4.0-1.20.
+var flinkLine = regexp.MustCompile(`-(\d+)\.(\d+)$`)
+
+// pomFindings reports Flink artifacts in the jar built for another Flink line.
+func pomFindings(poms []jar.Pom, ix *Index) []flinkplane.Finding {
+	tmaj, tmin, _ := ix.Runtime.Version()
+	var out []flinkplane.Finding
+	for _, p := range poms {
+		if p.GroupID != "org.apache.flink" {
+			continue
+		}
+		coord := p.GroupID + ":" + p.ArtifactID + ":" + p.Version
+		var maj, min int
+		connector := strings.Contains(p.ArtifactID, "connector")
+		if m := flinkLine.FindStringSubmatch(p.Version); m != nil && connector {
+			fmt.Sscanf(m[1]+" "+m[2], "%d %d", &maj, &min)
+		} else if _, err := fmt.Sscanf(p.Version, "%d.%d", &maj, &min); err != nil || connector {
+			continue // connector without a Flink line suffix (or unparsable): nothing to compare
+		}
+		if maj == tmaj && min == tmin {
+			continue
+		}
+		f := flinkplane.Finding{Code: CodeConnectorVersion, Symbol: coord}
+		where := ""
+		if p.Nested != "" {
+			where = " (in " + p.Nested + ")"
+		}
+		if maj != tmaj {
+			f.Severity = flinkplane.SeverityError
+		} else {
+			f.Severity = flinkplane.SeverityWarning
+		}
+		f.Message = fmt.Sprintf("The jar bundles %s%s, built for Flink %d.%d; the target is Flink %d.%d.", coord, where, maj, min, tmaj, tmin)
+		if connector {
+			f.Hint = fmt.Sprintf("Use a release of %s built for Flink %d.%d.", p.ArtifactID, tmaj, tmin)
+		} else {
+			f.Hint = "Flink modules must not be bundled: declare them with <scope>provided</scope>."
+		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func kindOf(internal string) string {
+	if strings.Contains(internal, "$") {
+		return "Nested class"
+	}
+	return "Class"
+}
+
+func contextText(ctx string) string {
+	switch ctx {
+	case "":
+		return ""
+	case "extends":
+		return " (the class extends it)"
+	case "implements":
+		return " (the class implements it)"
+	default:
+		return " (used as " + ctx + ")"
+	}
+}
+
+var severityRank = map[string]int{flinkplane.SeverityError: 0, flinkplane.SeverityWarning: 1, flinkplane.SeverityInfo: 2}
+
+func sortFindings(fs []flinkplane.Finding) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		a, b := fs[i], fs[j]
+		if severityRank[a.Severity] != severityRank[b.Severity] {
+			return severityRank[a.Severity] < severityRank[b.Severity]
+		}
+		if a.Class != b.Class {
+			return a.Class < b.Class
+		}
+		if a.Method != b.Method {
+			return a.Method < b.Method
+		}
+		if a.Code != b.Code {
+			return a.Code < b.Code
+		}
+		return a.Symbol < b.Symbol
+	})
+}
