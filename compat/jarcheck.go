@@ -169,9 +169,9 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	}
 
 	w := &world{ix: ix, user: map[string]*ClassInfo{}}
-	var bundled []string // Flink classes in the jar
+	var bundled []bundledClass // Flink classes in the jar
 	versions := map[uint16][]string{}
-	var scalaFirst string
+	byName := map[string]int{}
 	for i := range results {
 		res := &results[i]
 		if res.err != nil {
@@ -183,22 +183,60 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			rep.Findings = append(rep.Findings, res.findings...)
 			continue
 		}
-		if isFlink(res.name) {
-			bundled = append(bundled, res.name)
-		}
 		if res.major > RuntimeJavaMajor {
 			versions[res.major] = append(versions[res.major], res.name)
+		}
+		if isFlink(res.name) {
+			b := bundledClass{name: res.name}
+			if t := ix.Classes[res.name]; t != nil {
+				b.shadowed = true
+				b.differs = !sameShape(res.info, t)
+			}
+			bundled = append(bundled, b)
 		}
 		if ix.Classes[res.name] != nil {
 			continue // shadowed by the runtime's copy: never loaded
 		}
 		w.user[res.name] = res.info
-		if scalaFirst == "" && res.scala != "" {
-			scalaFirst = res.name
-		}
+		byName[res.name] = i
 	}
 	rep.Summary.NestedJars = len(r.NestedJars())
 
+	// Which jar classes get loaded: every non-Flink class (user code and
+	// its libraries), and the bundled Flink classes the runtime lacks when a
+	// loaded class refers to them. A bundled class that only a shadowed
+	// class refers to (e.g. an inner class of a connector class the runtime
+	// provides) is never loaded.
+	live := map[string]bool{}
+	var queue []string
+	for n := range w.user {
+		if !isFlink(n) {
+			live[n] = true
+			queue = append(queue, n)
+		}
+	}
+	for len(queue) > 0 {
+		n := queue[len(queue)-1]
+		queue = queue[:len(queue)-1]
+		res := &results[byName[n]]
+		for _, c := range res.cands {
+			if w.user[c.class] != nil && !live[c.class] {
+				live[c.class] = true
+				queue = append(queue, c.class)
+			}
+		}
+		for _, d := range res.deferred {
+			if w.user[d.owner] != nil && !live[d.owner] {
+				live[d.owner] = true
+				queue = append(queue, d.owner)
+			}
+		}
+	}
+	for i := range bundled {
+		bundled[i].live = live[bundled[i].name]
+	}
+
+	var scalaFirst string
 	// Pass 2: findings that need the whole jar.
 	seen := map[string]bool{}
 	add := func(f flinkplane.Finding) {
@@ -212,8 +250,11 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	memo := map[string]bool{}
 	for i := range results {
 		res := &results[i]
-		if res.name == "" || w.user[res.name] == nil {
+		if res.name == "" || !live[res.name] {
 			continue
+		}
+		if scalaFirst == "" && res.scala != "" {
+			scalaFirst = res.name
 		}
 		for _, f := range res.findings {
 			add(f)
@@ -234,6 +275,11 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			})
 		}
 		for _, d := range res.deferred {
+			if isFlink(d.owner) && w.user[d.owner] == nil {
+				// The owner is neither in the runtime nor in the jar.
+				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+				continue
+			}
 			if !w.hasFlinkAncestor(d.owner, memo) {
 				continue
 			}
@@ -523,48 +569,137 @@ func isCore(name string) bool {
 	return false
 }
 
-// bundledFindings reports the Flink classes bundled in the jar, one finding
-// per package: ERROR for runtime (core) packages with classes the target
-// lacks (a 1.x copy would load next to the 2.x runtime), WARNING for core
-// classes the runtime shadows (dead weight, provided scope expected), INFO
-// for connector and library packages (bundling connectors is normal).
-func bundledFindings(bundled []string, ix *Index) []flinkplane.Finding {
-	type pkgStat struct {
-		total, missing int
-		example        string
+// bundledClass is a class of the Flink namespace found in the user jar.
+type bundledClass struct {
+	name     string
+	shadowed bool // the runtime has a class of that name (and wins)
+	differs  bool // shadowed, and the runtime's class has another shape
+	live     bool // not shadowed and loaded from the jar
+}
+
+// sameShape reports whether a bundled class declares the same supertypes and
+// non-synthetic members as the runtime's class of the same name.
+func sameShape(a, b *ClassInfo) bool {
+	if a.Super != b.Super || len(a.Interfaces) != len(b.Interfaces) {
+		return false
 	}
-	pkgs := map[string]*pkgStat{}
-	for _, n := range bundled {
-		p := packageOf(n)
-		st := pkgs[p]
-		if st == nil {
-			st = &pkgStat{}
-			pkgs[p] = st
+	for i := range a.Interfaces {
+		if a.Interfaces[i] != b.Interfaces[i] {
+			return false
 		}
-		st.total++
-		if ix.Classes[n] == nil {
-			st.missing++
-			if st.example == "" || n < st.example {
-				st.example = n
+	}
+	count := func(m map[string]uint16) int {
+		n := 0
+		for k, acc := range m {
+			if acc&classfile.AccSynthetic == 0 && !strings.HasPrefix(k, "lambda$") {
+				n++
+			}
+		}
+		return n
+	}
+	for _, pair := range [][2]map[string]uint16{{a.Methods, b.Methods}, {a.Fields, b.Fields}} {
+		x, y := pair[0], pair[1]
+		if count(x) != count(y) {
+			return false
+		}
+		for k, acc := range x {
+			if acc&classfile.AccSynthetic != 0 || strings.HasPrefix(k, "lambda$") {
+				continue
+			}
+			if _, ok := y[k]; !ok {
+				return false
 			}
 		}
 	}
-	var out []flinkplane.Finding
-	for p, st := range pkgs {
-		f := flinkplane.Finding{Code: CodeBundledFlink, Symbol: dotted(p)}
+	return true
+}
+
+// moduleOf groups Flink class names for reporting: the first five name
+// segments (org/apache/flink/connector/file).
+func moduleOf(name string) string {
+	parts := strings.SplitN(name, "/", 6)
+	if len(parts) > 5 {
+		parts = parts[:5]
+	} else if len(parts) > 1 {
+		parts = parts[:len(parts)-1]
+	}
+	return strings.Join(parts, "/")
+}
+
+// bundledFindings reports the Flink classes bundled in the jar, at most one
+// finding per severity:
+//   - ERROR: classes of Flink runtime (core) packages that the target lacks
+//     and that would be loaded from the jar, next to the runtime's own
+//     classes;
+//   - WARNING: bundled classes built for another Flink line (their shape
+//     differs from the runtime's copy, or the runtime lacks them in a core
+//     package) that the runtime shadows: harmless on flinkplane's runtime
+//     (org.apache.flink loads parent-first), fatal on a runtime without
+//     that module;
+//   - INFO: connector or library classes the runtime does not have; they
+//     are checked like user code.
+//
+// Classes identical in shape to the runtime's copy produce no finding.
+func bundledFindings(bundled []bundledClass, ix *Index) []flinkplane.Finding {
+	type stat struct{ total, n int }
+	groups := map[string]map[string]*stat{} // severity -> module -> stat
+	examples := map[string]string{}
+	for _, b := range bundled {
+		var sev string
 		switch {
-		case isCore(p+"/") && st.missing > 0:
-			f.Severity = flinkplane.SeverityError
-			f.Class = dotted(st.example)
-			f.Message = fmt.Sprintf("The jar bundles %d class(es) of Flink runtime package %s; %d of them are not in %s (e.g. %s) and would be loaded from the jar next to the runtime's own classes.", st.total, dotted(p), st.missing, ix.Runtime, dotted(st.example))
-			f.Hint = "Declare Flink core dependencies with <scope>provided</scope> and remove them from the shaded jar."
-		case isCore(p + "/"):
-			f.Severity = flinkplane.SeverityWarning
-			f.Message = fmt.Sprintf("The jar bundles %d class(es) of Flink runtime package %s; the runtime's copies are used instead (Flink loads org.apache.flink parent-first).", st.total, dotted(p))
-			f.Hint = "Declare Flink core dependencies with <scope>provided</scope>."
+		case !b.shadowed && b.live && isCore(b.name):
+			sev = flinkplane.SeverityError
+		case b.differs || (!b.shadowed && isCore(b.name)):
+			sev = flinkplane.SeverityWarning
+		case !b.shadowed && b.live:
+			sev = flinkplane.SeverityInfo
 		default:
-			f.Severity = flinkplane.SeverityInfo
-			f.Message = fmt.Sprintf("The jar bundles %d class(es) of Flink package %s (connector or library code, checked as user code).", st.total, dotted(p))
+			continue
+		}
+		m := moduleOf(b.name)
+		if groups[sev] == nil {
+			groups[sev] = map[string]*stat{}
+		}
+		st := groups[sev][m]
+		if st == nil {
+			st = &stat{}
+			groups[sev][m] = st
+		}
+		st.n++
+		if e, ok := examples[sev]; !ok || b.name < e {
+			examples[sev] = b.name
+		}
+	}
+	totals := map[string]int{}
+	for _, b := range bundled {
+		totals[moduleOf(b.name)]++
+	}
+	var out []flinkplane.Finding
+	for _, sev := range []string{flinkplane.SeverityError, flinkplane.SeverityWarning, flinkplane.SeverityInfo} {
+		g := groups[sev]
+		if len(g) == 0 {
+			continue
+		}
+		var mods []string
+		for m := range g {
+			mods = append(mods, m)
+		}
+		sort.Strings(mods)
+		var parts []string
+		for _, m := range mods {
+			parts = append(parts, fmt.Sprintf("%s (%d of %d classes)", dotted(m), g[m].n, totals[m]))
+		}
+		f := flinkplane.Finding{Severity: sev, Code: CodeBundledFlink, Class: dotted(examples[sev]), Symbol: dotted(strings.Join(mods, ","))}
+		list := strings.Join(parts, ", ")
+		switch sev {
+		case flinkplane.SeverityError:
+			f.Message = fmt.Sprintf("The jar bundles Flink runtime classes that %s does not have; they would be loaded from the jar next to the runtime's own classes: %s.", ix.Runtime, list)
+			f.Hint = "Declare Flink core dependencies with <scope>provided</scope> and remove them from the shaded jar."
+		case flinkplane.SeverityWarning:
+			f.Message = fmt.Sprintf("The jar bundles Flink classes built for another Flink line than %s: %s. The runtime's own copies shadow them (Flink loads org.apache.flink parent-first); on a runtime without these modules the bundled copies would load and fail.", ix.Runtime, list)
+			f.Hint = "Build the jar against the target Flink version, or declare Flink modules the runtime provides with <scope>provided</scope>."
+		default:
+			f.Message = fmt.Sprintf("The jar bundles Flink connector or library classes that the runtime does not have; they are checked as user code: %s.", list)
 		}
 		out = append(out, f)
 	}

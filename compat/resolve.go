@@ -65,6 +65,9 @@ func (w *world) resolveMethod(owner, nameDesc string, iface bool) (r resolution,
 		seen[c] = true
 		ci, origin := w.lookup(c)
 		if ci == nil {
+			if cannotDeclare(c, nameDesc) {
+				break
+			}
 			return unknown, touchedFlink
 		}
 		if origin == originTarget {
@@ -91,6 +94,9 @@ func (w *world) resolveMethod(owner, nameDesc string, iface bool) (r resolution,
 		seen[c] = true
 		ci, origin := w.lookup(c)
 		if ci == nil {
+			if cannotDeclare(c, nameDesc) {
+				continue
+			}
 			return unknown, touchedFlink
 		}
 		if origin == originTarget {
@@ -116,6 +122,9 @@ func (w *world) resolveField(owner, nameDesc string) (r resolution, touchedFlink
 		seen[c] = true
 		ci, origin := w.lookup(c)
 		if ci == nil {
+			if cannotDeclare(c, nameDesc) {
+				return unresolved
+			}
 			return unknown
 		}
 		if origin == originTarget {
@@ -162,4 +171,11 @@ func (w *world) hasFlinkAncestor(name string, memo map[string]bool) bool {
 	}
 	memo[name] = v
 	return v
+}
+
+// cannotDeclare reports whether class c, which is not indexed, certainly
+// does not declare a member with descriptor nameDesc: JDK classes cannot
+// declare members whose types are Flink classes.
+func cannotDeclare(c, nameDesc string) bool {
+	return (strings.HasPrefix(c, "java/") || strings.HasPrefix(c, "javax/")) && strings.Contains(nameDesc, "L"+FlinkPrefix)
 }
