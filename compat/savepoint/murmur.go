@@ -99,7 +99,7 @@ func fmix64(k uint64) uint64 {
 	k ^= k >> 33
 	k *= 0xff51afd7ed558ccd
 	k ^= k >> 33
-	k *= 0xc4ceb93e1a85ec53
+	k *= 0xc4ceb9fe1a85ec53
 	k ^= k >> 33
 	return k
 }
