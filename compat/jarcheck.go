@@ -26,6 +26,7 @@ const (
 	CodeClassVersion     = "CLASS_VERSION"
 	CodeScala            = "SCALA_LIBRARY"
 	CodeBadClass         = "MALFORMED_CLASS"
+	CodeBrokenBundled    = "INCOMPATIBLE_BUNDLED_CLASS"
 )
 
 // RuntimeJavaMajor is the class-file major version of the Java the runtimes
@@ -292,6 +293,60 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			}
 			if r == unresolved && touched {
 				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+			}
+		}
+	}
+	// A user class that uses a bundled Flink class which cannot be loaded
+	// on the target (its supertypes are gone, e.g. FlinkKafkaConsumer
+	// extending RichParallelSourceFunction) fails at that use site too.
+	brokenMemo := map[string]string{}
+	var broken func(name string, depth int) string
+	broken = func(name string, depth int) string {
+		if v, ok := brokenMemo[name]; ok || depth > 64 {
+			return v
+		}
+		brokenMemo[name] = ""
+		i, ok := byName[name]
+		if !ok {
+			return ""
+		}
+		res := &results[i]
+		var why string
+		for _, c := range res.cands {
+			if c.method == "" && c.severity == flinkplane.SeverityError && w.user[c.class] == nil {
+				why = c.class
+				break
+			}
+		}
+		if why == "" && res.info != nil {
+			for _, sup := range append([]string{res.info.Super}, res.info.Interfaces...) {
+				if isFlink(sup) && w.user[sup] != nil {
+					if b := broken(sup, depth+1); b != "" {
+						why = b
+						break
+					}
+				}
+			}
+		}
+		brokenMemo[name] = why
+		return why
+	}
+	for i := range results {
+		res := &results[i]
+		if res.name == "" || !live[res.name] || isFlink(res.name) {
+			continue
+		}
+		for _, c := range res.cands {
+			if !isFlink(c.class) || w.user[c.class] == nil {
+				continue
+			}
+			if why := broken(c.class, 0); why != "" {
+				add(flinkplane.Finding{
+					Severity: flinkplane.SeverityError, Code: CodeBrokenBundled,
+					Class: dotted(c.site.class), Method: prettyMethod(c.method), Symbol: dotted(c.class),
+					Message: fmt.Sprintf("%s, bundled in the jar, cannot be loaded on %s: its supertype %s does not exist there.", dotted(c.class), ix.Runtime, dotted(why)),
+					Hint:    firstNonEmpty(hintFor(c.class, "", ""), hintFor(why, "", "")),
+				})
 			}
 		}
 	}
@@ -788,4 +843,13 @@ func sortFindings(fs []flinkplane.Finding) {
 		}
 		return a.Symbol < b.Symbol
 	})
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, x := range s {
+		if x != "" {
+			return x
+		}
+	}
+	return ""
 }
