@@ -136,7 +136,7 @@ func classHint(class string) string {
 			continue
 		}
 		if m.Class == class || (strings.HasSuffix(m.Class, "/") && strings.HasPrefix(class, m.Class)) ||
-			strings.HasPrefix(class, m.Class+"$") {
+			(strings.HasPrefix(class, m.Class) && class[len(m.Class)] == '$') {
 			return m.Hint
 		}
 	}

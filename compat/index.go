@@ -36,6 +36,53 @@ type ClassInfo struct {
 	Methods map[string]uint16
 	// Fields maps name+":"+descriptor to access flags.
 	Fields map[string]uint16
+
+	// Classes of a scanned jar build Methods and Fields on first use from
+	// these (most are never searched).
+	rawMethods, rawFields []classfile.Member
+}
+
+// build fills Methods and Fields of a lazily built ClassInfo.
+func (ci *ClassInfo) build() {
+	if ci.Methods != nil {
+		return
+	}
+	ci.Methods = make(map[string]uint16, len(ci.rawMethods))
+	ci.Fields = make(map[string]uint16, len(ci.rawFields))
+	for _, m := range ci.rawMethods {
+		ci.Methods[m.Name+m.Descriptor] = m.Access
+	}
+	for _, f := range ci.rawFields {
+		ci.Fields[f.Name+":"+f.Descriptor] = f.Access
+	}
+	ci.rawMethods, ci.rawFields = nil, nil
+}
+
+// HasMethod reports whether the class declares method name+descriptor.
+func (ci *ClassInfo) HasMethod(nameDesc string) bool {
+	ci.build()
+	_, ok := ci.Methods[nameDesc]
+	return ok
+}
+
+// HasField reports whether the class declares field name+":"+descriptor.
+func (ci *ClassInfo) HasField(nameDesc string) bool {
+	ci.build()
+	_, ok := ci.Fields[nameDesc]
+	return ok
+}
+
+// lazyClassInfo returns a ClassInfo whose member maps are built on first use.
+func lazyClassInfo(c *classfile.Class) *ClassInfo {
+	ms := make([]classfile.Member, len(c.Methods))
+	for i, m := range c.Methods {
+		ms[i] = classfile.Member{Access: m.Access, Name: m.Name, Descriptor: m.Descriptor}
+	}
+	fs := make([]classfile.Member, len(c.Fields))
+	for i, f := range c.Fields {
+		fs[i] = classfile.Member{Access: f.Access, Name: f.Name, Descriptor: f.Descriptor}
+	}
+	return &ClassInfo{Access: c.Access, Super: c.Super, Interfaces: c.Interfaces, rawMethods: ms, rawFields: fs}
 }
 
 // Index is the symbol index of one installed runtime: every class under

@@ -109,8 +109,10 @@ type classResult struct {
 	deferred []deferredRef
 	scala    string // first scala/ class referenced
 	err      error
-	seenRefs map[string]bool // deferred references already recorded
+	seenRefs map[refKey]bool // deferred references already recorded
 }
+
+type refKey struct{ owner, name, desc string }
 
 // ScanJar checks the jar at path against index ix. The returned report's
 // findings are sorted by severity, class and method.
@@ -134,17 +136,20 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			var parser classfile.Parser
+			var buf []byte
 			for i := range work {
 				f := files[i]
 				res := &results[i]
 				res.path = f.Path()
-				b, err := r.Read(f)
+				b, err := r.ReadBuf(f, buf)
 				if err != nil {
 					res.err = err
 					continue
 				}
+				buf = b
 				res.size = int64(len(b))
-				c, err := classfile.Parse(b)
+				c, err := parser.Parse(b)
 				if err != nil {
 					res.findings = append(res.findings, flinkplane.Finding{
 						Severity: flinkplane.SeverityWarning, Code: CodeBadClass, Class: f.ClassName,
@@ -423,7 +428,7 @@ func effectiveClasses(r *jar.Reader) []*jar.File {
 // scanClass checks one class's references against the target index.
 func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 	res.name, res.major = c.Name, c.Major
-	res.info = classInfo(c)
+	res.info = lazyClassInfo(c)
 	if ix.Classes[c.Name] != nil {
 		return // shadowed by the runtime
 	}
@@ -556,19 +561,19 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 			return // constructors are not inherited: no Flink class involved
 		}
 		if owner == res.name {
-			key := name + desc
+			ms := res.info.rawMethods
 			if field {
-				key = name + ":" + desc
-				if _, ok := res.info.Fields[key]; ok {
+				ms = res.info.rawFields
+			}
+			for _, m := range ms {
+				if m.Name == name && m.Descriptor == desc {
 					return
 				}
-			} else if _, ok := res.info.Methods[key]; ok {
-				return
 			}
 		}
-		k := owner + "." + name + desc
+		k := refKey{owner, name, desc}
 		if res.seenRefs == nil {
-			res.seenRefs = map[string]bool{}
+			res.seenRefs = map[refKey]bool{}
 		}
 		if res.seenRefs[k] {
 			return
@@ -577,7 +582,7 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 		res.deferred = append(res.deferred, deferredRef{site: s, owner: owner, name: name, desc: desc, field: field, iface: iface})
 		return
 	}
-	w := &world{ix: ix}
+	w := world{ix: ix}
 	var r resolution
 	if field {
 		r, _ = w.resolveField(owner, name+":"+desc)
@@ -635,6 +640,8 @@ type bundledClass struct {
 // sameShape reports whether a bundled class declares the same supertypes and
 // non-synthetic members as the runtime's class of the same name.
 func sameShape(a, b *ClassInfo) bool {
+	a.build()
+	b.build()
 	if a.Super != b.Super || len(a.Interfaces) != len(b.Interfaces) {
 		return false
 	}

@@ -57,12 +57,13 @@ func (w *world) resolveMethod(owner, nameDesc string, iface bool) (r resolution,
 		return resolved, false
 	}
 	var ifaces []string
-	seen := map[string]bool{}
+	var seenBuf [16]string
+	seen := visited(seenBuf[:0])
 	for c := owner; c != ""; {
-		if seen[c] {
+		if seen.has(c) {
 			break // cyclic hierarchy in a malformed jar
 		}
-		seen[c] = true
+		seen = append(seen, c)
 		ci, origin := w.lookup(c)
 		if ci == nil {
 			if cannotDeclare(c, nameDesc) {
@@ -73,7 +74,7 @@ func (w *world) resolveMethod(owner, nameDesc string, iface bool) (r resolution,
 		if origin == originTarget {
 			touchedFlink = true
 		}
-		if _, ok := ci.Methods[nameDesc]; ok {
+		if ci.HasMethod(nameDesc) {
 			return resolved, touchedFlink
 		}
 		ifaces = append(ifaces, ci.Interfaces...)
@@ -88,10 +89,10 @@ func (w *world) resolveMethod(owner, nameDesc string, iface bool) (r resolution,
 	for len(ifaces) > 0 {
 		c := ifaces[len(ifaces)-1]
 		ifaces = ifaces[:len(ifaces)-1]
-		if seen[c] {
+		if seen.has(c) {
 			continue
 		}
-		seen[c] = true
+		seen = append(seen, c)
 		ci, origin := w.lookup(c)
 		if ci == nil {
 			if cannotDeclare(c, nameDesc) {
@@ -102,7 +103,7 @@ func (w *world) resolveMethod(owner, nameDesc string, iface bool) (r resolution,
 		if origin == originTarget {
 			touchedFlink = true
 		}
-		if _, ok := ci.Methods[nameDesc]; ok {
+		if ci.HasMethod(nameDesc) {
 			return resolved, touchedFlink
 		}
 		ifaces = append(ifaces, ci.Interfaces...)
@@ -113,13 +114,14 @@ func (w *world) resolveMethod(owner, nameDesc string, iface bool) (r resolution,
 // resolveField follows JVMS 5.4.3.2: the class, its superinterfaces
 // (recursively), then its superclass.
 func (w *world) resolveField(owner, nameDesc string) (r resolution, touchedFlink bool) {
-	seen := map[string]bool{}
+	var seenBuf [16]string
+	seen := visited(seenBuf[:0])
 	var walk func(c string, depth int) resolution
 	walk = func(c string, depth int) resolution {
-		if seen[c] || depth > 256 {
+		if seen.has(c) || depth > 256 {
 			return unresolved
 		}
-		seen[c] = true
+		seen = append(seen, c)
 		ci, origin := w.lookup(c)
 		if ci == nil {
 			if cannotDeclare(c, nameDesc) {
@@ -130,7 +132,7 @@ func (w *world) resolveField(owner, nameDesc string) (r resolution, touchedFlink
 		if origin == originTarget {
 			touchedFlink = true
 		}
-		if _, ok := ci.Fields[nameDesc]; ok {
+		if ci.HasField(nameDesc) {
 			return resolved
 		}
 		for _, i := range ci.Interfaces {
@@ -178,4 +180,16 @@ func (w *world) hasFlinkAncestor(name string, memo map[string]bool) bool {
 // declare members whose types are Flink classes.
 func cannotDeclare(c, nameDesc string) bool {
 	return (strings.HasPrefix(c, "java/") || strings.HasPrefix(c, "javax/")) && strings.Contains(nameDesc, "L"+FlinkPrefix)
+}
+
+// visited is a small set of class names (hierarchies are shallow).
+type visited []string
+
+func (v visited) has(s string) bool {
+	for _, x := range v {
+		if x == s {
+			return true
+		}
+	}
+	return false
 }

@@ -66,13 +66,15 @@ const (
 
 // Constant is one constant-pool entry. A and B are the entry's u2 operands
 // (class/name/descriptor/bootstrap indexes); for MethodHandle A is the
-// reference kind and B the reference index. Str holds the text of a Utf8
-// entry.
+// reference kind and B the reference index. The text of a Utf8 entry is
+// decoded on first use by Pool.Utf8 (most entries of a class are never
+// needed).
 type Constant struct {
 	Tag uint8
 	A   uint16
 	B   uint16
-	Str string
+	str string
+	raw []byte // Utf8 bytes, aliasing the class file
 }
 
 // Pool is a constant pool; index 0 and the slot after a Long/Double are
@@ -121,6 +123,9 @@ type Class struct {
 	Bootstrap   []BootstrapMethod
 	// Signature is the generic signature, if present.
 	Signature string
+
+	seen  []uint32 // readCode's per-method deduplication
+	stamp uint32
 }
 
 type reader struct {
@@ -175,70 +180,90 @@ const Magic = 0xCAFEBABE
 
 // Parse parses a class file. Errors wrap ErrMalformed.
 func Parse(b []byte) (*Class, error) {
-	r := &reader{b: b}
-	magic, err := r.u4()
-	if err != nil {
-		return nil, err
-	}
-	if magic != Magic {
-		return nil, fmt.Errorf("%w: bad magic %#x", ErrMalformed, magic)
-	}
+	return new(Parser).Parse(b)
+}
+
+// Parser parses class files reusing its buffers: the Class returned by Parse
+// (and b, which its constant pool aliases) must not be used after the next
+// call. A Parser is not safe for concurrent use.
+type Parser struct {
+	pool Pool
+	seen []uint32
+}
+
+// Parse parses a class file. Errors wrap ErrMalformed.
+func (ps *Parser) Parse(b []byte) (*Class, error) {
 	c := &Class{}
-	if c.Minor, err = r.u2(); err != nil {
-		return nil, err
-	}
-	if c.Major, err = r.u2(); err != nil {
-		return nil, err
-	}
-	if err := c.readPool(r); err != nil {
-		return nil, err
-	}
-	if c.Access, err = r.u2(); err != nil {
-		return nil, err
-	}
-	this, err := r.u2()
-	if err != nil {
-		return nil, err
-	}
-	if c.Name, err = c.Pool.ClassName(this); err != nil {
-		return nil, fmt.Errorf("this_class: %w", err)
-	}
-	super, err := r.u2()
-	if err != nil {
-		return nil, err
-	}
-	if super != 0 {
-		if c.Super, err = c.Pool.ClassName(super); err != nil {
-			return nil, fmt.Errorf("super_class: %w", err)
-		}
-	}
-	n, err := r.u2()
-	if err != nil {
-		return nil, err
-	}
-	if int(n)*2 > r.remaining() {
-		return nil, r.fail("interfaces count %d exceeds input", n)
-	}
-	c.Interfaces = make([]string, n)
-	for i := range c.Interfaces {
-		idx, _ := r.u2()
-		if c.Interfaces[i], err = c.Pool.ClassName(idx); err != nil {
-			return nil, fmt.Errorf("interface %d: %w", i, err)
-		}
-	}
-	if c.Fields, err = c.readMembers(r, false); err != nil {
-		return nil, err
-	}
-	if c.Methods, err = c.readMembers(r, true); err != nil {
-		return nil, err
-	}
-	if err := c.readAttributes(r, nil); err != nil {
+	if err := c.parse(b, ps); err != nil {
 		return nil, err
 	}
 	return c, nil
 }
 
-func (c *Class) readPool(r *reader) error {
+func (c *Class) parse(b []byte, ps *Parser) error {
+	r := &reader{b: b}
+	magic, err := r.u4()
+	if err != nil {
+		return err
+	}
+	if magic != Magic {
+		return fmt.Errorf("%w: bad magic %#x", ErrMalformed, magic)
+	}
+	if c.Minor, err = r.u2(); err != nil {
+		return err
+	}
+	if c.Major, err = r.u2(); err != nil {
+		return err
+	}
+	if err := c.readPool(r, ps); err != nil {
+		return err
+	}
+	if c.Access, err = r.u2(); err != nil {
+		return err
+	}
+	this, err := r.u2()
+	if err != nil {
+		return err
+	}
+	if c.Name, err = c.Pool.ClassName(this); err != nil {
+		return fmt.Errorf("this_class: %w", err)
+	}
+	super, err := r.u2()
+	if err != nil {
+		return err
+	}
+	if super != 0 {
+		if c.Super, err = c.Pool.ClassName(super); err != nil {
+			return fmt.Errorf("super_class: %w", err)
+		}
+	}
+	n, err := r.u2()
+	if err != nil {
+		return err
+	}
+	if int(n)*2 > r.remaining() {
+		return r.fail("interfaces count %d exceeds input", n)
+	}
+	c.Interfaces = make([]string, n)
+	for i := range c.Interfaces {
+		idx, _ := r.u2()
+		if c.Interfaces[i], err = c.Pool.ClassName(idx); err != nil {
+			return fmt.Errorf("interface %d: %w", i, err)
+		}
+	}
+	if c.Fields, err = c.readMembers(r, false); err != nil {
+		return err
+	}
+	if c.Methods, err = c.readMembers(r, true); err != nil {
+		return err
+	}
+	if err := c.readAttributes(r, nil); err != nil {
+		return err
+	}
+	return nil
+}
+
+func (c *Class) readPool(r *reader, ps *Parser) error {
 	count, err := r.u2()
 	if err != nil {
 		return err
@@ -251,7 +276,20 @@ func (c *Class) readPool(r *reader) error {
 	if (int(count)-1)*3 > r.remaining() {
 		return r.fail("constant pool count %d exceeds input", count)
 	}
-	c.Pool = make(Pool, count)
+	if cap(ps.pool) >= int(count) {
+		c.Pool = ps.pool[:count]
+		clear(c.Pool)
+	} else {
+		c.Pool = make(Pool, count)
+		ps.pool = c.Pool
+	}
+	if cap(ps.seen) >= int(count) {
+		c.seen = ps.seen[:count]
+		clear(c.seen)
+	} else {
+		c.seen = make([]uint32, count)
+		ps.seen = c.seen
+	}
 	for i := 1; i < int(count); i++ {
 		tag, err := r.u1()
 		if err != nil {
@@ -269,7 +307,7 @@ func (c *Class) readPool(r *reader) error {
 			if err != nil {
 				return err
 			}
-			e.Str = decodeModifiedUTF8(s)
+			e.raw = s
 		case TagInteger, TagFloat:
 			if _, err := r.bytes(4); err != nil {
 				return err
@@ -351,12 +389,18 @@ func decodeModifiedUTF8(b []byte) string {
 	return sb.String()
 }
 
-// Utf8 returns the text of Utf8 entry i.
+// Utf8 returns the text of Utf8 entry i. Not safe for concurrent use (the
+// text is decoded and cached on first use).
 func (p Pool) Utf8(i uint16) (string, error) {
 	if int(i) >= len(p) || i == 0 || p[i].Tag != TagUtf8 {
 		return "", fmt.Errorf("%w: constant %d is not Utf8", ErrMalformed, i)
 	}
-	return p[i].Str, nil
+	e := &p[i]
+	if e.raw != nil {
+		e.str = decodeModifiedUTF8(e.raw)
+		e.raw = nil
+	}
+	return e.str, nil
 }
 
 // ClassName returns the internal name of Class entry i.

@@ -100,8 +100,8 @@ func TestParse_Sample(t *testing.T) {
 		}
 	}
 	var found bool
-	for _, e := range c.Pool {
-		if e.Tag == classfile.TagUtf8 && strings.Contains(e.Str, "é€𝄞") {
+	for i := range c.Pool {
+		if s, err := c.Pool.Utf8(uint16(i)); err == nil && strings.Contains(s, "é€𝄞") {
 			found = true
 		}
 	}

@@ -67,12 +67,15 @@ func (c *Class) readCode(r *reader, m *Member) error {
 		return r.fail("code length %d exceeds attribute", n)
 	}
 	code, _ := r.bytes(int(n))
-	seen := make(map[uint16]struct{})
+	// seen[idx] == stamp marks entries this method already recorded; the
+	// slice is shared by the class's methods (one allocation per class).
+	c.stamp++
+	seen, stamp := c.seen, c.stamp
 	add := func(idx uint16) {
-		if _, ok := seen[idx]; ok {
+		if seen[idx] == stamp {
 			return
 		}
-		seen[idx] = struct{}{}
+		seen[idx] = stamp
 		m.Refs = append(m.Refs, idx)
 	}
 	for pc := 0; pc < len(code); {

@@ -210,6 +210,11 @@ func (r *Reader) add(ra io.ReaderAt, size int64, nested string, entries *int) er
 
 // Read returns an entry's content, enforcing the limits.
 func (r *Reader) Read(f *File) ([]byte, error) {
+	return r.ReadBuf(f, nil)
+}
+
+// ReadBuf is Read reusing buf's storage when it is large enough.
+func (r *Reader) ReadBuf(f *File, buf []byte) ([]byte, error) {
 	zf := f.zf
 	if int64(zf.UncompressedSize64) > r.lim.MaxEntrySize || zf.UncompressedSize64 > 1<<62 {
 		return nil, fmt.Errorf("%w: %s is %d bytes (max %d)", ErrLimit, f.Path(), zf.UncompressedSize64, r.lim.MaxEntrySize)
@@ -224,8 +229,12 @@ func (r *Reader) Read(f *File) ([]byte, error) {
 	defer rc.Close()
 	// The declared size is only a hint: read at most the limit, then check
 	// what was actually produced.
-	buf := bytes.NewBuffer(make([]byte, 0, int(min(int64(zf.UncompressedSize64), 64<<20))+1))
-	n, err := io.Copy(buf, io.LimitReader(rc, r.lim.MaxEntrySize+1))
+	want := int(min(int64(zf.UncompressedSize64), 64<<20)) + 1
+	if cap(buf) < want {
+		buf = make([]byte, 0, want)
+	}
+	w := bytes.NewBuffer(buf[:0])
+	n, err := io.Copy(w, io.LimitReader(rc, r.lim.MaxEntrySize+1))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path(), err)
 	}
@@ -238,7 +247,7 @@ func (r *Reader) Read(f *File) ([]byte, error) {
 	if t := r.total.Add(n); t > r.lim.MaxTotal {
 		return nil, fmt.Errorf("%w: more than %d bytes uncompressed in total", ErrLimit, r.lim.MaxTotal)
 	}
-	return buf.Bytes(), nil
+	return w.Bytes(), nil
 }
 
 func (r *Reader) checkRatio(f *File, n int64) error {
