@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -110,6 +111,10 @@ type classResult struct {
 	scala    string // first scala/ class referenced
 	err      error
 	seenRefs map[refKey]bool // deferred references already recorded
+	// edges are the jar classes this class may load: supertypes, class
+	// constants, annotation types and class names in string constants
+	// (Class.forName).
+	edges []string
 }
 
 type refKey struct{ owner, name, desc string }
@@ -125,6 +130,10 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	defer r.Close()
 	rep := &JarReport{Jar: path, Target: ix.Runtime}
 	files := effectiveClasses(r)
+	jarNames := make(map[string]bool, len(files))
+	for _, f := range files {
+		jarNames[f.ClassName] = true
+	}
 
 	// Pass 1: parse every class in parallel; check references into the
 	// target runtime; collect what needs the whole jar.
@@ -158,6 +167,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 					continue
 				}
 				scanClass(c, ix, res)
+				collectEdges(c, jarNames, res)
 				res.seenRefs = nil
 			}
 		}()
@@ -208,34 +218,43 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	}
 	rep.Summary.NestedJars = len(r.NestedJars())
 
-	// Which jar classes get loaded: every non-Flink class (user code and
-	// its libraries), and the bundled Flink classes the runtime lacks when a
-	// loaded class refers to them. A bundled class that only a shadowed
-	// class refers to (e.g. an inner class of a connector class the runtime
-	// provides) is never loaded.
+	// Which jar classes get loaded: those reachable from the entry points
+	// (Main-Class / program-class, service providers) through the classes
+	// they refer to, never through a class the runtime shadows. Without an
+	// entry point every non-Flink class is a root. Unreachable code (optional
+	// integrations of bundled libraries, inner classes of shadowed connector
+	// classes) is never loaded and produces no finding.
 	live := map[string]bool{}
 	var queue []string
-	for n := range w.user {
-		if !isFlink(n) {
+	push := func(n string) {
+		if w.user[n] != nil && !live[n] {
 			live[n] = true
 			queue = append(queue, n)
+		}
+	}
+	roots := entryPoints(r, func(n string) bool { return ix.Classes[n] != nil || jarNames[n] })
+	for _, n := range roots {
+		push(n)
+	}
+	if len(queue) == 0 {
+		for n := range w.user {
+			if !isFlink(n) {
+				push(n)
+			}
 		}
 	}
 	for len(queue) > 0 {
 		n := queue[len(queue)-1]
 		queue = queue[:len(queue)-1]
 		res := &results[byName[n]]
+		for _, e := range res.edges {
+			push(e)
+		}
 		for _, c := range res.cands {
-			if w.user[c.class] != nil && !live[c.class] {
-				live[c.class] = true
-				queue = append(queue, c.class)
-			}
+			push(c.class)
 		}
 		for _, d := range res.deferred {
-			if w.user[d.owner] != nil && !live[d.owner] {
-				live[d.owner] = true
-				queue = append(queue, d.owner)
-			}
+			push(d.owner)
 		}
 	}
 	for i := range bundled {
@@ -859,4 +878,88 @@ func firstNonEmpty(s ...string) string {
 		}
 	}
 	return ""
+}
+
+// entryPoints returns the classes the JVM and Flink load from the jar by
+// name: the manifest's program-class or Main-Class and the service
+// providers of META-INF/services whose service interface exists (a
+// ServiceLoader for an interface that is not on the classpath never runs).
+// Empty when the jar names no main class.
+func entryPoints(r *jar.Reader, exists func(string) bool) []string {
+	var out []string
+	for _, k := range []string{"program-class", "Program-Class", "Main-Class"} {
+		if v := strings.TrimSpace(r.Manifest[k]); v != "" {
+			out = append(out, strings.ReplaceAll(v, ".", "/"))
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	for svc, ps := range r.Services {
+		if !exists(strings.ReplaceAll(svc, ".", "/")) {
+			continue
+		}
+		for _, p := range ps {
+			out = append(out, strings.ReplaceAll(p, ".", "/"))
+		}
+	}
+	return out
+}
+
+// collectEdges records which jar classes c may load.
+func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult) {
+	if res.name == "" {
+		return
+	}
+	add := func(n string) {
+		if n != c.Name && jarNames[n] {
+			res.edges = append(res.edges, n)
+		}
+	}
+	add(c.Super)
+	for _, i := range c.Interfaces {
+		add(i)
+	}
+	addDesc := func(d string) {
+		for _, n := range classfile.DescriptorClasses(d, nil) {
+			add(n)
+		}
+	}
+	for _, a := range c.Annotations {
+		addDesc(a)
+	}
+	for _, m := range c.Methods {
+		for _, a := range m.Annotations {
+			addDesc(a)
+		}
+	}
+	for _, f := range c.Fields {
+		for _, a := range f.Annotations {
+			addDesc(a)
+		}
+	}
+	for i := range c.Pool {
+		e := c.Pool[i]
+		switch e.Tag {
+		case classfile.TagClass:
+			n, err := c.Pool.Utf8(e.A)
+			if err != nil {
+				continue
+			}
+			if strings.HasPrefix(n, "[") {
+				addDesc(n)
+			} else {
+				add(n)
+			}
+		case classfile.TagString:
+			// Class.forName("a.b.C") and class names in configuration.
+			n, err := c.Pool.Utf8(e.A)
+			if err != nil || len(n) < 3 || len(n) > 300 || !strings.Contains(n, ".") || strings.ContainsAny(n, " /;") {
+				continue
+			}
+			add(strings.ReplaceAll(n, ".", "/"))
+		}
+	}
+	slices.Sort(res.edges)
+	res.edges = slices.Compact(res.edges)
 }

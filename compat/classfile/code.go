@@ -116,10 +116,10 @@ func (c *Class) readCode(r *reader, m *Member) error {
 		default: // tableswitch, lookupswitch
 			p := pc + 1
 			p += (4 - p%4) % 4 // padding to a multiple of 4 from the start of code
-			if p+12 > len(code) {
-				return r.fail("truncated switch at pc %d", pc)
-			}
 			if op == 0xaa {
+				if p+12 > len(code) {
+					return r.fail("truncated tableswitch at pc %d", pc)
+				}
 				low := int32(binary.BigEndian.Uint32(code[p+4:]))
 				high := int32(binary.BigEndian.Uint32(code[p+8:]))
 				cnt := int64(high) - int64(low) + 1
@@ -128,6 +128,9 @@ func (c *Class) readCode(r *reader, m *Member) error {
 				}
 				pc = p + 12 + int(cnt)*4
 			} else {
+				if p+8 > len(code) {
+					return r.fail("truncated lookupswitch at pc %d", pc)
+				}
 				npairs := int64(int32(binary.BigEndian.Uint32(code[p+4:])))
 				if npairs < 0 || int64(p)+8+npairs*8 > int64(len(code)) {
 					return r.fail("bad lookupswitch at pc %d", pc)

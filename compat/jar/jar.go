@@ -90,6 +90,9 @@ type Reader struct {
 	nested   []string
 	Manifest map[string]string
 	Poms     []Pom
+	// Services maps a META-INF/services file name (the service interface)
+	// to the provider classes it lists, over the archive and nested jars.
+	Services map[string][]string
 	// Size is the archive's size in bytes.
 	Size int64
 }
@@ -119,7 +122,7 @@ func NewReader(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
 	if lim == (Limits{}) {
 		lim = DefaultLimits
 	}
-	r := &Reader{lim: lim, total: new(atomic.Int64), Manifest: map[string]string{}, Size: size}
+	r := &Reader{lim: lim, total: new(atomic.Int64), Manifest: map[string]string{}, Services: map[string][]string{}, Size: size}
 	entries := 0
 	if err := r.add(ra, size, "", &entries); err != nil {
 		return nil, err
@@ -187,6 +190,20 @@ func (r *Reader) add(ra io.ReaderAt, size int64, nested string, entries *int) er
 			}
 			p := parseProperties(b)
 			r.Poms = append(r.Poms, Pom{Nested: nested, GroupID: p["groupId"], ArtifactID: p["artifactId"], Version: p["version"]})
+		case strings.HasPrefix(zf.Name, "META-INF/services/") && !strings.Contains(zf.Name[len("META-INF/services/"):], "/"):
+			b, err := r.Read(f)
+			if err != nil {
+				return fmt.Errorf("%s: %w", f.Path(), err)
+			}
+			svc := zf.Name[len("META-INF/services/"):]
+			for _, line := range strings.Split(string(b), "\n") {
+				if i := strings.IndexByte(line, '#'); i >= 0 {
+					line = line[:i]
+				}
+				if line = strings.TrimSpace(line); line != "" {
+					r.Services[svc] = append(r.Services[svc], line)
+				}
+			}
 		case nested == "" && !r.lim.NoNested && strings.HasSuffix(zf.Name, ".jar"):
 			inner = append(inner, f)
 		}
