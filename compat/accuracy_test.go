@@ -328,3 +328,26 @@ func TestCheckSavepoint_Vectors(t *testing.T) {
 func TestCheckSavepoint_Real(t *testing.T) {
 	assertSavepointFindings(t, freshSavepoints(t))
 }
+
+// TestCheckJar_OpenConfiguration: a RichMapFunction compiled against 1.20
+// that initializes itself in open(Configuration) loads on 2.2 but its open is
+// never called (testdata/jars/OpenConfigJob.java).
+func TestCheckJar_OpenConfiguration(t *testing.T) {
+	c := testChecker(t, flinkplane.RuntimeFlink22, flinkplane.RuntimeFlink120)
+	const jar = "testdata/jars/open-configuration-1.20.jar"
+	rep, err := c.CheckJarReport(context.Background(), jar, flinkplane.RuntimeFlink22)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 1 || rep.Findings[0].Code != compat.CodeOverride ||
+		rep.Findings[0].Method != "open(Configuration)" || !strings.Contains(rep.Findings[0].Hint, "OpenContext") {
+		t.Errorf("findings = %s, want one OVERRIDE_NOT_CALLED for open(Configuration)", dump(rep.Findings))
+	}
+	rep, err = c.CheckJarReport(context.Background(), jar, flinkplane.RuntimeFlink120)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Findings) != 0 {
+		t.Errorf("findings on FLINK-1_20 = %s, want none", dump(rep.Findings))
+	}
+}

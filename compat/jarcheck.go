@@ -28,6 +28,7 @@ const (
 	CodeScala            = "SCALA_LIBRARY"
 	CodeBadClass         = "MALFORMED_CLASS"
 	CodeBrokenBundled    = "INCOMPATIBLE_BUNDLED_CLASS"
+	CodeOverride         = "OVERRIDE_NOT_CALLED"
 )
 
 // RuntimeJavaMajor is the class-file major version of the Java the runtimes
@@ -372,6 +373,19 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 					Hint:    firstNonEmpty(hintFor(c.class, "", ""), hintFor(why, "", "")),
 				})
 			}
+		}
+	}
+	// Overrides of callbacks the target no longer has: a user method that
+	// shares its name with a method of a Flink supertype but whose Flink
+	// signature no supertype declares any more (open(Configuration) next to
+	// 2.x's open(OpenContext)) is never called by the runtime.
+	for i := range results {
+		res := &results[i]
+		if res.name == "" || !live[res.name] || isFlink(res.name) || res.info == nil {
+			continue
+		}
+		for _, f := range overrideFindings(w, res.name, res.info, ix.Runtime) {
+			add(f)
 		}
 	}
 	rep.Findings = append(rep.Findings, bundledFindings(bundled, ix)...)
@@ -962,4 +976,96 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 	}
 	slices.Sort(res.edges)
 	res.edges = slices.Compact(res.edges)
+}
+
+// overrideFindings reports methods of user class name that look like
+// overrides of a Flink callback the target does not have any more.
+func overrideFindings(w *world, name string, ci *ClassInfo, target flinkplane.RuntimeID) []flinkplane.Finding {
+	ci.build()
+	var cands []string
+	for key, acc := range ci.Methods {
+		if acc&(classfile.AccStatic|classfile.AccPrivate|classfile.AccSynthetic) != 0 ||
+			strings.HasPrefix(key, "<") || !strings.Contains(key, "L"+FlinkPrefix) {
+			continue
+		}
+		cands = append(cands, key)
+	}
+	if len(cands) == 0 {
+		return nil
+	}
+	// The Flink supertypes of the class in the target runtime.
+	var flinkSupers []*ClassInfo
+	var supNames []string
+	seen := map[string]bool{name: true}
+	queue := append([]string{ci.Super}, ci.Interfaces...)
+	for len(queue) > 0 {
+		n := queue[0]
+		queue = queue[1:]
+		if n == "" || seen[n] {
+			continue
+		}
+		seen[n] = true
+		c, origin := w.lookup(n)
+		if c == nil {
+			continue
+		}
+		if origin == originTarget {
+			flinkSupers = append(flinkSupers, c)
+			supNames = append(supNames, n)
+		}
+		queue = append(queue, c.Super)
+		queue = append(queue, c.Interfaces...)
+	}
+	if len(flinkSupers) == 0 {
+		return nil
+	}
+	// Names for which the class does override a Flink method (generic
+	// methods override through their synthetic bridge).
+	overrides := map[string]bool{}
+	for key := range ci.Methods {
+		if strings.HasPrefix(key, "<") {
+			continue
+		}
+		for _, s := range flinkSupers {
+			if s.HasMethod(key) {
+				overrides[key[:strings.IndexByte(key, '(')]] = true
+				break
+			}
+		}
+	}
+	sort.Strings(cands)
+	var out []flinkplane.Finding
+	for _, key := range cands {
+		mname := key[:strings.IndexByte(key, '(')]
+		if overrides[mname] {
+			continue
+		}
+		declared, sameName := false, ""
+		for i, s := range flinkSupers {
+			if s.HasMethod(key) {
+				declared = true
+				break
+			}
+			if sameName == "" {
+				for k := range s.Methods {
+					if strings.HasPrefix(k, mname+"(") {
+						sameName = supNames[i]
+						break
+					}
+				}
+			}
+		}
+		if declared || sameName == "" {
+			continue
+		}
+		desc := key[len(mname):]
+		out = append(out, flinkplane.Finding{
+			Severity: flinkplane.SeverityError, Code: CodeOverride,
+			Class: dotted(name), Method: prettyMethod(key),
+			Symbol:  dotted(sameName) + "#" + prettyMethodFull(mname, desc),
+			Message: fmt.Sprintf("%s overrides %s%s, which %s no longer declares: %s never calls it.", dotted(name), mname, params(desc, false), dotted(sameName), target),
+			Hint:    hintFor(sameName, mname, desc),
+		})
+	}
+	return out
 }
