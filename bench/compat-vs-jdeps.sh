@@ -31,16 +31,18 @@ timed() {
 timed "$work/compat.time" "$work/flinkplane" check jar "$jar" --target FLINK-2_2 --format json
 timed "$work/jdeps.time" jdeps --multi-release 17 -verbose:class -cp "$rt/FLINK-2_2/lib/*" "$jar"
 
-class_bytes=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"]["classBytes"])' "$work/warm.json")
-read -r cw cu cs <"$work/compat.time"
-read -r jw ju js <"$work/jdeps.time"
-python3 - "$jar" "$class_bytes" "$cw" "$cu" "$cs" "$jw" "$ju" "$js" <<'PY'
+read -r read_bytes read_classes jar_classes < <(python3 -c 'import json,sys; s=json.load(open(sys.argv[1]))["summary"]; print(s["classBytes"], s["classes"], s.get("jarClasses", s["classes"]))' "$work/warm.json")
+class_bytes=$(python3 -c 'import sys,zipfile; print(sum(i.file_size for i in zipfile.ZipFile(sys.argv[1]).infolist() if i.filename.endswith(".class")))' "$jar")
+read -r cw cu cs < <(tail -n 1 "$work/compat.time")
+read -r jw ju js < <(tail -n 1 "$work/jdeps.time")
+python3 - "$jar" "$class_bytes" "$read_bytes" "$read_classes" "$jar_classes" "$cw" "$cu" "$cs" "$jw" "$ju" "$js" <<'PY'
 import os, sys
-jar, cb = sys.argv[1], int(sys.argv[2])
-cw, cu, cs, jw, ju, js = map(float, sys.argv[3:])
+jar, cb, rb, rc, jc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+cw, cu, cs, jw, ju, js = map(float, sys.argv[6:])
 mb = cb / 1e6
-print(f"jar: {jar} ({os.path.getsize(jar)/1e6:.0f} MB on disk, {mb:.0f} MB of class data), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
-print(f"flinkplane check jar: {cw:6.1f} s wall ({cu+cs:6.1f} s CPU)  {mb/cw:6.1f} MB/s")
+print(f"jar: {jar} ({os.path.getsize(jar)/1e6:.0f} MB on disk, {mb:.0f} MB of class data in {jc} classes), {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+print(f"flinkplane check jar: {cw:6.1f} s wall ({cu+cs:6.1f} s CPU)  {mb/cw:6.1f} MB/s of the jar's class data"
+      f" (read and checked the {rc} loadable classes, {rb/1e6:.0f} MB: {rb/1e6/cw:.1f} MB/s)")
 print(f"jdeps -verbose:class: {jw:6.1f} s wall ({ju+js:6.1f} s CPU)  {mb/jw:6.1f} MB/s")
 print(f"ratio (jdeps / flinkplane): {jw/cw:.1f}x wall, {(ju+js)/(cu+cs):.1f}x CPU")
 PY

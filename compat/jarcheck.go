@@ -52,8 +52,10 @@ type Summary struct {
 	Errors   int `json:"errors"`
 	Warnings int `json:"warnings"`
 	Infos    int `json:"infos"`
-	// JAR checks.
+	// JAR checks: the classes that can load were read, parsed and checked
+	// (Classes of JarClasses, ClassBytes uncompressed).
 	Classes    int   `json:"classes,omitempty"`
+	JarClasses int   `json:"jarClasses,omitempty"`
 	ClassBytes int64 `json:"classBytes,omitempty"`
 	NestedJars int   `json:"nestedJars,omitempty"`
 	// Savepoint checks.
@@ -136,50 +138,107 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 		jarNames[f.ClassName] = true
 	}
 
-	// Pass 1: parse every class in parallel; check references into the
-	// target runtime; collect what needs the whole jar.
-	results := make([]classResult, len(files))
+	// Pass 1, in parallel: read, parse and check the classes that can load,
+	// starting from the entry points (Main-Class / program-class, service
+	// providers) and following the classes they refer to — never through a
+	// class the runtime shadows (Flink loads org.apache.flink parent-first).
+	// Without an entry point every non-Flink class is a root. Code the JVM
+	// never loads (optional integrations of bundled libraries, inner classes
+	// of shadowed connector classes) is not even decompressed. Bundled Flink
+	// classes the runtime shadows are parsed for their shape only.
+	fileIdx := make(map[string]int, len(files))
+	for i, f := range files {
+		fileIdx[f.ClassName] = i
+	}
+	results := make([]*classResult, len(files))
+	queue := make(chan int, len(files))
+	queued := make([]bool, len(files))
+	var mu sync.Mutex
+	var pending sync.WaitGroup
+	enqueue := func(name string) { // with mu held
+		if i, ok := fileIdx[name]; ok && !queued[i] {
+			queued[i] = true
+			pending.Add(1)
+			queue <- i
+		}
+	}
+	mu.Lock()
+	for _, f := range files {
+		if isFlink(f.ClassName) && ix.Classes[f.ClassName] != nil {
+			enqueue(f.ClassName)
+		}
+	}
+	rooted := false
+	for _, n := range entryPoints(r, func(n string) bool { return ix.Classes[n] != nil || jarNames[n] }) {
+		if _, ok := fileIdx[n]; ok && ix.Classes[n] == nil {
+			enqueue(n)
+			rooted = true
+		}
+	}
+	if !rooted {
+		for _, f := range files {
+			if !isFlink(f.ClassName) {
+				enqueue(f.ClassName)
+			}
+		}
+	}
+	mu.Unlock()
+	go func() {
+		pending.Wait()
+		close(queue)
+	}()
 	var wg sync.WaitGroup
-	work := make(chan int)
-	workers := runtime.GOMAXPROCS(0)
-	for range workers {
+	for range runtime.GOMAXPROCS(0) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var parser classfile.Parser
 			var buf []byte
-			for i := range work {
+			for i := range queue {
+				if ctx.Err() != nil {
+					pending.Done()
+					continue
+				}
 				f := files[i]
-				res := &results[i]
-				res.path = f.Path()
+				res := &classResult{path: f.Path()}
 				b, err := r.ReadBuf(f, buf)
 				if err != nil {
 					res.err = err
-					continue
+				} else {
+					buf = b
+					res.size = int64(len(b))
+					c, err := parser.Parse(b)
+					if err != nil {
+						res.findings = append(res.findings, flinkplane.Finding{
+							Severity: flinkplane.SeverityWarning, Code: CodeBadClass, Class: f.ClassName,
+							Message: fmt.Sprintf("%s is not a valid class file: %v", f.Path(), err),
+						})
+					} else {
+						scanClass(c, ix, res)
+						if ix.Classes[res.name] == nil {
+							collectEdges(c, jarNames, res)
+						}
+						res.seenRefs = nil
+					}
 				}
-				buf = b
-				res.size = int64(len(b))
-				c, err := parser.Parse(b)
-				if err != nil {
-					res.findings = append(res.findings, flinkplane.Finding{
-						Severity: flinkplane.SeverityWarning, Code: CodeBadClass, Class: f.ClassName,
-						Message: fmt.Sprintf("%s is not a valid class file: %v", f.Path(), err),
-					})
-					continue
+				mu.Lock()
+				results[i] = res
+				if res.name != "" && ix.Classes[res.name] == nil {
+					for _, e := range res.edges {
+						enqueue(e)
+					}
+					for _, c := range res.cands {
+						enqueue(c.class)
+					}
+					for _, d := range res.deferred {
+						enqueue(d.owner)
+					}
 				}
-				scanClass(c, ix, res)
-				collectEdges(c, jarNames, res)
-				res.seenRefs = nil
+				mu.Unlock()
+				pending.Done()
 			}
 		}()
 	}
-	for i := range files {
-		if ctx.Err() != nil {
-			break
-		}
-		work <- i
-	}
-	close(work)
 	wg.Wait()
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -189,8 +248,16 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	var bundled []bundledClass // Flink classes in the jar
 	versions := map[uint16][]string{}
 	byName := map[string]int{}
-	for i := range results {
-		res := &results[i]
+	live := map[string]bool{}
+	rep.Summary.JarClasses = len(files)
+	for i, f := range files {
+		res := results[i]
+		if res == nil {
+			if isFlink(f.ClassName) {
+				bundled = append(bundled, bundledClass{name: f.ClassName})
+			}
+			continue
+		}
 		if res.err != nil {
 			return nil, flinkplane.Errorf(flinkplane.ECODE, "Cannot read %s: %v.", res.path, res.err)
 		}
@@ -200,67 +267,25 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			rep.Findings = append(rep.Findings, res.findings...)
 			continue
 		}
-		if res.major > RuntimeJavaMajor {
-			versions[res.major] = append(versions[res.major], res.name)
-		}
+		shadowed := ix.Classes[res.name] != nil
 		if isFlink(res.name) {
-			b := bundledClass{name: res.name}
-			if t := ix.Classes[res.name]; t != nil {
-				b.shadowed = true
-				b.differs = !sameShape(res.info, t)
+			b := bundledClass{name: res.name, shadowed: shadowed, live: !shadowed}
+			if shadowed {
+				b.differs = !sameShape(res.info, ix.Classes[res.name])
 			}
 			bundled = append(bundled, b)
 		}
-		if ix.Classes[res.name] != nil {
-			continue // shadowed by the runtime's copy: never loaded
+		if shadowed {
+			continue // the runtime's copy is used: never loaded
+		}
+		if res.major > RuntimeJavaMajor {
+			versions[res.major] = append(versions[res.major], res.name)
 		}
 		w.user[res.name] = res.info
 		byName[res.name] = i
+		live[res.name] = true
 	}
 	rep.Summary.NestedJars = len(r.NestedJars())
-
-	// Which jar classes get loaded: those reachable from the entry points
-	// (Main-Class / program-class, service providers) through the classes
-	// they refer to, never through a class the runtime shadows. Without an
-	// entry point every non-Flink class is a root. Unreachable code (optional
-	// integrations of bundled libraries, inner classes of shadowed connector
-	// classes) is never loaded and produces no finding.
-	live := map[string]bool{}
-	var queue []string
-	push := func(n string) {
-		if w.user[n] != nil && !live[n] {
-			live[n] = true
-			queue = append(queue, n)
-		}
-	}
-	roots := entryPoints(r, func(n string) bool { return ix.Classes[n] != nil || jarNames[n] })
-	for _, n := range roots {
-		push(n)
-	}
-	if len(queue) == 0 {
-		for n := range w.user {
-			if !isFlink(n) {
-				push(n)
-			}
-		}
-	}
-	for len(queue) > 0 {
-		n := queue[len(queue)-1]
-		queue = queue[:len(queue)-1]
-		res := &results[byName[n]]
-		for _, e := range res.edges {
-			push(e)
-		}
-		for _, c := range res.cands {
-			push(c.class)
-		}
-		for _, d := range res.deferred {
-			push(d.owner)
-		}
-	}
-	for i := range bundled {
-		bundled[i].live = live[bundled[i].name]
-	}
 
 	var scalaFirst string
 	// Pass 2: findings that need the whole jar.
@@ -274,9 +299,8 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 		rep.Findings = append(rep.Findings, f)
 	}
 	memo := map[string]bool{}
-	for i := range results {
-		res := &results[i]
-		if res.name == "" || !live[res.name] {
+	for _, res := range results {
+		if res == nil || res.name == "" || !live[res.name] {
 			continue
 		}
 		if scalaFirst == "" && res.scala != "" {
@@ -335,7 +359,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 		if !ok {
 			return ""
 		}
-		res := &results[i]
+		res := results[i]
 		var why string
 		for _, c := range res.cands {
 			if c.method == "" && c.severity == flinkplane.SeverityError && w.user[c.class] == nil {
@@ -356,9 +380,8 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 		brokenMemo[name] = why
 		return why
 	}
-	for i := range results {
-		res := &results[i]
-		if res.name == "" || !live[res.name] || isFlink(res.name) {
+	for _, res := range results {
+		if res == nil || res.name == "" || !live[res.name] || isFlink(res.name) {
 			continue
 		}
 		for _, c := range res.cands {
@@ -379,9 +402,8 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	// shares its name with a method of a Flink supertype but whose Flink
 	// signature no supertype declares any more (open(Configuration) next to
 	// 2.x's open(OpenContext)) is never called by the runtime.
-	for i := range results {
-		res := &results[i]
-		if res.name == "" || !live[res.name] || isFlink(res.name) || res.info == nil {
+	for _, res := range results {
+		if res == nil || res.name == "" || !live[res.name] || isFlink(res.name) || res.info == nil {
 			continue
 		}
 		for _, f := range overrideFindings(w, res.name, res.info, ix.Runtime) {
