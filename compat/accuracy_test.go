@@ -280,7 +280,11 @@ func assertSavepointFindings(t *testing.T, root string) {
 		}
 	})
 	t.Run("Counter120Clean", func(t *testing.T) {
-		rep := checkSavepoint(t, filepath.Join(root, "counter-1.20"), flinkplane.RuntimeFlink22)
+		abs, err := filepath.Abs(filepath.Join(root, "counter-1.20"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep := checkSavepoint(t, "file:"+abs, flinkplane.RuntimeFlink22) // as Flink reports locations
 		if len(rep.Findings) != 0 {
 			t.Errorf("findings = %s, want none", dump(rep.Findings))
 		}

@@ -64,10 +64,16 @@ type StateReport struct {
 }
 
 // CheckSavepoint checks the savepoint at path (its directory or its
-// _metadata file) against target. Returns ENOTFOUND if path does not exist
-// and EINVALID if it is not a savepoint.
+// _metadata file, a local path or a file: URI as Flink reports savepoint
+// locations) against target. Returns ENOTFOUND if path does not exist and
+// EINVALID if it is not a savepoint.
 func CheckSavepoint(ctx context.Context, path string, target flinkplane.RuntimeID) (*SavepointReport, error) {
 	start := time.Now()
+	if rest, ok := strings.CutPrefix(path, "file://"); ok {
+		path = rest
+	} else if rest, ok := strings.CutPrefix(path, "file:"); ok {
+		path = rest
+	}
 	dir, meta := path, filepath.Join(path, "_metadata")
 	if st, err := os.Stat(path); err != nil {
 		return nil, flinkplane.Errorf(flinkplane.ENOTFOUND, "Savepoint %s not found.", path)
