@@ -94,8 +94,29 @@ type Index struct {
 	Classes      map[string]*ClassInfo
 	// HasScala reports scala/ classes on the runtime classpath.
 	HasScala bool
-	// packages is derived: the packages (internal form) holding classes.
+	// packages and roots are derived: the packages (internal form) holding
+	// classes and the relocation roots (see relocationRoot).
 	packages map[string]bool
+	roots    map[string]bool
+	derive   sync.Once
+}
+
+func (ix *Index) derived() {
+	ix.derive.Do(func() {
+		ix.packages = map[string]bool{}
+		ix.roots = map[string]bool{}
+		for n := range ix.Classes {
+			ix.packages[packageOf(n)] = true
+			if r := relocationRoot(n); r != "" {
+				ix.roots[r] = true
+			}
+		}
+	})
+}
+
+func (ix *Index) hasRelocationRoot(r string) bool {
+	ix.derived()
+	return ix.roots[r]
 }
 
 // Class returns the class named name (internal form) or nil.
@@ -104,12 +125,7 @@ func (ix *Index) Class(name string) *ClassInfo { return ix.Classes[name] }
 // HasPackage reports whether the runtime has classes in package pkg
 // (internal form, e.g. "org/apache/flink/api/common").
 func (ix *Index) HasPackage(pkg string) bool {
-	if ix.packages == nil {
-		ix.packages = map[string]bool{}
-		for n := range ix.Classes {
-			ix.packages[packageOf(n)] = true
-		}
-	}
+	ix.derived()
 	return ix.packages[pkg]
 }
 
@@ -225,6 +241,10 @@ func writeIndex(name string, ix *Index) error {
 		return err
 	}
 	defer os.Remove(f.Name())
+	if err := f.Chmod(0o644); err != nil {
+		f.Close()
+		return err
+	}
 	if err := gob.NewEncoder(f).Encode(ix); err != nil {
 		f.Close()
 		return err

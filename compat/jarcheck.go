@@ -287,6 +287,21 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	}
 	rep.Summary.NestedJars = len(r.NestedJars())
 
+	// Relocated libraries: a missing class under a relocation root
+	// (".../shaded/") that the jar bundles and the runtime does not is an
+	// optional dependency of a library relocated into the jar (e.g. the
+	// table planner's calcite-shaded protobuf), not a Flink API break.
+	jarRoots := map[string]bool{}
+	for _, f := range files {
+		if r := relocationRoot(f.ClassName); r != "" {
+			jarRoots[r] = true
+		}
+	}
+	optionalRelocated := func(name string) bool {
+		r := relocationRoot(name)
+		return r != "" && jarRoots[r] && !ix.hasRelocationRoot(r)
+	}
+
 	var scalaFirst string
 	// Pass 2: findings that need the whole jar.
 	seen := map[string]bool{}
@@ -317,17 +332,28 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			if c.context == "annotation" {
 				code = CodeMissingAnno
 			}
+			sev, note := c.severity, ""
+			if optionalRelocated(c.class) {
+				// A relocated library inside the jar (calcite-shaded,
+				// ...) referring to its own missing, usually optional,
+				// dependency: not a Flink API break.
+				sev, note = flinkplane.SeverityWarning, " (relocated library code referring to a relocated class that is not bundled, usually an optional dependency)"
+			}
 			add(flinkplane.Finding{
-				Severity: c.severity, Code: code,
+				Severity: sev, Code: code,
 				Class: dotted(c.site.class), Method: prettyMethod(c.method), Symbol: dotted(c.class),
-				Message: fmt.Sprintf("%s %s is not in %s%s.", kindOf(c.class), dotted(c.class), ix.Runtime, contextText(c.context)),
+				Message: fmt.Sprintf("%s %s is not in %s%s%s.", kindOf(c.class), dotted(c.class), ix.Runtime, contextText(c.context), note),
 				Hint:    hintFor(c.class, "", ""),
 			})
 		}
 		for _, d := range res.deferred {
 			if isFlink(d.owner) && w.user[d.owner] == nil {
 				// The owner is neither in the runtime nor in the jar.
-				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+				f := memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime)
+				if optionalRelocated(d.owner) {
+					f.Severity = flinkplane.SeverityWarning
+				}
+				add(f)
 				continue
 			}
 			if !w.hasFlinkAncestor(d.owner, memo) {
@@ -1090,4 +1116,17 @@ func overrideFindings(w *world, name string, ci *ClassInfo, target flinkplane.Ru
 		})
 	}
 	return out
+}
+
+// relocationRoot returns the relocation prefix of a relocated (shaded)
+// library class in the Flink namespace, up to and including "/shaded/"
+// (org/apache/flink/calcite/shaded/), or "".
+func relocationRoot(name string) string {
+	if !isFlink(name) {
+		return ""
+	}
+	if i := strings.Index(name, "/shaded/"); i >= 0 {
+		return name[:i+len("/shaded/")]
+	}
+	return ""
 }

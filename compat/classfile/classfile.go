@@ -87,10 +87,12 @@ type Member struct {
 	Name       string
 	Descriptor string
 	// Annotations are the type descriptors of the member's runtime-visible
-	// and -invisible annotations, including parameter annotations and types
-	// used inside annotation values (enum and class values, nested
-	// annotations).
+	// annotations, including parameter annotations and types used inside
+	// annotation values (enum and class values, nested annotations).
 	Annotations []string
+	// InvisibleAnnotations are those of RuntimeInvisible*Annotations
+	// (CLASS retention: never seen at run time).
+	InvisibleAnnotations []string
 	// Exceptions are the class names of a method's throws clause.
 	Exceptions []string
 	// Refs are the constant-pool indexes the method's bytecode uses:
@@ -120,7 +122,10 @@ type Class struct {
 	Pool         Pool
 	// Annotations are the class's annotation type descriptors (see Member).
 	Annotations []string
-	Bootstrap   []BootstrapMethod
+	// InvisibleAnnotations are those of RuntimeInvisible*Annotations
+	// (CLASS retention: never seen at run time).
+	InvisibleAnnotations []string
+	Bootstrap            []BootstrapMethod
 	// Signature is the generic signature, if present.
 	Signature string
 
@@ -512,9 +517,14 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 			if err != nil {
 				return err
 			}
-			if m == nil {
+			switch {
+			case name == "RuntimeInvisibleAnnotations" && m == nil:
+				c.InvisibleAnnotations = append(c.InvisibleAnnotations, types...)
+			case name == "RuntimeInvisibleAnnotations":
+				m.InvisibleAnnotations = append(m.InvisibleAnnotations, types...)
+			case m == nil:
 				c.Annotations = append(c.Annotations, types...)
-			} else {
+			default:
 				m.Annotations = append(m.Annotations, types...)
 			}
 		case "RuntimeVisibleParameterAnnotations", "RuntimeInvisibleParameterAnnotations":
@@ -528,8 +538,10 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 					return err
 				}
 			}
-			if m != nil {
+			if m != nil && name == "RuntimeVisibleParameterAnnotations" {
 				m.Annotations = append(m.Annotations, types...)
+			} else if m != nil {
+				m.InvisibleAnnotations = append(m.InvisibleAnnotations, types...)
 			}
 		case "Exceptions":
 			if m == nil {
