@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -348,5 +347,3 @@ func classInfo(c *classfile.Class) *ClassInfo {
 	}
 	return ci
 }
-
-var _ io.Closer = (*jar.Reader)(nil)

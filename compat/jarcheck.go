@@ -784,7 +784,7 @@ func moduleOf(name string) string {
 //
 // Classes identical in shape to the runtime's copy produce no finding.
 func bundledFindings(bundled []bundledClass, ix *Index) []flinkplane.Finding {
-	type stat struct{ total, n int }
+	type stat struct{ n int }
 	groups := map[string]map[string]*stat{} // severity -> module -> stat
 	examples := map[string]string{}
 	for _, b := range bundled {
