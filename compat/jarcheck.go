@@ -477,13 +477,14 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 
 // effectiveClasses returns the class files the JVM would load: for each
 // class name the outer jar's entry before a nested jar's, and in a
-// multi-release jar the highest META-INF/versions/N variant with N not above
-// the runtime's Java release.
+// multi-release jar (manifest Multi-Release: true) the highest
+// META-INF/versions/N variant with N not above the runtime's Java release.
 func effectiveClasses(r *jar.Reader) []*jar.File {
 	best := map[string]*jar.File{}
 	var order []string
+	multiRelease := strings.EqualFold(strings.TrimSpace(r.Manifest["Multi-Release"]), "true")
 	for _, f := range r.Files() {
-		if f.ClassName == "" || f.Release > runtimeJavaRelease {
+		if f.ClassName == "" || f.Release > runtimeJavaRelease || (f.Release > 0 && !multiRelease) {
 			continue
 		}
 		if strings.HasSuffix(f.ClassName, "module-info") || strings.HasSuffix(f.ClassName, "package-info") {
