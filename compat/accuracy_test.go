@@ -20,6 +20,18 @@ import (
 // (CI=true): build the jars with testdata/apps/build.sh and install the
 // runtimes with `flinkplane runtime install FLINK-1_20 FLINK-2_2`.
 
+// TestMain removes the index cache and the savepoints the tests made.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if cacheDir != "" {
+		os.RemoveAll(cacheDir)
+	}
+	if genDir != "" {
+		os.RemoveAll(genDir)
+	}
+	os.Exit(code)
+}
+
 func need(tb testing.TB, what string) {
 	tb.Helper()
 	if os.Getenv("CI") == "true" {
