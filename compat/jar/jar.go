@@ -13,12 +13,14 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"os"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -62,6 +64,7 @@ type File struct {
 	ClassName string
 	Size      int64 // declared uncompressed size
 	zf        *zip.File
+	arcSize   int64 // size of the (outer or nested) archive holding the entry
 	owner     *Reader
 }
 
@@ -163,7 +166,7 @@ func (r *Reader) add(ra io.ReaderAt, size int64, nested string, entries *int) er
 		if strings.HasSuffix(zf.Name, "/") {
 			continue
 		}
-		f := &File{Name: zf.Name, Nested: nested, Size: int64(zf.UncompressedSize64), zf: zf, owner: r}
+		f := &File{Name: zf.Name, Nested: nested, Size: int64(zf.UncompressedSize64), zf: zf, arcSize: size, owner: r}
 		name := zf.Name
 		if rest, ok := strings.CutPrefix(name, "META-INF/versions/"); ok {
 			v, after, found := strings.Cut(rest, "/")
@@ -239,13 +242,35 @@ func (r *Reader) ReadBuf(f *File, buf []byte) ([]byte, error) {
 	if err := r.checkRatio(f, int64(zf.UncompressedSize64)); err != nil {
 		return nil, err
 	}
+	var b []byte
+	var err error
+	if zf.Method == zip.Deflate || zf.Method == zip.Store {
+		b, err = r.readRaw(f, buf)
+	} else {
+		b, err = r.readStream(f, buf)
+	}
+	if err != nil {
+		return nil, err
+	}
+	n := int64(len(b))
+	if err := r.checkRatio(f, n); err != nil {
+		return nil, err
+	}
+	if t := r.total.Add(n); t > r.lim.MaxTotal {
+		return nil, fmt.Errorf("%w: more than %d bytes uncompressed in total", ErrLimit, r.lim.MaxTotal)
+	}
+	return b, nil
+}
+
+// readStream reads an entry through archive/zip's decompressors. The
+// declared size is only a hint: it reads at most the limit.
+func (r *Reader) readStream(f *File, buf []byte) ([]byte, error) {
+	zf := f.zf
 	rc, err := zf.Open()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", f.Path(), err)
 	}
 	defer rc.Close()
-	// The declared size is only a hint: read at most the limit, then check
-	// what was actually produced.
 	want := int(min(int64(zf.UncompressedSize64), 64<<20)) + 1
 	if cap(buf) < want {
 		buf = make([]byte, 0, want)
@@ -258,13 +283,59 @@ func (r *Reader) ReadBuf(f *File, buf []byte) ([]byte, error) {
 	if n > r.lim.MaxEntrySize {
 		return nil, fmt.Errorf("%w: %s inflates past %d bytes", ErrLimit, f.Path(), r.lim.MaxEntrySize)
 	}
-	if err := r.checkRatio(f, n); err != nil {
-		return nil, err
-	}
-	if t := r.total.Add(n); t > r.lim.MaxTotal {
-		return nil, fmt.Errorf("%w: more than %d bytes uncompressed in total", ErrLimit, r.lim.MaxTotal)
-	}
 	return w.Bytes(), nil
+}
+
+// rawBufs holds the compressed-data buffers of readRaw.
+var rawBufs sync.Pool
+
+// readRaw reads a stored or deflated entry: the compressed bytes in one
+// read, then inflated in memory into exactly the declared size (which
+// archive/zip enforces too), verified against the CRC-32 of the central
+// directory like archive/zip does.
+func (r *Reader) readRaw(f *File, buf []byte) ([]byte, error) {
+	zf := f.zf
+	size := int(zf.UncompressedSize64)
+	csize := zf.CompressedSize64
+	if csize > uint64(f.arcSize) {
+		return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrFormat)
+	}
+	raw, err := zf.OpenRaw()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	if cap(buf) < size {
+		buf = make([]byte, size, max(size, 4096))
+	}
+	buf = buf[:size]
+	if zf.Method == zip.Store {
+		if csize != uint64(size) {
+			return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrFormat)
+		}
+		if _, err := io.ReadFull(raw, buf); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path(), err)
+		}
+	} else {
+		cp, _ := rawBufs.Get().(*[]byte)
+		if cp == nil {
+			cp = new([]byte)
+		}
+		defer rawBufs.Put(cp)
+		if uint64(cap(*cp)) < csize {
+			*cp = make([]byte, csize)
+		}
+		c := (*cp)[:csize]
+		if _, err := io.ReadFull(raw, c); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path(), err)
+		}
+		if err := inflate(c, buf); err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Path(), err)
+		}
+	}
+	if zf.CRC32 != 0 && crc32.ChecksumIEEE(buf) != zf.CRC32 {
+		return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrChecksum)
+	}
+	return buf, nil
 }
 
 func (r *Reader) checkRatio(f *File, n int64) error {
