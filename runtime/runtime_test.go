@@ -73,7 +73,7 @@ func TestInstall_IdempotentAndPartial(t *testing.T) {
 	ctx := context.Background()
 
 	// A failed install leaves nothing that looks installed.
-	mvn, count := fakeMaven(t, true)
+	mvn, _ := fakeMaven(t, true)
 	in := NewInstaller(dir)
 	in.Mvn = mvn
 	if _, err := in.Install(ctx, flinkplane.RuntimeFlink120); err == nil || !strings.Contains(err.Error(), "Could not resolve") {
@@ -86,7 +86,7 @@ func TestInstall_IdempotentAndPartial(t *testing.T) {
 	os.MkdirAll(filepath.Join(dir, "FLINK-1_20", "lib"), 0o755)
 	os.WriteFile(filepath.Join(dir, "FLINK-1_20", "lib", "stale.jar"), nil, 0o644)
 
-	mvn, count = fakeMaven(t, false)
+	mvn, count := fakeMaven(t, false)
 	in.Mvn = mvn
 	var out strings.Builder
 	in.Out = &out

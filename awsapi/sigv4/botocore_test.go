@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,9 +16,14 @@ import (
 // of the AWS CLI, and prints its headers as JSON.
 const signScript = `
 import json, sys
-from botocore.auth import SigV4Auth
-from botocore.awsrequest import AWSRequest
-from botocore.credentials import Credentials
+try:  # awscli 1.x vendors its botocore as awscli.botocore
+    from awscli.botocore.auth import SigV4Auth
+    from awscli.botocore.awsrequest import AWSRequest
+    from awscli.botocore.credentials import Credentials
+except ImportError:
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
 a = json.load(sys.stdin)
 req = AWSRequest(method="POST", url=a["url"], data=a["body"].encode(), headers={
     "Content-Type": "application/x-amz-json-1.1",
@@ -28,16 +34,34 @@ SigV4Auth(Credentials(a["akid"], a["secret"], a.get("token")), "kinesisanalytics
 print(json.dumps(dict(req.headers.items())))
 `
 
+// botocorePython returns $FLINKPLANE_PYTHON, else the python of the aws CLI
+// virtual environment that scripts/install-awscli.sh makes, else python3.
+func botocorePython() string {
+	if p := os.Getenv("FLINKPLANE_PYTHON"); p != "" {
+		return p
+	}
+	venv := os.Getenv("FLINKPLANE_AWSCLI_VENV")
+	if venv == "" {
+		cache, err := os.UserCacheDir()
+		if err == nil {
+			venv = filepath.Join(cache, "flinkplane", "awscli")
+		}
+	}
+	if p := filepath.Join(venv, "bin", "python"); venv != "" {
+		if _, err := os.Stat(p); err == nil {
+			return p
+		}
+	}
+	return "python3"
+}
+
 // TestVerify_Botocore checks requests signed by botocore (the AWS CLI's
 // signer), including a session token and a query string. It needs python3 with
 // botocore (installed with the AWS CLI: pip install awscli); without it the
 // test fails in CI (CI set) and is skipped elsewhere.
 func TestVerify_Botocore(t *testing.T) {
-	python := os.Getenv("FLINKPLANE_PYTHON")
-	if python == "" {
-		python = "python3"
-	}
-	if err := exec.Command(python, "-c", "import botocore").Run(); err != nil {
+	python := botocorePython()
+	if err := exec.Command(python, "-c", "try:\n import awscli.botocore\nexcept ImportError:\n import botocore").Run(); err != nil {
 		if os.Getenv("CI") != "" {
 			t.Fatalf("%s with botocore is required (pip install awscli): %v", python, err)
 		}

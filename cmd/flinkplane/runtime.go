@@ -31,7 +31,7 @@ func runRuntime(ctx context.Context, args []string) error {
 		}
 		ids := fs.Args()
 		if len(ids) == 0 {
-			return errors.New("usage: flinkplane runtime install FLINK-1_20 FLINK-2_2 ...")
+			return errors.New("usage: flinkplane runtime install FLINK-1_20 FLINK-2_2 [...]")
 		}
 		for _, id := range ids {
 			if _, err := runtime.Lookup(flinkplane.RuntimeID(id)); err != nil {
