@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Runs every benchmark the issues name and prints their figures:
+#   1. API: DescribeApplication / ListApplications throughput and p99 at 64
+#      clients over loopback with 10,000 stored applications, server RSS;
+#   2. cluster lifecycle on real Flink 1.20 and 2.2 (bench/runtimes.sh and,
+#      when present, bench/lifecycle.sh through the API);
+#   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar.
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat ...] (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+what=("$@")
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat)
+for w in "${what[@]}"; do
+	echo "=== $w"
+	case $w in
+	api) go test -run '^$' -bench 'BenchmarkDescribeApplication|BenchmarkListApplications' -benchtime 100000x -timeout 30m ./cmd/flinkplane ;;
+	runtimes) bench/runtimes.sh ;;
+	lifecycle) if [ -x bench/lifecycle.sh ]; then bench/lifecycle.sh; else echo "(no bench/lifecycle.sh)"; fi ;;
+	compat) bench/compat-vs-jdeps.sh ;;
+	*) echo "unknown benchmark $w" >&2; exit 2 ;;
+	esac
+done
