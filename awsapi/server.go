@@ -196,7 +196,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	exception, status := errorType(err)
 	msg := flinkplane.ErrorMessage(err)
 	if flinkplane.ErrorCode(err) == flinkplane.EINTERNAL {
-		s.Logger.Error("internal error", "target", r.Header.Get("X-Amz-Target"), "error", err)
+		s.Logger.Error("internal error", "target", r.Header.Get("X-Amz-Target"), "path", r.URL.Path, "error", err)
 	}
 	b, _ := json.Marshal(errorBody{Type: exception, Message: msg})
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")

@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/client"
 	"github.com/flinkplane/flinkplane/runtime/local"
@@ -96,5 +101,54 @@ func TestLogs_LocalDriverLayout(t *testing.T) {
 	h := flinkplane.ClusterHandle{ID: "c-new", Dir: filepath.Join(dataDir, "clusters", app.ID, "c-new")}
 	if _, err := driver.ReadLog(sctx, h, "../conf/config.yaml", 0, 100); flinkplane.ErrorCode(err) != flinkplane.ENOTFOUND {
 		t.Fatalf("driver read outside log/: %v", err)
+	}
+}
+
+// With --auth sigv4, `flinkplane logs` and `flinkplane check operation` sign
+// their requests with the AWS_* credentials of the environment.
+func TestClientCommands_SigV4(t *testing.T) {
+	withoutDefaults(t)
+	m := NewMain()
+	m.Config.Addr = "127.0.0.1:0"
+	m.Config.DataDir = t.TempDir()
+	m.Config.Region = "eu-west-1"
+	m.Config.Auth = "sigv4"
+	m.Config.Credentials = "AKIDGOOD:goodsecret"
+	m.Driver = local.New(m.Config.DataDir, t.TempDir())
+	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if err := m.Run(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	c := kav2.New(kav2.Options{Region: "eu-west-1", BaseEndpoint: aws.String(m.URL()),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDGOOD", "goodsecret", "")})
+	srvPutObject(t, m.Config.DataDir, "flinkplane-test", "app-1.20.jar")
+	srvCreateApp(t, c, "app", nil)
+
+	logs := func() (string, error) {
+		var out bytes.Buffer
+		err := runLogsTo(context.Background(), []string{"--endpoint-url", m.URL(), "--region", "eu-west-1", "--application-name", "app"}, &out)
+		return out.String(), err
+	}
+	checkOp := func() error {
+		return runCheckTo(context.Background(), []string{"operation", "--endpoint-url", m.URL(), "--region", "eu-west-1",
+			"--application-name", "app", "--operation-id", "nope"}, io.Discard)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "")
+	var ce *client.Error
+	if _, err := logs(); !errors.As(err, &ce) || ce.Type != "MissingAuthenticationTokenException" {
+		t.Fatalf("unsigned logs: %v", err)
+	}
+	if err := checkOp(); exitCodeOf(err) != exitUsage || !strings.Contains(err.Error(), "Missing Authentication Token") {
+		t.Fatalf("unsigned check operation: %v", err)
+	}
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDGOOD")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "goodsecret")
+	if out, err := logs(); err != nil || !strings.HasPrefix(out, "CLUSTER") {
+		t.Fatalf("signed logs: %q %v", out, err)
+	}
+	if err := checkOp(); exitCodeOf(err) != exitUsage || strings.Contains(err.Error(), "Authentication") || !strings.Contains(strings.ToLower(err.Error()), "not found") {
+		t.Fatalf("signed check operation of an unknown id: %v", err)
 	}
 }
