@@ -21,6 +21,7 @@ import (
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/awsapi/model"
 	"github.com/flinkplane/flinkplane/awsapi/sigv4"
+	"github.com/flinkplane/flinkplane/client"
 	"github.com/flinkplane/flinkplane/engine"
 )
 
@@ -38,8 +39,12 @@ type Server struct {
 	Account string
 	// Verifier, if set, checks SigV4 signatures; nil accepts any request.
 	Verifier *sigv4.Verifier
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Logs, if set, serves the logs of the applications' clusters on the
+	// extension endpoints (logs.go); NewServer takes it from the engine's
+	// driver when that keeps logs.
+	Logs   flinkplane.LogReader
+	Logger *slog.Logger
+	Now    func() time.Time
 
 	ops           map[string]opFunc
 	describeCache responseCache
@@ -50,6 +55,7 @@ type Server struct {
 func NewServer(e *engine.Engine, region, account string) *Server {
 	s := &Server{Engine: e, Store: e.Store, Code: e.Code, Region: region, Account: account, Logger: slog.Default(), Now: time.Now}
 	s.ops = s.routes()
+	s.Logs, _ = e.Driver.(flinkplane.LogReader)
 	return s
 }
 
@@ -114,6 +120,10 @@ func requestID() string {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rid := requestID()
 	w.Header().Set("X-Amzn-Requestid", rid)
+	if strings.HasPrefix(r.URL.Path, client.ExtensionPrefix) {
+		s.serveExtension(w, r)
+		return
+	}
 	if r.Method != http.MethodPost || (r.URL.Path != "/" && r.URL.Path != "") {
 		s.writeError(w, r, flinkplane.Errorf(model.EUNKNOWNOPERATION, "Only POST / is served."))
 		return
@@ -186,7 +196,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	exception, status := errorType(err)
 	msg := flinkplane.ErrorMessage(err)
 	if flinkplane.ErrorCode(err) == flinkplane.EINTERNAL {
-		s.Logger.Error("internal error", "target", r.Header.Get("X-Amz-Target"), "error", err)
+		s.Logger.Error("internal error", "target", r.Header.Get("X-Amz-Target"), "path", r.URL.Path, "error", err)
 	}
 	b, _ := json.Marshal(errorBody{Type: exception, Message: msg})
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")

@@ -42,6 +42,7 @@ func usageErr(format string, args ...any) error {
 const checkUsage = `usage:
   flinkplane check jar APP.jar --target FLINK-2_2 [--format text|json] [--runtimes-dir DIR] [--cache-dir DIR]
   flinkplane check savepoint PATH --target FLINK-2_2 [--format text|json]
+  flinkplane check operation --endpoint-url URL --application-name NAME --operation-id ID [--format text|json]
 
 Exit status: 0 no errors (warnings allowed), 1 errors found, 2 usage or I/O error.`
 
@@ -50,9 +51,12 @@ func runCheck(ctx context.Context, args []string) error {
 }
 
 func runCheckTo(ctx context.Context, args []string, out io.Writer) error {
+	if len(args) > 0 && args[0] == "operation" {
+		return runCheckOperation(ctx, args[1:], out)
+	}
 	if len(args) == 0 || (args[0] != "jar" && args[0] != "savepoint") {
 		fmt.Fprintln(os.Stderr, checkUsage)
-		return usageErr("expected `jar` or `savepoint`")
+		return usageErr("expected `jar`, `savepoint` or `operation`")
 	}
 	kind := args[0]
 	fs := flag.NewFlagSet("check "+kind, flag.ContinueOnError)

@@ -7,17 +7,14 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"time"
 
 	"github.com/flinkplane/flinkplane"
 )
 
 // LogFile is one log file of a cluster.
-type LogFile struct {
-	Name    string    `json:"name"`
-	Size    int64     `json:"size"`
-	ModTime time.Time `json:"modTime"`
-}
+type LogFile = flinkplane.LogFile
+
+var _ flinkplane.LogReader = (*Driver)(nil)
 
 // Logs lists the cluster's log files (jobmanager.log, jobmanager.out,
 // taskmanager-<n>.log, ...). They stay after Stop. Returns ENOTFOUND when
