@@ -484,6 +484,43 @@ func TestNeverRestores2xOn1x(t *testing.T) {
 	v.calls("Start(FLINK-1_20)", "Submit("+old.Location+")", "JobHealth")
 }
 
+// TestLatestRefusesWhenOnlyNewerSnapshots: RESTORE_FROM_LATEST_SNAPSHOT on
+// a 1.x runtime when every snapshot was taken on 2.x is refused before
+// anything starts, instead of starting without the application's state.
+func TestLatestRefusesWhenOnlyNewerSnapshots(t *testing.T) {
+	v := newEnv(t)
+	v.create("a", func(c *flinkplane.ApplicationConfig) {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink22
+		c.Code.S3.FileKey = "app-2.2.jar"
+	})
+	v.start("a")
+	v.takeSnapshot("a", "on22")
+	stop, _ := v.e.StopApplication(ctx, "a", false)
+	v.wait("a", stop)
+	cur := v.app("a").VersionID
+	if _, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: func(c *flinkplane.ApplicationConfig) error {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink120
+		c.Code.S3.FileKey = "app-1.20.jar"
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	v.driver.Calls()
+	_, err := v.e.StartApplication(ctx, "a", engine.StartInput{})
+	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "FLINK-2_2") ||
+		!strings.Contains(flinkplane.ErrorMessage(err), "SKIP_RESTORE_FROM_SNAPSHOT") {
+		t.Fatalf("latest with only 2.2 snapshots on 1.20: %v", err)
+	}
+	v.calls() // nothing started
+	wantStatus(t, v.app("a").Status, flinkplane.StatusReady)
+	// SKIP_RESTORE_FROM_SNAPSHOT starts without state.
+	id, err := v.e.StartApplication(ctx, "a", engine.StartInput{Restore: &flinkplane.RestoreConfig{Type: flinkplane.RestoreSkip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+}
+
 func TestUpdate(t *testing.T) {
 	t.Run("Ready", func(t *testing.T) {
 		v := newEnv(t)
