@@ -8,8 +8,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -80,6 +78,12 @@ func needReal(t testing.TB, runtimes []flinkplane.RuntimeID, jars ...string) map
 // user's S3 upload.
 func startReal(t testing.TB, jars map[string]string) *realEnv {
 	t.Helper()
+	return startRealPoll(t, jars, 200*time.Millisecond)
+}
+
+// startRealPoll is startReal with the engine's poll interval.
+func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration) *realEnv {
+	t.Helper()
 	dataDir := t.TempDir()
 	m := NewMain()
 	m.Config.Addr = "127.0.0.1:0"
@@ -91,7 +95,7 @@ func startReal(t testing.TB, jars map[string]string) *realEnv {
 	m.Config.ShutdownTimeout = time.Minute
 	m.Driver = local.New(dataDir, m.Config.RuntimesDir)
 	m.Compat = &compat.Checker{RuntimesDir: m.Config.RuntimesDir, CacheDir: filepath.Join(dataDir, "compat-cache")}
-	m.PollInterval = 200 * time.Millisecond
+	m.PollInterval = poll
 	if os.Getenv("FLINKPLANE_TEST_LOG") != "" {
 		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	} else {
@@ -627,6 +631,3 @@ func (r *realEnv) storedAll(name string) []*flinkplane.Snapshot {
 	}
 	return s
 }
-
-var _ = errors.New
-var _ = fmt.Sprint
