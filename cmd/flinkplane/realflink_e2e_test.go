@@ -159,9 +159,9 @@ func counterProps(out string) *types.EnvironmentProperties {
 		PropertyMap:     map[string]string{"output.path": out, "rate.per.second": "50", "keys": "10"}}}}
 }
 
-func (r *realEnv) create(name string, rt types.RuntimeEnvironment, jar, out string) {
+func (r *realEnv) create(name string, rt types.RuntimeEnvironment, jar, out string, mods ...func(*kav2.CreateApplicationInput)) {
 	r.t.Helper()
-	_, err := r.c.CreateApplication(sctx, &kav2.CreateApplicationInput{
+	in := &kav2.CreateApplicationInput{
 		ApplicationName:      aws.String(name),
 		RuntimeEnvironment:   rt,
 		ServiceExecutionRole: aws.String("arn:aws:iam::123456789012:role/flink"),
@@ -173,8 +173,11 @@ func (r *realEnv) create(name string, rt types.RuntimeEnvironment, jar, out stri
 				CheckpointConfiguration: &types.CheckpointConfiguration{ConfigurationType: types.ConfigurationTypeCustom,
 					CheckpointingEnabled: aws.Bool(true), CheckpointInterval: aws.Int64(2000), MinPauseBetweenCheckpoints: aws.Int64(500)}},
 		},
-	})
-	if err != nil {
+	}
+	for _, mod := range mods {
+		mod(in)
+	}
+	if _, err := r.c.CreateApplication(sctx, in); err != nil {
 		r.t.Fatal(err)
 	}
 }
@@ -220,7 +223,8 @@ func (r *realEnv) waitRunning(name, opID string) (*flinkrest.Client, flinkrest.J
 		if d.ApplicationStatus == types.ApplicationStatusRunning {
 			break
 		}
-		if d.ApplicationStatus != types.ApplicationStatusStarting && d.ApplicationStatus != types.ApplicationStatusUpdating || time.Now().After(deadline) {
+		if d.ApplicationStatus != types.ApplicationStatusStarting && d.ApplicationStatus != types.ApplicationStatusUpdating &&
+			d.ApplicationStatus != types.ApplicationStatusRollingBack || time.Now().After(deadline) {
 			op, _ := r.c.DescribeApplicationOperation(sctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(name), OperationId: aws.String(opID)})
 			r.t.Fatalf("application %s is %s, want RUNNING; operation %+v", name, d.ApplicationStatus, op)
 		}
@@ -630,4 +634,77 @@ func (r *realEnv) storedAll(name string) []*flinkplane.Snapshot {
 		r.t.Fatal(err)
 	}
 	return s
+}
+
+// TestRealFlink_PojoList_Path3: the savepoint of pojo-list-1.20 (a POJO
+// with a List field, serialized with Kryo on 1.x) blocks the upgrade to
+// pojo-list-2.2 on FLINK-2_2 without touching the running job; with the tag
+// flinkplane:compat-check=warn the update proceeds, the 2.2 job cannot
+// restore the state (StateMigrationException), the update FAILS and the
+// system rollback brings the application back to RUNNING on FLINK-1_20 with
+// its state: the counts continue exactly.
+func TestRealFlink_PojoList_Path3(t *testing.T) {
+	jars := needReal(t, []flinkplane.RuntimeID{"FLINK-1_20", "FLINK-2_2"}, fixtures.PojoList120, fixtures.PojoList22)
+	r := startReal(t, jars)
+	const app = "pojo"
+	out := filepath.Join(r.dataDir, "output", "pojo")
+	r.create(app, types.RuntimeEnvironmentFlink120, fixtures.PojoList120, out, func(in *kav2.CreateApplicationInput) {
+		in.ApplicationConfiguration.ApplicationSystemRollbackConfiguration = &types.ApplicationSystemRollbackConfiguration{RollbackEnabled: aws.Bool(true)}
+	})
+	fc, job := r.start(app, types.ApplicationRestoreTypeSkipRestoreFromSnapshot, "")
+	waitRecords(t, out, 50)
+	r.snapshot(app, "p1", types.RuntimeEnvironmentFlink120)
+
+	upgrade := func() (*kav2.UpdateApplicationOutput, error) {
+		return r.c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(app),
+			CurrentApplicationVersionId: r.describe(app).ApplicationVersionId, RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22,
+			ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
+				CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String(fixtures.PojoList22 + ".jar")}}}}})
+	}
+	_, err := upgrade()
+	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "POJO_COLLECTION_KRYO")
+	t.Logf("pre-flight refusal: %v", err)
+	if d := r.describe(app); d.ApplicationStatus != types.ApplicationStatusRunning || d.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 {
+		t.Fatalf("refused update changed the application: %s %s", d.ApplicationStatus, d.RuntimeEnvironment)
+	}
+	if _, job2 := r.job(app); job2.ID != job.ID || job2.Timestamps["RUNNING"] != job.Timestamps["RUNNING"] || !job2.AllTasksRunning() {
+		t.Fatalf("running job touched: %s RUNNING since %d, was %s since %d", job2.ID, job2.Timestamps["RUNNING"], job.ID, job.Timestamps["RUNNING"])
+	}
+	_ = fc
+
+	// The override: the update proceeds and fails on real Flink (Path 3).
+	if _, err := r.c.TagResource(sctx, &kav2.TagResourceInput{ResourceARN: r.describe(app).ApplicationARN,
+		Tags: []types.Tag{{Key: aws.String("flinkplane:compat-check"), Value: aws.String("warn")}}}); err != nil {
+		t.Fatal(err)
+	}
+	nUp := checkOutput(t, out, 0)
+	up, err := upgrade()
+	if err != nil {
+		t.Fatalf("update with compat-check=warn: %v", err)
+	}
+	var op *types.ApplicationOperationInfoDetails
+	for deadline := time.Now().Add(5 * time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		o, err := r.c.DescribeApplicationOperation(sctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(app), OperationId: up.OperationId})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if op = o.ApplicationOperationInfoDetails; op.OperationStatus != types.OperationStatusInProgress || time.Now().After(deadline) {
+			break
+		}
+	}
+	if op.OperationStatus != types.OperationStatusFailed || op.OperationFailureDetails == nil || op.OperationFailureDetails.RollbackOperationId == nil ||
+		op.OperationFailureDetails.ErrorInfo == nil || !strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "StateMigrationException") {
+		t.Fatalf("upgrade with incompatible state: %+v %+v", op, op.OperationFailureDetails)
+	}
+	t.Logf("upgrade failed: %s", aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString))
+	fc, job = r.waitRunning(app, aws.ToString(op.OperationFailureDetails.RollbackOperationId))
+	if d := r.describe(app); d.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 {
+		t.Fatalf("after the rollback: %s", d.RuntimeEnvironment)
+	}
+	if p := restoredFrom(t, fc, job.ID); p == "" {
+		t.Fatal("rolled back job restored from nothing")
+	}
+	waitRecords(t, out, nUp+50)
+	r.stop(app)
+	t.Logf("pojo-list output: %d records, exactly once across the failed upgrade and the rollback", checkOutput(t, out, nUp))
 }
