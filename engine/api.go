@@ -471,7 +471,12 @@ func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur
 		}
 		findings = append(findings, f...)
 	}
-	if s := flinkplane.LatestRestorable(snaps, cur.Config.RuntimeEnvironment); s != nil && cfg.Restore.Type != flinkplane.RestoreSkip {
+	// The snapshot checked is the one a start on the target would restore
+	// from: the newest the target can restore. A snapshot taken on a newer
+	// Flink (a downgrade) is never restored there; the restore rules refuse
+	// it with their own error (at once for a RUNNING application, at the
+	// next start for a READY one), so it does not block the change itself.
+	if s := flinkplane.LatestRestorable(snaps, target); s != nil && cfg.Restore.Type != flinkplane.RestoreSkip {
 		f, err := e.Compat.CheckSavepoint(ctx, s.Location, target)
 		if err != nil {
 			addErr("snapshot "+s.Name, err)

@@ -484,6 +484,43 @@ func TestNeverRestores2xOn1x(t *testing.T) {
 	v.calls("Start(FLINK-1_20)", "Submit("+old.Location+")", "JobHealth")
 }
 
+// TestLatestRefusesWhenOnlyNewerSnapshots: RESTORE_FROM_LATEST_SNAPSHOT on
+// a 1.x runtime when every snapshot was taken on 2.x is refused before
+// anything starts, instead of starting without the application's state.
+func TestLatestRefusesWhenOnlyNewerSnapshots(t *testing.T) {
+	v := newEnv(t)
+	v.create("a", func(c *flinkplane.ApplicationConfig) {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink22
+		c.Code.S3.FileKey = "app-2.2.jar"
+	})
+	v.start("a")
+	v.takeSnapshot("a", "on22")
+	stop, _ := v.e.StopApplication(ctx, "a", false)
+	v.wait("a", stop)
+	cur := v.app("a").VersionID
+	if _, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: func(c *flinkplane.ApplicationConfig) error {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink120
+		c.Code.S3.FileKey = "app-1.20.jar"
+		return nil
+	}}); err != nil {
+		t.Fatal(err)
+	}
+	v.driver.Calls()
+	_, err := v.e.StartApplication(ctx, "a", engine.StartInput{})
+	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "FLINK-2_2") ||
+		!strings.Contains(flinkplane.ErrorMessage(err), "SKIP_RESTORE_FROM_SNAPSHOT") {
+		t.Fatalf("latest with only 2.2 snapshots on 1.20: %v", err)
+	}
+	v.calls() // nothing started
+	wantStatus(t, v.app("a").Status, flinkplane.StatusReady)
+	// SKIP_RESTORE_FROM_SNAPSHOT starts without state.
+	id, err := v.e.StartApplication(ctx, "a", engine.StartInput{Restore: &flinkplane.RestoreConfig{Type: flinkplane.RestoreSkip}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+}
+
 func TestUpdate(t *testing.T) {
 	t.Run("Ready", func(t *testing.T) {
 		v := newEnv(t)
@@ -666,6 +703,39 @@ func TestRollback_Manual(t *testing.T) {
 	pre := v.snapshots("a")[0]
 	v.calls("JobHealth", "Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
 	wantStatus(t, v.app("a").Status, flinkplane.StatusRunning)
+}
+
+// TestCompatPreflight_DowngradeWhileReady: the savepoint check looks at the
+// snapshot a start on the target would restore, so a READY application whose
+// snapshots were all taken on 2.x may move back to 1.x (its start then needs
+// SKIP_RESTORE_FROM_SNAPSHOT or a 1.x snapshot).
+func TestCompatPreflight_DowngradeWhileReady(t *testing.T) {
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+		compat: &mock.CompatChecker{StateFunc: func(_ string, target flinkplane.RuntimeID) []flinkplane.Finding {
+			if target == flinkplane.RuntimeFlink120 {
+				return []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "METADATA_VERSION", Message: "taken by Flink 2.x"}}
+			}
+			return nil
+		}}}
+	v.open()
+	t.Cleanup(v.close)
+	v.create("a", func(c *flinkplane.ApplicationConfig) {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink22
+		c.Code.S3.FileKey = "app-2.2.jar"
+	})
+	v.start("a")
+	v.takeSnapshot("a", "on22")
+	stop, _ := v.e.StopApplication(ctx, "a", false)
+	v.wait("a", stop)
+	cur := v.app("a").VersionID
+	if _, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: func(c *flinkplane.ApplicationConfig) error {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink120
+		c.Code.S3.FileKey = "app-1.20.jar"
+		return nil
+	}}); err != nil {
+		t.Fatalf("downgrade while READY: %v", err)
+	}
+	wantStatus(t, v.app("a").Status, flinkplane.StatusReady)
 }
 
 func TestCompatPreflight(t *testing.T) {

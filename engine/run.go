@@ -301,7 +301,26 @@ func chooseRestore(snaps []*flinkplane.Snapshot, restoreType, name string, targe
 				cand = append(cand, s)
 			}
 		}
-		return flinkplane.LatestRestorable(cand, target), nil
+		if s := flinkplane.LatestRestorable(cand, target); s != nil {
+			return s, nil
+		}
+		// Snapshots exist but none can be restored on target (all taken on
+		// a newer Flink): starting without state would silently drop the
+		// application's state, so refuse (the managed service requires a
+		// snapshot taken on a matching or earlier version for a downgrade).
+		var newest *flinkplane.Snapshot
+		for _, s := range cand {
+			if s.Status == flinkplane.SnapshotReady && s.Location != "" && (newest == nil || s.CreateTime.After(newest.CreateTime)) {
+				newest = s
+			}
+		}
+		if newest != nil {
+			return nil, flinkplane.Errorf(flinkplane.EINVALIDCONFIG,
+				"RESTORE_FROM_LATEST_SNAPSHOT: the latest snapshot, %s, was taken on %s and cannot be restored on %s, and no snapshot was taken on %s or earlier: "+
+					"a snapshot is never restored on an older Flink version. Use SKIP_RESTORE_FROM_SNAPSHOT to start without state.",
+				newest.Name, newest.Runtime, target, target)
+		}
+		return nil, nil
 	}
 }
 

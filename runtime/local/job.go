@@ -160,9 +160,19 @@ func (d *Driver) JobHealth(ctx context.Context, h flinkplane.ClusterHandle, jobI
 		jh.CompletedCheckpoints, jh.FailedCheckpoints = cs.Counts.Completed, cs.Counts.Failed
 	}
 	if ex, err := c.Exceptions(ctx, jobID, 1); err == nil && len(ex) > 0 {
-		jh.RootCause = ex[0].Message()
+		jh.RootCause = rootCause(ex[0])
 	}
 	return jh, nil
+}
+
+// rootCause is the deepest "Caused by:" of an exception history entry (e.g.
+// the StateMigrationException under "RuntimeException: Error while getting
+// state"), or its first line.
+func rootCause(e flinkrest.Exception) string {
+	if strings.TrimSpace(e.Stacktrace) == "" {
+		return e.Message()
+	}
+	return flinkrest.RootCause(e.Stacktrace)
 }
 
 func (d *Driver) savepointTarget(h flinkplane.ClusterHandle, targetDir string) string {

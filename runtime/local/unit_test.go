@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/flinkrest"
 )
 
 func TestRewriteJar_ConfigProperties(t *testing.T) {
@@ -232,5 +233,21 @@ func TestSizes(t *testing.T) {
 	_, err = d.Start(t.Context(), flinkplane.ClusterSpec{ApplicationID: "a", Runtime: flinkplane.RuntimeFlink120, Parallelism: 64, ParallelismPerKPU: 1})
 	if flinkplane.ErrorCode(err) != flinkplane.ELIMIT {
 		t.Fatalf("64 TaskManagers: err = %v, want ELIMIT", err)
+	}
+}
+
+func TestRootCause_DeepestCause(t *testing.T) {
+	e := flinkrest.Exception{ExceptionName: "java.lang.RuntimeException", Stacktrace: "java.lang.RuntimeException: Error while getting state\n" +
+		"\tat org.apache.flink.runtime.state.DefaultKeyedStateStore.getState(DefaultKeyedStateStore.java:66)\n" +
+		"Caused by: org.apache.flink.util.StateMigrationException: For heap backends, the new state serializer must not be incompatible\n" +
+		"\tat org.apache.flink.runtime.state.heap.HeapKeyedStateBackend.tryRegisterStateTable(HeapKeyedStateBackend.java:306)\n\t... 20 more\n"}
+	if got := rootCause(e); got != "org.apache.flink.util.StateMigrationException: For heap backends, the new state serializer must not be incompatible" {
+		t.Fatalf("rootCause = %q", got)
+	}
+	if got := rootCause(flinkrest.Exception{ExceptionName: "java.lang.IllegalStateException"}); got != "java.lang.IllegalStateException" {
+		t.Fatalf("rootCause without stack trace = %q", got)
+	}
+	if got := rootCause(flinkrest.Exception{Stacktrace: "java.lang.Exception: boom\n\tat x.y(Z.java:1)"}); got != "java.lang.Exception: boom" {
+		t.Fatalf("rootCause without cause = %q", got)
 	}
 }
