@@ -113,7 +113,15 @@ type classResult struct {
 	deferred []deferredRef
 	scala    string // first scala/ class referenced
 	err      error
-	seenRefs map[refKey]bool // deferred references already recorded
+	// seenIdx marks the member-reference constants already recorded as
+	// deferred references (a scratch buffer of the worker). Two constants
+	// naming the same member (never emitted by javac) are deduplicated in
+	// pass 2.
+	seenIdx []bool
+	// jarNames are the class names of the jar: a deferred reference to a
+	// class neither in the jar nor in the Flink namespace cannot reach a
+	// Flink class and is not recorded.
+	jarNames map[string]bool
 	// edges are the jar classes this class may load: supertypes, class
 	// constants, annotation types and class names in string constants
 	// (Class.forName).
@@ -194,6 +202,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			defer wg.Done()
 			var parser classfile.Parser
 			var buf []byte
+			var seenIdx []bool
 			for i := range queue {
 				if ctx.Err() != nil {
 					pending.Done()
@@ -214,11 +223,16 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 							Message: fmt.Sprintf("%s is not a valid class file: %v", f.Path(), err),
 						})
 					} else {
+						if cap(seenIdx) < len(c.Pool) {
+							seenIdx = make([]bool, len(c.Pool))
+						}
+						res.seenIdx, res.jarNames = seenIdx[:len(c.Pool)], jarNames
+						clear(res.seenIdx)
 						scanClass(c, ix, res)
 						if ix.Classes[res.name] == nil {
 							collectEdges(c, jarNames, res)
 						}
-						res.seenRefs = nil
+						res.seenIdx, res.jarNames = nil, nil
 					}
 				}
 				mu.Lock()
@@ -346,8 +360,23 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 				Hint:    hintFor(c.class, "", ""),
 			})
 		}
+		var seenRef map[refKey]bool
+		dup := func(d deferredRef) bool { // a second constant naming the same member
+			if seenRef == nil {
+				seenRef = map[refKey]bool{}
+			}
+			k := refKey{d.owner, d.name, d.desc}
+			if seenRef[k] {
+				return true
+			}
+			seenRef[k] = true
+			return false
+		}
 		for _, d := range res.deferred {
 			if isFlink(d.owner) && w.user[d.owner] == nil {
+				if dup(d) {
+					continue
+				}
 				// The owner is neither in the runtime nor in the jar.
 				f := memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime)
 				if optionalRelocated(d.owner) {
@@ -356,7 +385,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 				add(f)
 				continue
 			}
-			if !w.hasFlinkAncestor(d.owner, memo) {
+			if !w.hasFlinkAncestor(d.owner, memo) || dup(d) {
 				continue
 			}
 			var r resolution
@@ -584,7 +613,7 @@ func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix 
 		if err != nil {
 			return
 		}
-		checkMember(s, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
+		checkMember(s, idx, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
 	case classfile.TagMethodType:
 		if d, err := p.Utf8(e.A); err == nil {
 			checkDesc(s, d, flinkplane.SeverityError, "")
@@ -619,7 +648,7 @@ func checkClassName(s site, name, sev, ctx string, ix *Index, res *classResult) 
 }
 
 // checkMember checks a field or method reference.
-func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
+func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
 	checkDesc func(site, string, string, string)) {
 	if strings.HasPrefix(owner, "[") || strings.HasPrefix(owner, "java/") || strings.HasPrefix(owner, "javax/") ||
 		strings.HasPrefix(owner, "jdk/") || strings.HasPrefix(owner, "sun/") {
@@ -642,6 +671,9 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 		if name == "<init>" && !isFlink(owner) {
 			return // constructors are not inherited: no Flink class involved
 		}
+		if !isFlink(owner) && res.jarNames != nil && !res.jarNames[owner] {
+			return // neither in the jar nor in Flink: no Flink supertype can be found
+		}
 		if owner == res.name {
 			ms := res.info.rawMethods
 			if field {
@@ -653,14 +685,12 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 				}
 			}
 		}
-		k := refKey{owner, name, desc}
-		if res.seenRefs == nil {
-			res.seenRefs = map[refKey]bool{}
+		if int(idx) < len(res.seenIdx) {
+			if res.seenIdx[idx] {
+				return
+			}
+			res.seenIdx[idx] = true
 		}
-		if res.seenRefs[k] {
-			return
-		}
-		res.seenRefs[k] = true
 		res.deferred = append(res.deferred, deferredRef{site: s, owner: owner, name: name, desc: desc, field: field, iface: iface})
 		return
 	}
@@ -1030,6 +1060,13 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 // overrideFindings reports methods of user class name that look like
 // overrides of a Flink callback the target does not have any more.
 func overrideFindings(w *world, name string, ci *ClassInfo, target flinkplane.RuntimeID) []flinkplane.Finding {
+	if ci.Methods == nil && !slices.ContainsFunc(ci.rawMethods, func(m rawMember) bool {
+		return m.Access&(classfile.AccStatic|classfile.AccPrivate|classfile.AccSynthetic) == 0 &&
+			!strings.HasPrefix(m.Name, "<") &&
+			(strings.Contains(m.Descriptor, "L"+FlinkPrefix) || strings.Contains(m.Name, "L"+FlinkPrefix))
+	}) {
+		return nil // no candidate (the loop below), without building the maps
+	}
 	ci.build()
 	var cands []string
 	for key, acc := range ci.Methods {

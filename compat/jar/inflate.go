@@ -278,12 +278,38 @@ func (f *inflater) decode(h *huffman) (uint16, bool) {
 	return sym, true
 }
 
-// block decodes one Huffman-coded block into dst from op.
+// block decodes one Huffman-coded block into dst from op. The bit buffer
+// lives in locals in the loop (written back on return).
 func (f *inflater) block(dst []byte, op int, lit, dist *huffman) (int, error) {
+	src, pos, bitbuf, nb := f.src, f.pos, f.bits, f.nb
+	defer func() { f.pos, f.bits, f.nb = pos, bitbuf, nb }()
 	for {
-		f.refill()
-		sym, ok := f.decode(lit)
-		if !ok || f.nb < 0 {
+		// A literal/length symbol with its extra bits and a distance with
+		// its extra bits take at most 15+5+15+13 = 48 bits.
+		if nb < 48 {
+			if pos+8 <= len(src) {
+				bitbuf |= binary.LittleEndian.Uint64(src[pos:]) << uint(nb)
+				pos += (63 - nb) >> 3
+				nb |= 56
+			} else {
+				for nb <= 56 && pos < len(src) {
+					bitbuf |= uint64(src[pos]) << uint(nb)
+					pos++
+					nb += 8
+				}
+			}
+		}
+		e := lit.table[bitbuf&(1<<fastBits-1)]
+		n := uint(e & 15)
+		sym := e >> 4
+		if n == 0 {
+			if sym, n = lit.slow(bitbuf); n == 0 {
+				return op, errCorrupt
+			}
+		}
+		bitbuf >>= n
+		nb -= int(n)
+		if nb < 0 {
 			return op, errCorrupt
 		}
 		if sym < 256 {
@@ -301,14 +327,28 @@ func (f *inflater) block(dst []byte, op int, lit, dist *huffman) (int, error) {
 		if sym >= 29 {
 			return op, errCorrupt
 		}
-		// At most 15+5+15+13 bits since the refill: no refill needed.
-		length := int(lenBase[sym]) + int(f.take(uint(lenExtra[sym])))
-		ds, ok := f.decode(dist)
-		if !ok || ds >= 30 {
+		n = uint(lenExtra[sym])
+		length := int(lenBase[sym]) + int(bitbuf&(1<<n-1))
+		bitbuf >>= n
+		nb -= int(n)
+		e = dist.table[bitbuf&(1<<fastBits-1)]
+		n = uint(e & 15)
+		ds := e >> 4
+		if n == 0 {
+			if ds, n = dist.slow(bitbuf); n == 0 {
+				return op, errCorrupt
+			}
+		}
+		bitbuf >>= n
+		nb -= int(n)
+		if ds >= 30 {
 			return op, errCorrupt
 		}
-		d := int(distBase[ds]) + int(f.take(uint(distExtr[ds])))
-		if f.nb < 0 || d > op {
+		n = uint(distExtr[ds])
+		d := int(distBase[ds]) + int(bitbuf&(1<<n-1))
+		bitbuf >>= n
+		nb -= int(n)
+		if nb < 0 || d > op {
 			return op, errCorrupt
 		}
 		if op+length > len(dst) {
