@@ -81,8 +81,20 @@ func summarize(fs []flinkplane.Finding, s *Summary) {
 
 // site is where a reference is used: a class and (optionally) a method.
 type site struct {
-	class  string // internal name
-	method string // name+descriptor, "" for the class itself
+	class string // internal name
+	// name and desc of the method or field (field set), "" for the class
+	// itself; method() joins them only for a finding.
+	name, desc string
+	field      bool
+}
+
+// method returns name+descriptor of a method site, name+":"+descriptor of
+// a field site, "" for the class itself.
+func (s site) method() string {
+	if s.field {
+		return s.name + ":" + s.desc
+	}
+	return s.name + s.desc
 }
 
 // candidate is a reference to a Flink class absent from the target: a
@@ -355,7 +367,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			}
 			add(flinkplane.Finding{
 				Severity: sev, Code: code,
-				Class: dotted(c.site.class), Method: prettyMethod(c.method), Symbol: dotted(c.class),
+				Class: dotted(c.site.class), Method: prettyMethod(c.method()), Symbol: dotted(c.class),
 				Message: fmt.Sprintf("%s %s is not in %s%s%s.", kindOf(c.class), dotted(c.class), ix.Runtime, contextText(c.context), note),
 				Hint:    hintFor(c.class, "", ""),
 			})
@@ -417,7 +429,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 		res := results[i]
 		var why string
 		for _, c := range res.cands {
-			if c.method == "" && c.severity == flinkplane.SeverityError && w.user[c.class] == nil {
+			if !c.field && c.name == "" && c.desc == "" && c.severity == flinkplane.SeverityError && w.user[c.class] == nil {
 				why = c.class
 				break
 			}
@@ -446,7 +458,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			if why := broken(c.class, 0); why != "" {
 				add(flinkplane.Finding{
 					Severity: flinkplane.SeverityError, Code: CodeBrokenBundled,
-					Class: dotted(c.site.class), Method: prettyMethod(c.method), Symbol: dotted(c.class),
+					Class: dotted(c.site.class), Method: prettyMethod(c.method()), Symbol: dotted(c.class),
 					Message: fmt.Sprintf("%s, bundled in the jar, cannot be loaded on %s: its supertype %s does not exist there.", dotted(c.class), ix.Runtime, dotted(why)),
 					Hint:    firstNonEmpty(hintFor(c.class, "", ""), hintFor(why, "", "")),
 				})
@@ -574,7 +586,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 		checkDesc(classSite, a, flinkplane.SeverityWarning, "annotation")
 	}
 	for _, f := range c.Fields {
-		s := site{class: c.Name, method: f.Name + ":" + f.Descriptor}
+		s := site{class: c.Name, name: f.Name, desc: f.Descriptor, field: true}
 		checkDesc(s, f.Descriptor, flinkplane.SeverityError, "field type")
 		for _, a := range f.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
@@ -582,7 +594,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 	}
 	for mi := range c.Methods {
 		m := &c.Methods[mi]
-		s := site{class: c.Name, method: m.Name + m.Descriptor}
+		s := site{class: c.Name, name: m.Name, desc: m.Descriptor}
 		checkDesc(s, m.Descriptor, flinkplane.SeverityError, "signature")
 		for _, a := range m.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
@@ -707,7 +719,7 @@ func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool
 }
 
 func memberFinding(s site, owner, name, desc string, field bool, target flinkplane.RuntimeID) flinkplane.Finding {
-	f := flinkplane.Finding{Severity: flinkplane.SeverityError, Class: dotted(s.class), Method: prettyMethod(s.method)}
+	f := flinkplane.Finding{Severity: flinkplane.SeverityError, Class: dotted(s.class), Method: prettyMethod(s.method())}
 	if field {
 		f.Code = CodeUnresolvedField
 		f.Symbol = dotted(owner) + "#" + name

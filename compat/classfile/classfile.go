@@ -131,6 +131,7 @@ type Class struct {
 
 	seen  []uint32 // readCode's per-method deduplication
 	stamp uint32
+	refs  []uint16 // backing store of the methods' Refs
 }
 
 type reader struct {
@@ -194,11 +195,13 @@ func Parse(b []byte) (*Class, error) {
 type Parser struct {
 	pool Pool
 	seen []uint32
+	refs []uint16
 }
 
 // Parse parses a class file. Errors wrap ErrMalformed.
 func (ps *Parser) Parse(b []byte) (*Class, error) {
-	c := &Class{}
+	c := &Class{refs: ps.refs[:0]}
+	defer func() { ps.refs = c.refs[:0] }()
 	if err := c.parse(b, ps); err != nil {
 		return nil, err
 	}
@@ -408,6 +411,36 @@ func (p Pool) Utf8(i uint16) (string, error) {
 	return e.str, nil
 }
 
+// attrNames are the attributes readAttributes reads.
+var attrNames = map[string]string{}
+
+func init() {
+	for _, n := range []string{"Code", "RuntimeVisibleAnnotations", "RuntimeInvisibleAnnotations",
+		"RuntimeVisibleParameterAnnotations", "RuntimeInvisibleParameterAnnotations", "Exceptions",
+		"BootstrapMethods", "Signature"} {
+		attrNames[n] = n
+	}
+}
+
+// utf8Key returns the text of Utf8 entry i as bytes for a comparison,
+// without decoding (and allocating) when the entry is plain ASCII.
+func (p Pool) utf8Key(i uint16) ([]byte, error) {
+	if int(i) < len(p) && i != 0 && p[i].Tag == TagUtf8 && p[i].raw != nil {
+		ascii := true
+		for _, c := range p[i].raw {
+			if c == 0 || c >= 0x80 {
+				ascii = false
+				break
+			}
+		}
+		if ascii {
+			return p[i].raw, nil
+		}
+	}
+	s, err := p.Utf8(i)
+	return []byte(s), err
+}
+
 // ClassName returns the internal name of Class entry i.
 func (p Pool) ClassName(i uint16) (string, error) {
 	if int(i) >= len(p) || i == 0 || p[i].Tag != TagClass {
@@ -499,10 +532,11 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 			return r.fail("attribute length %d exceeds input", l)
 		}
 		body, _ := r.bytes(int(l))
-		name, err := c.Pool.Utf8(ni)
+		key, err := c.Pool.utf8Key(ni)
 		if err != nil {
 			return err
 		}
+		name := attrNames[string(key)] // "" for attributes not read
 		ar := &reader{b: body}
 		switch name {
 		case "Code":
