@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -617,17 +618,17 @@ func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix 
 	e := p[idx]
 	switch e.Tag {
 	case classfile.TagClass:
-		if n, err := p.Utf8(e.A); err == nil {
+		if n, err := c.Utf8(e.A); err == nil {
 			checkClass(s, n, flinkplane.SeverityError, "")
 		}
 	case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
-		owner, name, desc, err := p.MemberRef(idx)
+		owner, name, desc, err := c.MemberRef(idx)
 		if err != nil {
 			return
 		}
 		checkMember(s, idx, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
 	case classfile.TagMethodType:
-		if d, err := p.Utf8(e.A); err == nil {
+		if d, err := c.Utf8(e.A); err == nil {
 			checkDesc(s, d, flinkplane.SeverityError, "")
 		}
 	case classfile.TagMethodHandle:
@@ -1047,7 +1048,7 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 		e := c.Pool[i]
 		switch e.Tag {
 		case classfile.TagClass:
-			n, err := c.Pool.Utf8(e.A)
+			n, err := c.Utf8(e.A)
 			if err != nil {
 				continue
 			}
@@ -1058,7 +1059,10 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 			}
 		case classfile.TagString:
 			// Class.forName("a.b.C") and class names in configuration.
-			n, err := c.Pool.Utf8(e.A)
+			if b, ok := c.RawASCII(e.A); ok && (len(b) < 3 || len(b) > 300 || bytes.IndexByte(b, '.') < 0 || bytes.ContainsAny(b, " /;")) {
+				continue // the same test on the text, without decoding it
+			}
+			n, err := c.Utf8(e.A)
 			if err != nil || len(n) < 3 || len(n) > 300 || !strings.Contains(n, ".") || strings.ContainsAny(n, " /;") {
 				continue
 			}
