@@ -609,6 +609,37 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 	}
 }
 
+var (
+	jdkOwners   = [][]byte{[]byte("["), []byte("java/"), []byte("javax/"), []byte("jdk/"), []byte("sun/")}
+	flinkBytes  = []byte(FlinkPrefix)
+	scalaBytes  = []byte("scala/")
+	lScalaBytes = []byte("Lscala/")
+)
+
+// inertConstant reports, from the undecoded constant-pool text, that
+// checkConstant would do nothing for e: a class reference outside Flink
+// and Scala (and not an array), or a member of a JDK class (or array)
+// whose descriptor names no Flink or Scala class. Text that is not plain
+// ASCII, or already decoded, is left to the full check.
+func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant) bool {
+	switch e.Tag {
+	case classfile.TagClass:
+		n, ok := c.RawASCII(e.A)
+		return ok && !bytes.HasPrefix(n, flinkBytes) && !bytes.HasPrefix(n, scalaBytes) && !bytes.HasPrefix(n, jdkOwners[0])
+	case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
+		if int(e.A) >= len(p) || p[e.A].Tag != classfile.TagClass || int(e.B) >= len(p) || p[e.B].Tag != classfile.TagNameAndType {
+			return false
+		}
+		owner, ok := c.RawASCII(p[e.A].A)
+		if !ok || !slices.ContainsFunc(jdkOwners, func(pre []byte) bool { return bytes.HasPrefix(owner, pre) }) {
+			return false
+		}
+		desc, ok := c.RawASCII(p[e.B].B)
+		return ok && !bytes.Contains(desc, flinkBytes) && !bytes.Contains(desc, lScalaBytes)
+	}
+	return false
+}
+
 // checkConstant checks the constant at idx used by the code at s.
 func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix *Index, res *classResult,
 	checkClass func(site, string, string, string), checkDesc func(site, string, string, string), depth int) {
@@ -616,6 +647,9 @@ func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix 
 		return
 	}
 	e := p[idx]
+	if inertConstant(c, p, e) {
+		return
+	}
 	switch e.Tag {
 	case classfile.TagClass:
 		if n, err := c.Utf8(e.A); err == nil {
