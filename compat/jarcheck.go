@@ -147,10 +147,25 @@ type refKey struct{ owner, name, desc string }
 // findings are sorted by severity, class and method.
 func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	start := time.Now()
+	r, err := openJar(path)
+	if err != nil {
+		return nil, err
+	}
+	return scanReader(ctx, start, path, r, ix)
+}
+
+// openJar opens the jar at path for ScanJar. Returns ECODE if it is not a
+// readable jar.
+func openJar(path string) (*jar.Reader, error) {
 	r, err := jar.Open(path, jar.DefaultLimits)
 	if err != nil {
 		return nil, flinkplane.Errorf(flinkplane.ECODE, "Cannot read %s as a JAR: %v.", path, err)
 	}
+	return r, nil
+}
+
+// scanReader is ScanJar on the opened jar r, which it closes.
+func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader, ix *Index) (*JarReport, error) {
 	defer r.Close()
 	rep := &JarReport{Jar: path, Target: ix.Runtime}
 	files := effectiveClasses(r)
