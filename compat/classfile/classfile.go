@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"unicode/utf8"
 )
@@ -197,17 +198,20 @@ type Parser struct {
 	pool Pool
 	seen []uint32
 	refs []uint16
-	// intern holds short ASCII strings (member names and descriptors,
-	// class names) already decoded, shared by the classes the Parser
-	// parses: most recur from class to class.
-	intern map[string]string
+	// strs is a direct-mapped cache of short ASCII strings (member names
+	// and descriptors, class names) already decoded, shared by the classes
+	// the Parser parses: most recur from class to class.
+	strs *[1 << internBits]string
 }
 
-// Interning bounds: strings up to maxInternLen bytes, at most maxInterned.
+// Interning: strings up to maxInternLen bytes, in a cache of 1<<internBits
+// slots indexed by a hash of the bytes.
 const (
 	maxInternLen = 96
-	maxInterned  = 1 << 16
+	internBits   = 13
 )
+
+var internSeed = maphash.MakeSeed()
 
 // utf8 is Pool.Utf8, sharing short ASCII strings through the Parser.
 func (c *Class) utf8(i uint16) (string, error) {
@@ -221,19 +225,15 @@ func (c *Class) utf8(i uint16) (string, error) {
 			return p.Utf8(i)
 		}
 	}
-	if s, ok := c.ps.intern[string(e.raw)]; ok {
-		e.str, e.raw = s, nil
-		return s, nil
+	if c.ps.strs == nil {
+		c.ps.strs = new([1 << internBits]string)
 	}
-	s := string(e.raw)
-	e.str, e.raw = s, nil
-	if c.ps.intern == nil {
-		c.ps.intern = map[string]string{}
+	slot := &c.ps.strs[maphash.Bytes(internSeed, e.raw)&(1<<internBits-1)]
+	if *slot != string(e.raw) {
+		*slot = string(e.raw)
 	}
-	if len(c.ps.intern) < maxInterned {
-		c.ps.intern[s] = s
-	}
-	return s, nil
+	e.str, e.raw = *slot, nil
+	return e.str, nil
 }
 
 // RawASCII returns the bytes of Utf8 entry i when it is not decoded yet and
