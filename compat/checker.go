@@ -14,8 +14,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/compat/jar"
 )
 
 // Checker implements flinkplane.CompatChecker against runtimes installed
@@ -76,11 +78,29 @@ func (c *Checker) Index(ctx context.Context, target flinkplane.RuntimeID) (*Inde
 // CheckJarReport checks the JAR at jarPath against target. Returns ECODE if
 // the file is not a readable JAR, ENOTFOUND if target is not installed.
 func (c *Checker) CheckJarReport(ctx context.Context, jarPath string, target flinkplane.RuntimeID) (*JarReport, error) {
+	start := time.Now()
+	// The jar's directory is read while the index loads.
+	type opened struct {
+		r   *jar.Reader
+		err error
+	}
+	jc := make(chan opened, 1)
+	go func() {
+		r, err := openJar(jarPath)
+		jc <- opened{r, err}
+	}()
 	ix, err := c.Index(ctx, target)
+	o := <-jc
 	if err != nil {
+		if o.r != nil {
+			o.r.Close()
+		}
 		return nil, err
 	}
-	return ScanJar(ctx, jarPath, ix)
+	if o.err != nil {
+		return nil, o.err
+	}
+	return scanReader(ctx, start, jarPath, o.r, ix)
 }
 
 // CheckJar implements flinkplane.CompatChecker.

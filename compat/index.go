@@ -38,7 +38,13 @@ type ClassInfo struct {
 
 	// Classes of a scanned jar build Methods and Fields on first use from
 	// these (most are never searched).
-	rawMethods, rawFields []classfile.Member
+	rawMethods, rawFields []rawMember
+}
+
+// rawMember is a member of a lazily built ClassInfo.
+type rawMember struct {
+	Access           uint16
+	Name, Descriptor string
 }
 
 // build fills Methods and Fields of a lazily built ClassInfo.
@@ -73,13 +79,13 @@ func (ci *ClassInfo) HasField(nameDesc string) bool {
 
 // lazyClassInfo returns a ClassInfo whose member maps are built on first use.
 func lazyClassInfo(c *classfile.Class) *ClassInfo {
-	ms := make([]classfile.Member, len(c.Methods))
+	ms := make([]rawMember, len(c.Methods))
 	for i, m := range c.Methods {
-		ms[i] = classfile.Member{Access: m.Access, Name: m.Name, Descriptor: m.Descriptor}
+		ms[i] = rawMember{Access: m.Access, Name: m.Name, Descriptor: m.Descriptor}
 	}
-	fs := make([]classfile.Member, len(c.Fields))
+	fs := make([]rawMember, len(c.Fields))
 	for i, f := range c.Fields {
-		fs[i] = classfile.Member{Access: f.Access, Name: f.Name, Descriptor: f.Descriptor}
+		fs[i] = rawMember{Access: f.Access, Name: f.Name, Descriptor: f.Descriptor}
 	}
 	return &ClassInfo{Access: c.Access, Super: c.Super, Interfaces: c.Interfaces, rawMethods: ms, rawFields: fs}
 }

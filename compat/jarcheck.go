@@ -1,6 +1,7 @@
 package compat
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"regexp"
@@ -81,8 +82,20 @@ func summarize(fs []flinkplane.Finding, s *Summary) {
 
 // site is where a reference is used: a class and (optionally) a method.
 type site struct {
-	class  string // internal name
-	method string // name+descriptor, "" for the class itself
+	class string // internal name
+	// name and desc of the method or field (field set), "" for the class
+	// itself; method() joins them only for a finding.
+	name, desc string
+	field      bool
+}
+
+// method returns name+descriptor of a method site, name+":"+descriptor of
+// a field site, "" for the class itself.
+func (s site) method() string {
+	if s.field {
+		return s.name + ":" + s.desc
+	}
+	return s.name + s.desc
 }
 
 // candidate is a reference to a Flink class absent from the target: a
@@ -113,7 +126,15 @@ type classResult struct {
 	deferred []deferredRef
 	scala    string // first scala/ class referenced
 	err      error
-	seenRefs map[refKey]bool // deferred references already recorded
+	// seenIdx marks the member-reference constants already recorded as
+	// deferred references (a scratch buffer of the worker). Two constants
+	// naming the same member (never emitted by javac) are deduplicated in
+	// pass 2.
+	seenIdx []bool
+	// jarNames are the class names of the jar: a deferred reference to a
+	// class neither in the jar nor in the Flink namespace cannot reach a
+	// Flink class and is not recorded.
+	jarNames map[string]bool
 	// edges are the jar classes this class may load: supertypes, class
 	// constants, annotation types and class names in string constants
 	// (Class.forName).
@@ -126,10 +147,25 @@ type refKey struct{ owner, name, desc string }
 // findings are sorted by severity, class and method.
 func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 	start := time.Now()
+	r, err := openJar(path)
+	if err != nil {
+		return nil, err
+	}
+	return scanReader(ctx, start, path, r, ix)
+}
+
+// openJar opens the jar at path for ScanJar. Returns ECODE if it is not a
+// readable jar.
+func openJar(path string) (*jar.Reader, error) {
 	r, err := jar.Open(path, jar.DefaultLimits)
 	if err != nil {
 		return nil, flinkplane.Errorf(flinkplane.ECODE, "Cannot read %s as a JAR: %v.", path, err)
 	}
+	return r, nil
+}
+
+// scanReader is ScanJar on the opened jar r, which it closes.
+func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader, ix *Index) (*JarReport, error) {
 	defer r.Close()
 	rep := &JarReport{Jar: path, Target: ix.Runtime}
 	files := effectiveClasses(r)
@@ -194,6 +230,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			defer wg.Done()
 			var parser classfile.Parser
 			var buf []byte
+			var seenIdx []bool
 			for i := range queue {
 				if ctx.Err() != nil {
 					pending.Done()
@@ -214,11 +251,16 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 							Message: fmt.Sprintf("%s is not a valid class file: %v", f.Path(), err),
 						})
 					} else {
+						if cap(seenIdx) < len(c.Pool) {
+							seenIdx = make([]bool, len(c.Pool))
+						}
+						res.seenIdx, res.jarNames = seenIdx[:len(c.Pool)], jarNames
+						clear(res.seenIdx)
 						scanClass(c, ix, res)
 						if ix.Classes[res.name] == nil {
 							collectEdges(c, jarNames, res)
 						}
-						res.seenRefs = nil
+						res.seenIdx, res.jarNames = nil, nil
 					}
 				}
 				mu.Lock()
@@ -341,13 +383,28 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			}
 			add(flinkplane.Finding{
 				Severity: sev, Code: code,
-				Class: dotted(c.site.class), Method: prettyMethod(c.method), Symbol: dotted(c.class),
+				Class: dotted(c.site.class), Method: prettyMethod(c.method()), Symbol: dotted(c.class),
 				Message: fmt.Sprintf("%s %s is not in %s%s%s.", kindOf(c.class), dotted(c.class), ix.Runtime, contextText(c.context), note),
 				Hint:    hintFor(c.class, "", ""),
 			})
 		}
+		var seenRef map[refKey]bool
+		dup := func(d deferredRef) bool { // a second constant naming the same member
+			if seenRef == nil {
+				seenRef = map[refKey]bool{}
+			}
+			k := refKey{d.owner, d.name, d.desc}
+			if seenRef[k] {
+				return true
+			}
+			seenRef[k] = true
+			return false
+		}
 		for _, d := range res.deferred {
 			if isFlink(d.owner) && w.user[d.owner] == nil {
+				if dup(d) {
+					continue
+				}
 				// The owner is neither in the runtime nor in the jar.
 				f := memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime)
 				if optionalRelocated(d.owner) {
@@ -356,7 +413,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 				add(f)
 				continue
 			}
-			if !w.hasFlinkAncestor(d.owner, memo) {
+			if !w.hasFlinkAncestor(d.owner, memo) || dup(d) {
 				continue
 			}
 			var r resolution
@@ -388,7 +445,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 		res := results[i]
 		var why string
 		for _, c := range res.cands {
-			if c.method == "" && c.severity == flinkplane.SeverityError && w.user[c.class] == nil {
+			if !c.field && c.name == "" && c.desc == "" && c.severity == flinkplane.SeverityError && w.user[c.class] == nil {
 				why = c.class
 				break
 			}
@@ -417,7 +474,7 @@ func ScanJar(ctx context.Context, path string, ix *Index) (*JarReport, error) {
 			if why := broken(c.class, 0); why != "" {
 				add(flinkplane.Finding{
 					Severity: flinkplane.SeverityError, Code: CodeBrokenBundled,
-					Class: dotted(c.site.class), Method: prettyMethod(c.method), Symbol: dotted(c.class),
+					Class: dotted(c.site.class), Method: prettyMethod(c.method()), Symbol: dotted(c.class),
 					Message: fmt.Sprintf("%s, bundled in the jar, cannot be loaded on %s: its supertype %s does not exist there.", dotted(c.class), ix.Runtime, dotted(why)),
 					Hint:    firstNonEmpty(hintFor(c.class, "", ""), hintFor(why, "", "")),
 				})
@@ -545,7 +602,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 		checkDesc(classSite, a, flinkplane.SeverityWarning, "annotation")
 	}
 	for _, f := range c.Fields {
-		s := site{class: c.Name, method: f.Name + ":" + f.Descriptor}
+		s := site{class: c.Name, name: f.Name, desc: f.Descriptor, field: true}
 		checkDesc(s, f.Descriptor, flinkplane.SeverityError, "field type")
 		for _, a := range f.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
@@ -553,7 +610,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 	}
 	for mi := range c.Methods {
 		m := &c.Methods[mi]
-		s := site{class: c.Name, method: m.Name + m.Descriptor}
+		s := site{class: c.Name, name: m.Name, desc: m.Descriptor}
 		checkDesc(s, m.Descriptor, flinkplane.SeverityError, "signature")
 		for _, a := range m.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
@@ -567,6 +624,37 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 	}
 }
 
+var (
+	jdkOwners   = [][]byte{[]byte("["), []byte("java/"), []byte("javax/"), []byte("jdk/"), []byte("sun/")}
+	flinkBytes  = []byte(FlinkPrefix)
+	scalaBytes  = []byte("scala/")
+	lScalaBytes = []byte("Lscala/")
+)
+
+// inertConstant reports, from the undecoded constant-pool text, that
+// checkConstant would do nothing for e: a class reference outside Flink
+// and Scala (and not an array), or a member of a JDK class (or array)
+// whose descriptor names no Flink or Scala class. Text that is not plain
+// ASCII, or already decoded, is left to the full check.
+func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant) bool {
+	switch e.Tag {
+	case classfile.TagClass:
+		n, ok := c.RawASCII(e.A)
+		return ok && !bytes.HasPrefix(n, flinkBytes) && !bytes.HasPrefix(n, scalaBytes) && !bytes.HasPrefix(n, jdkOwners[0])
+	case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
+		if int(e.A) >= len(p) || p[e.A].Tag != classfile.TagClass || int(e.B) >= len(p) || p[e.B].Tag != classfile.TagNameAndType {
+			return false
+		}
+		owner, ok := c.RawASCII(p[e.A].A)
+		if !ok || !slices.ContainsFunc(jdkOwners, func(pre []byte) bool { return bytes.HasPrefix(owner, pre) }) {
+			return false
+		}
+		desc, ok := c.RawASCII(p[e.B].B)
+		return ok && !bytes.Contains(desc, flinkBytes) && !bytes.Contains(desc, lScalaBytes)
+	}
+	return false
+}
+
 // checkConstant checks the constant at idx used by the code at s.
 func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix *Index, res *classResult,
 	checkClass func(site, string, string, string), checkDesc func(site, string, string, string), depth int) {
@@ -574,19 +662,22 @@ func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix 
 		return
 	}
 	e := p[idx]
+	if inertConstant(c, p, e) {
+		return
+	}
 	switch e.Tag {
 	case classfile.TagClass:
-		if n, err := p.Utf8(e.A); err == nil {
+		if n, err := c.Utf8(e.A); err == nil {
 			checkClass(s, n, flinkplane.SeverityError, "")
 		}
 	case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
-		owner, name, desc, err := p.MemberRef(idx)
+		owner, name, desc, err := c.MemberRef(idx)
 		if err != nil {
 			return
 		}
-		checkMember(s, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
+		checkMember(s, idx, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
 	case classfile.TagMethodType:
-		if d, err := p.Utf8(e.A); err == nil {
+		if d, err := c.Utf8(e.A); err == nil {
 			checkDesc(s, d, flinkplane.SeverityError, "")
 		}
 	case classfile.TagMethodHandle:
@@ -619,7 +710,7 @@ func checkClassName(s site, name, sev, ctx string, ix *Index, res *classResult) 
 }
 
 // checkMember checks a field or method reference.
-func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
+func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
 	checkDesc func(site, string, string, string)) {
 	if strings.HasPrefix(owner, "[") || strings.HasPrefix(owner, "java/") || strings.HasPrefix(owner, "javax/") ||
 		strings.HasPrefix(owner, "jdk/") || strings.HasPrefix(owner, "sun/") {
@@ -642,6 +733,9 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 		if name == "<init>" && !isFlink(owner) {
 			return // constructors are not inherited: no Flink class involved
 		}
+		if !isFlink(owner) && res.jarNames != nil && !res.jarNames[owner] {
+			return // neither in the jar nor in Flink: no Flink supertype can be found
+		}
 		if owner == res.name {
 			ms := res.info.rawMethods
 			if field {
@@ -653,14 +747,12 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 				}
 			}
 		}
-		k := refKey{owner, name, desc}
-		if res.seenRefs == nil {
-			res.seenRefs = map[refKey]bool{}
+		if int(idx) < len(res.seenIdx) {
+			if res.seenIdx[idx] {
+				return
+			}
+			res.seenIdx[idx] = true
 		}
-		if res.seenRefs[k] {
-			return
-		}
-		res.seenRefs[k] = true
 		res.deferred = append(res.deferred, deferredRef{site: s, owner: owner, name: name, desc: desc, field: field, iface: iface})
 		return
 	}
@@ -677,7 +769,7 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 }
 
 func memberFinding(s site, owner, name, desc string, field bool, target flinkplane.RuntimeID) flinkplane.Finding {
-	f := flinkplane.Finding{Severity: flinkplane.SeverityError, Class: dotted(s.class), Method: prettyMethod(s.method)}
+	f := flinkplane.Finding{Severity: flinkplane.SeverityError, Class: dotted(s.class), Method: prettyMethod(s.method())}
 	if field {
 		f.Code = CodeUnresolvedField
 		f.Symbol = dotted(owner) + "#" + name
@@ -1005,7 +1097,7 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 		e := c.Pool[i]
 		switch e.Tag {
 		case classfile.TagClass:
-			n, err := c.Pool.Utf8(e.A)
+			n, err := c.Utf8(e.A)
 			if err != nil {
 				continue
 			}
@@ -1016,7 +1108,10 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 			}
 		case classfile.TagString:
 			// Class.forName("a.b.C") and class names in configuration.
-			n, err := c.Pool.Utf8(e.A)
+			if b, ok := c.RawASCII(e.A); ok && (len(b) < 3 || len(b) > 300 || bytes.IndexByte(b, '.') < 0 || bytes.ContainsAny(b, " /;")) {
+				continue // the same test on the text, without decoding it
+			}
+			n, err := c.Utf8(e.A)
 			if err != nil || len(n) < 3 || len(n) > 300 || !strings.Contains(n, ".") || strings.ContainsAny(n, " /;") {
 				continue
 			}
@@ -1030,6 +1125,13 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 // overrideFindings reports methods of user class name that look like
 // overrides of a Flink callback the target does not have any more.
 func overrideFindings(w *world, name string, ci *ClassInfo, target flinkplane.RuntimeID) []flinkplane.Finding {
+	if ci.Methods == nil && !slices.ContainsFunc(ci.rawMethods, func(m rawMember) bool {
+		return m.Access&(classfile.AccStatic|classfile.AccPrivate|classfile.AccSynthetic) == 0 &&
+			!strings.HasPrefix(m.Name, "<") &&
+			(strings.Contains(m.Descriptor, "L"+FlinkPrefix) || strings.Contains(m.Name, "L"+FlinkPrefix))
+	}) {
+		return nil // no candidate (the loop below), without building the maps
+	}
 	ci.build()
 	var cands []string
 	for key, acc := range ci.Methods {

@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"strings"
 	"unicode/utf8"
 )
@@ -131,6 +132,8 @@ type Class struct {
 
 	seen  []uint32 // readCode's per-method deduplication
 	stamp uint32
+	refs  []uint16 // backing store of the methods' Refs
+	ps    *Parser
 }
 
 type reader struct {
@@ -194,11 +197,104 @@ func Parse(b []byte) (*Class, error) {
 type Parser struct {
 	pool Pool
 	seen []uint32
+	refs []uint16
+	// strs is a direct-mapped cache of short ASCII strings (member names
+	// and descriptors, class names) already decoded, shared by the classes
+	// the Parser parses: most recur from class to class.
+	strs *[1 << internBits]string
+}
+
+// Interning: strings up to maxInternLen bytes, in a cache of 1<<internBits
+// slots indexed by a hash of the bytes.
+const (
+	maxInternLen = 96
+	internBits   = 13
+)
+
+var internSeed = maphash.MakeSeed()
+
+// utf8 is Pool.Utf8, sharing short ASCII strings through the Parser.
+func (c *Class) utf8(i uint16) (string, error) {
+	p := c.Pool
+	if c.ps == nil || int(i) >= len(p) || i == 0 || p[i].Tag != TagUtf8 || p[i].raw == nil || len(p[i].raw) > maxInternLen {
+		return p.Utf8(i)
+	}
+	e := &p[i]
+	for _, b := range e.raw {
+		if b == 0 || b >= 0x80 {
+			return p.Utf8(i)
+		}
+	}
+	if c.ps.strs == nil {
+		c.ps.strs = new([1 << internBits]string)
+	}
+	slot := &c.ps.strs[maphash.Bytes(internSeed, e.raw)&(1<<internBits-1)]
+	if *slot != string(e.raw) {
+		*slot = string(e.raw)
+	}
+	e.str, e.raw = *slot, nil
+	return e.str, nil
+}
+
+// RawASCII returns the bytes of Utf8 entry i when it is not decoded yet and
+// plain ASCII (its text is then exactly those bytes), to test it without
+// decoding; ok is false otherwise. The bytes alias the class file.
+func (c *Class) RawASCII(i uint16) (b []byte, ok bool) {
+	p := c.Pool
+	if int(i) >= len(p) || i == 0 || p[i].Tag != TagUtf8 || p[i].raw == nil {
+		return nil, false
+	}
+	for _, x := range p[i].raw {
+		if x == 0 || x >= 0x80 {
+			return nil, false
+		}
+	}
+	return p[i].raw, true
+}
+
+// Utf8 is Pool.Utf8 for the class's pool; classes of a Parser share
+// repeated short strings.
+func (c *Class) Utf8(i uint16) (string, error) { return c.utf8(i) }
+
+// MemberRef is Pool.MemberRef for the class's pool, sharing strings like
+// Utf8.
+func (c *Class) MemberRef(i uint16) (owner, name, desc string, err error) {
+	p := c.Pool
+	if int(i) >= len(p) || i == 0 {
+		return p.MemberRef(i)
+	}
+	switch p[i].Tag {
+	case TagFieldref, TagMethodref, TagInterfaceMethodref:
+	default:
+		return p.MemberRef(i)
+	}
+	if owner, err = c.className(p[i].A); err != nil {
+		return "", "", "", err
+	}
+	nt := p[i].B
+	if int(nt) >= len(p) || nt == 0 || p[nt].Tag != TagNameAndType {
+		_, _, err = p.NameAndType(nt)
+		return "", "", "", err
+	}
+	if name, err = c.utf8(p[nt].A); err != nil {
+		return "", "", "", err
+	}
+	desc, err = c.utf8(p[nt].B)
+	return owner, name, desc, err
+}
+
+// className is Pool.ClassName through utf8.
+func (c *Class) className(i uint16) (string, error) {
+	if int(i) >= len(c.Pool) || i == 0 || c.Pool[i].Tag != TagClass {
+		return c.Pool.ClassName(i)
+	}
+	return c.utf8(c.Pool[i].A)
 }
 
 // Parse parses a class file. Errors wrap ErrMalformed.
 func (ps *Parser) Parse(b []byte) (*Class, error) {
-	c := &Class{}
+	c := &Class{refs: ps.refs[:0], ps: ps}
+	defer func() { ps.refs = c.refs[:0] }()
 	if err := c.parse(b, ps); err != nil {
 		return nil, err
 	}
@@ -230,7 +326,7 @@ func (c *Class) parse(b []byte, ps *Parser) error {
 	if err != nil {
 		return err
 	}
-	if c.Name, err = c.Pool.ClassName(this); err != nil {
+	if c.Name, err = c.className(this); err != nil {
 		return fmt.Errorf("this_class: %w", err)
 	}
 	super, err := r.u2()
@@ -238,7 +334,7 @@ func (c *Class) parse(b []byte, ps *Parser) error {
 		return err
 	}
 	if super != 0 {
-		if c.Super, err = c.Pool.ClassName(super); err != nil {
+		if c.Super, err = c.className(super); err != nil {
 			return fmt.Errorf("super_class: %w", err)
 		}
 	}
@@ -252,7 +348,7 @@ func (c *Class) parse(b []byte, ps *Parser) error {
 	c.Interfaces = make([]string, n)
 	for i := range c.Interfaces {
 		idx, _ := r.u2()
-		if c.Interfaces[i], err = c.Pool.ClassName(idx); err != nil {
+		if c.Interfaces[i], err = c.className(idx); err != nil {
 			return fmt.Errorf("interface %d: %w", i, err)
 		}
 	}
@@ -408,6 +504,36 @@ func (p Pool) Utf8(i uint16) (string, error) {
 	return e.str, nil
 }
 
+// attrNames are the attributes readAttributes reads.
+var attrNames = map[string]string{}
+
+func init() {
+	for _, n := range []string{"Code", "RuntimeVisibleAnnotations", "RuntimeInvisibleAnnotations",
+		"RuntimeVisibleParameterAnnotations", "RuntimeInvisibleParameterAnnotations", "Exceptions",
+		"BootstrapMethods", "Signature"} {
+		attrNames[n] = n
+	}
+}
+
+// utf8Key returns the text of Utf8 entry i as bytes for a comparison,
+// without decoding (and allocating) when the entry is plain ASCII.
+func (p Pool) utf8Key(i uint16) ([]byte, error) {
+	if int(i) < len(p) && i != 0 && p[i].Tag == TagUtf8 && p[i].raw != nil {
+		ascii := true
+		for _, c := range p[i].raw {
+			if c == 0 || c >= 0x80 {
+				ascii = false
+				break
+			}
+		}
+		if ascii {
+			return p[i].raw, nil
+		}
+	}
+	s, err := p.Utf8(i)
+	return []byte(s), err
+}
+
 // ClassName returns the internal name of Class entry i.
 func (p Pool) ClassName(i uint16) (string, error) {
 	if int(i) >= len(p) || i == 0 || p[i].Tag != TagClass {
@@ -466,10 +592,10 @@ func (c *Class) readMembers(r *reader, methods bool) ([]Member, error) {
 		if err != nil {
 			return nil, err
 		}
-		if m.Name, err = c.Pool.Utf8(ni); err != nil {
+		if m.Name, err = c.utf8(ni); err != nil {
 			return nil, err
 		}
-		if m.Descriptor, err = c.Pool.Utf8(di); err != nil {
+		if m.Descriptor, err = c.utf8(di); err != nil {
 			return nil, err
 		}
 		if err := c.readAttributes(r, m); err != nil {
@@ -499,10 +625,11 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 			return r.fail("attribute length %d exceeds input", l)
 		}
 		body, _ := r.bytes(int(l))
-		name, err := c.Pool.Utf8(ni)
+		key, err := c.Pool.utf8Key(ni)
 		if err != nil {
 			return err
 		}
+		name := attrNames[string(key)] // "" for attributes not read
 		ar := &reader{b: body}
 		switch name {
 		case "Code":
@@ -556,7 +683,7 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 			}
 			for range int(k) {
 				idx, _ := ar.u2()
-				s, err := c.Pool.ClassName(idx)
+				s, err := c.className(idx)
 				if err != nil {
 					return err
 				}
@@ -597,7 +724,7 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 			if err != nil {
 				return err
 			}
-			if c.Signature, err = c.Pool.Utf8(idx); err != nil {
+			if c.Signature, err = c.utf8(idx); err != nil {
 				return err
 			}
 		}
@@ -631,7 +758,7 @@ func (c *Class) readAnnotation(r *reader, types []string, depth int) ([]string, 
 	if err != nil {
 		return types, err
 	}
-	t, err := c.Pool.Utf8(ti)
+	t, err := c.utf8(ti)
 	if err != nil {
 		return types, err
 	}
@@ -673,7 +800,7 @@ func (c *Class) readElementValue(r *reader, types []string, depth int) ([]string
 		if _, err = r.u2(); err != nil {
 			return types, err
 		}
-		t, err := c.Pool.Utf8(ti)
+		t, err := c.utf8(ti)
 		if err != nil {
 			return types, err
 		}
@@ -683,7 +810,7 @@ func (c *Class) readElementValue(r *reader, types []string, depth int) ([]string
 		if err != nil {
 			return types, err
 		}
-		t, err := c.Pool.Utf8(ci)
+		t, err := c.utf8(ci)
 		if err != nil {
 			return types, err
 		}

@@ -76,8 +76,17 @@ func (c *Class) readCode(r *reader, m *Member) error {
 			return
 		}
 		seen[idx] = stamp
-		m.Refs = append(m.Refs, idx)
+		c.refs = append(c.refs, idx)
 	}
+	// The method's references go to the class's shared backing store.
+	start := len(c.refs)
+	defer func() {
+		if refs := c.refs[start:len(c.refs):len(c.refs)]; len(m.Refs) == 0 {
+			m.Refs = refs
+		} else {
+			m.Refs = append(m.Refs, refs...)
+		}
+	}()
 	for pc := 0; pc < len(code); {
 		op := code[pc]
 		l := operandLen[op]

@@ -70,13 +70,17 @@ const (
 // path (longer codes, or bits that are no code at all).
 type huffman struct {
 	table  [1 << fastBits]uint16
+	tbits  uint // table bits: fastBits, or fewer for the short code-length code
 	count  [maxBits + 1]uint16
 	symbol [320]uint16
 }
 
 // init builds the code from the code lengths; false if oversubscribed.
 // Incomplete codes are accepted: their unused bit patterns fail to decode.
-func (h *huffman) init(lengths []uint8) bool {
+func (h *huffman) init(lengths []uint8) bool { return h.initBits(lengths, fastBits) }
+
+// initBits is init with a table of tbits (≤ fastBits) bits.
+func (h *huffman) initBits(lengths []uint8, tbits uint) bool {
 	h.count = [maxBits + 1]uint16{}
 	for _, l := range lengths {
 		h.count[l]++
@@ -99,12 +103,13 @@ func (h *huffman) init(lengths []uint8) bool {
 			offs[l]++
 		}
 	}
-	h.table = [1 << fastBits]uint16{}
+	h.tbits = tbits
+	clear(h.table[:1<<tbits])
 	code, idx := 0, 0
-	for l := 1; l <= fastBits; l++ {
+	for l := 1; l <= int(tbits); l++ {
 		for range int(h.count[l]) {
 			e := h.symbol[idx]<<4 | uint16(l)
-			for j := int(bits.Reverse16(uint16(code)) >> (16 - l)); j < 1<<fastBits; j += 1 << l {
+			for j := int(bits.Reverse16(uint16(code)) >> (16 - l)); j < 1<<tbits; j += 1 << l {
 				h.table[j] = e
 			}
 			idx++
@@ -174,6 +179,7 @@ type inflater struct {
 	nb   int    // valid bits in bits; negative after reading past the end
 	lit  huffman
 	dist huffman
+	cl   huffman // code-length code of a dynamic block
 }
 
 var inflaters = sync.Pool{New: func() any { return new(inflater) }}
@@ -265,7 +271,7 @@ func fastInflate(src, dst []byte) error {
 
 // decode reads one symbol of h; the caller has refilled and checks f.nb.
 func (f *inflater) decode(h *huffman) (uint16, bool) {
-	e := h.table[f.bits&(1<<fastBits-1)]
+	e := h.table[f.bits&(1<<h.tbits-1)]
 	n := uint(e & 15)
 	sym := e >> 4
 	if n == 0 {
@@ -278,12 +284,38 @@ func (f *inflater) decode(h *huffman) (uint16, bool) {
 	return sym, true
 }
 
-// block decodes one Huffman-coded block into dst from op.
+// block decodes one Huffman-coded block into dst from op. The bit buffer
+// lives in locals in the loop (written back on return).
 func (f *inflater) block(dst []byte, op int, lit, dist *huffman) (int, error) {
+	src, pos, bitbuf, nb := f.src, f.pos, f.bits, f.nb
+	defer func() { f.pos, f.bits, f.nb = pos, bitbuf, nb }()
 	for {
-		f.refill()
-		sym, ok := f.decode(lit)
-		if !ok || f.nb < 0 {
+		// A literal/length symbol with its extra bits and a distance with
+		// its extra bits take at most 15+5+15+13 = 48 bits.
+		if nb < 48 {
+			if pos+8 <= len(src) {
+				bitbuf |= binary.LittleEndian.Uint64(src[pos:]) << uint(nb)
+				pos += (63 - nb) >> 3
+				nb |= 56
+			} else {
+				for nb <= 56 && pos < len(src) {
+					bitbuf |= uint64(src[pos]) << uint(nb)
+					pos++
+					nb += 8
+				}
+			}
+		}
+		e := lit.table[bitbuf&(1<<fastBits-1)]
+		n := uint(e & 15)
+		sym := e >> 4
+		if n == 0 {
+			if sym, n = lit.slow(bitbuf); n == 0 {
+				return op, errCorrupt
+			}
+		}
+		bitbuf >>= n
+		nb -= int(n)
+		if nb < 0 {
 			return op, errCorrupt
 		}
 		if sym < 256 {
@@ -301,14 +333,28 @@ func (f *inflater) block(dst []byte, op int, lit, dist *huffman) (int, error) {
 		if sym >= 29 {
 			return op, errCorrupt
 		}
-		// At most 15+5+15+13 bits since the refill: no refill needed.
-		length := int(lenBase[sym]) + int(f.take(uint(lenExtra[sym])))
-		ds, ok := f.decode(dist)
-		if !ok || ds >= 30 {
+		n = uint(lenExtra[sym])
+		length := int(lenBase[sym]) + int(bitbuf&(1<<n-1))
+		bitbuf >>= n
+		nb -= int(n)
+		e = dist.table[bitbuf&(1<<fastBits-1)]
+		n = uint(e & 15)
+		ds := e >> 4
+		if n == 0 {
+			if ds, n = dist.slow(bitbuf); n == 0 {
+				return op, errCorrupt
+			}
+		}
+		bitbuf >>= n
+		nb -= int(n)
+		if ds >= 30 {
 			return op, errCorrupt
 		}
-		d := int(distBase[ds]) + int(f.take(uint(distExtr[ds])))
-		if f.nb < 0 || d > op {
+		n = uint(distExtr[ds])
+		d := int(distBase[ds]) + int(bitbuf&(1<<n-1))
+		bitbuf >>= n
+		nb -= int(n)
+		if nb < 0 || d > op {
 			return op, errCorrupt
 		}
 		if op+length > len(dst) {
@@ -343,14 +389,14 @@ func (f *inflater) dynamic() error {
 			return errCorrupt
 		}
 	}
-	var clh huffman
-	if !clh.init(cl[:]) {
+	clh := &f.cl
+	if !clh.initBits(cl[:], 7) { // code-length codes are at most 7 bits
 		return errCorrupt
 	}
 	var lengths [286 + 30]uint8
 	for i := 0; i < nlit+ndist; {
 		f.refill()
-		sym, ok := f.decode(&clh)
+		sym, ok := f.decode(clh)
 		if !ok || f.nb < 0 {
 			return errCorrupt
 		}
