@@ -111,7 +111,7 @@ func (v *env) snapshots(app string) []*flinkplane.Snapshot {
 // wait waits for the operation to end and returns it.
 func (v *env) wait(app, id string) *flinkplane.Operation {
 	v.t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if o := v.op(app, id); o.Done() {
 			v.e.Wait(ctx, app)
@@ -817,7 +817,7 @@ func TestDelete(t *testing.T) {
 	if err := v.e.DeleteApplication(ctx, "a", created.Truncate(time.Second)); err != nil {
 		t.Fatal(err)
 	}
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := v.db.View(ctx, func(tx flinkplane.Tx) error { _, err := tx.Application("a"); return err })
 		if flinkplane.ErrorCode(err) == flinkplane.ENOTFOUND {
@@ -918,7 +918,7 @@ func count(calls []string, prefix string) int {
 func waitCalls(t *testing.T, d *mock.ClusterDriver, prefix string) {
 	t.Helper()
 	var seen []string
-	deadline := time.Now().Add(3 * time.Second)
+	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		seen = append(seen, d.Calls()...)
 		if count(seen, prefix) > 0 {

@@ -182,7 +182,7 @@ func TestE2E_Lifecycle(t *testing.T) {
 		t.Fatal(err)
 	}
 	var snap *types.SnapshotDetails
-	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		out, err := c.DescribeApplicationSnapshot(sctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
 		if err != nil {
 			t.Fatal(err)
@@ -330,7 +330,7 @@ func TestE2E_Lifecycle(t *testing.T) {
 		SnapshotCreationTimestamp: aws.Time(snap.SnapshotCreationTimestamp.Truncate(time.Second))}); err != nil {
 		t.Fatal(err)
 	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		_, err := c.DescribeApplicationSnapshot(sctx, &kav2.DescribeApplicationSnapshotInput{ApplicationName: aws.String(name), SnapshotName: aws.String("pre-flink-2.2-upgrade")})
 		if err != nil {
 			srvWantErr[*types.ResourceNotFoundException](t, err)

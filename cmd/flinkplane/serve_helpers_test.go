@@ -105,7 +105,7 @@ func srvDescribe(t testing.TB, c *kav2.Client, name string) *types.ApplicationDe
 // srvWaitStatus polls DescribeApplication until the status is want.
 func srvWaitStatus(t testing.TB, c *kav2.Client, name string, want types.ApplicationStatus) *types.ApplicationDetail {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	var d *types.ApplicationDetail
 	for time.Now().Before(deadline) {
 		d = srvDescribe(t, c, name)
@@ -120,7 +120,7 @@ func srvWaitStatus(t testing.TB, c *kav2.Client, name string, want types.Applica
 
 func srvWaitOperation(t testing.TB, c *kav2.Client, name, id string) *types.ApplicationOperationInfoDetails {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		out, err := c.DescribeApplicationOperation(sctx, &kav2.DescribeApplicationOperationInput{ApplicationName: aws.String(name), OperationId: aws.String(id)})
 		if err != nil {
