@@ -12,6 +12,7 @@ import (
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat"
+	"github.com/flinkplane/flinkplane/runtime"
 )
 
 func init() {
@@ -62,7 +63,7 @@ func runCheckTo(ctx context.Context, args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("check "+kind, flag.ContinueOnError)
 	target := fs.String("target", "", "target runtime, e.g. FLINK-2_2")
 	format := fs.String("format", "text", "output format: text or json")
-	runtimesDir := stringFlag(fs, "runtimes-dir", defaultRuntimesDir(), "directory of installed Flink runtimes")
+	runtimesDir := stringFlag(fs, "runtimes-dir", runtime.DefaultDir(), "directory of installed Flink runtimes")
 	cacheDir := stringFlag(fs, "cache-dir", compat.DefaultCacheDir(), "directory of cached symbol indexes")
 	// Accept flags before and after the positional path.
 	rest := args[1:]

@@ -54,17 +54,3 @@ func defaultDataDir() string {
 	}
 	return filepath.Join(home, ".local", "share", "flinkplane")
 }
-
-// defaultRuntimesDir is where Flink runtimes are installed, shared by any
-// number of data directories: $XDG_CACHE_HOME/flinkplane/runtimes or
-// ~/.cache/flinkplane/runtimes.
-func defaultRuntimesDir() string {
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "flinkplane", "runtimes")
-	}
-	home, err := os.UserHomeDir()
-	if err != nil {
-		return filepath.Join(".flinkplane", "runtimes")
-	}
-	return filepath.Join(home, ".cache", "flinkplane", "runtimes")
-}

@@ -21,7 +21,7 @@ func runRuntime(ctx context.Context, args []string) error {
 		return errors.New("usage: flinkplane runtime install [flags] FLINK-1_20 FLINK-2_2 ... | flinkplane runtime list [flags]")
 	}
 	fs := flag.NewFlagSet("runtime "+args[0], flag.ContinueOnError)
-	dir := stringFlag(fs, "runtimes-dir", defaultRuntimesDir(), "directory of installed Flink runtimes")
+	dir := stringFlag(fs, "runtimes-dir", runtime.DefaultDir(), "directory of installed Flink runtimes")
 	mvn := stringFlag(fs, "mvn", "mvn", "Maven command used to install runtimes")
 	verbose := boolFlag(fs, "verbose", false, "show Maven's output")
 	switch args[0] {

@@ -23,6 +23,7 @@ import (
 	"github.com/flinkplane/flinkplane/awsapi/sigv4"
 	"github.com/flinkplane/flinkplane/codestore"
 	"github.com/flinkplane/flinkplane/engine"
+	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/sqlite"
 )
 
@@ -71,7 +72,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := stringFlag(fs, "addr", "127.0.0.1:8080", "address to listen on (HOST:PORT)")
 	dataDir := stringFlag(fs, "data-dir", defaultDataDir(), "directory of the database, code store and savepoints")
-	runtimesDir := stringFlag(fs, "runtimes-dir", defaultRuntimesDir(), "directory of installed Flink runtimes")
+	runtimesDir := stringFlag(fs, "runtimes-dir", runtime.DefaultDir(), "directory of installed Flink runtimes")
 	region := stringFlag(fs, "region", "us-east-1", "region in application ARNs and SigV4 credential scopes")
 	account := stringFlag(fs, "account-id", "000000000000", "account id in application ARNs")
 	auth := stringFlag(fs, "auth", "none", "request authentication: none or sigv4")
@@ -170,7 +171,7 @@ type Main struct {
 // NewMain returns a Main with the default configuration.
 func NewMain() *Main {
 	return &Main{
-		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: defaultRuntimesDir(),
+		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
 			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute},
 		PollInterval: time.Second,

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/runtime/local"
 )
 
@@ -27,16 +28,7 @@ import (
 const AWSRuntimeLibrary = "com.amazonaws:aws-kinesisanalytics-runtime:1.2.0"
 
 // RuntimesDir is $FLINKPLANE_RUNTIMES_DIR or the default runtimes dir.
-func RuntimesDir() string {
-	if d := os.Getenv("FLINKPLANE_RUNTIMES_DIR"); d != "" {
-		return d
-	}
-	if d := os.Getenv("XDG_CACHE_HOME"); d != "" {
-		return filepath.Join(d, "flinkplane", "runtimes")
-	}
-	home, _ := os.UserHomeDir()
-	return filepath.Join(home, ".cache", "flinkplane", "runtimes")
-}
+func RuntimesDir() string { return runtime.DirFromEnv() }
 
 // RequireRuntime fails (CI=true) or skips the test unless id is installed
 // and usable.
