@@ -28,6 +28,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/flinkplane/flinkplane"
+
+	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
 
 // Store is a flinkplane.CodeStore.
@@ -200,32 +202,11 @@ func (s *Store) Fetch(ctx context.Context, c flinkplane.CodeConfig) (string, err
 
 // writeFile writes a file durably: temp file, fsync, rename, fsync dir.
 func writeFile(p string, fill func(io.Writer) error) error {
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 		return fmt.Errorf("create code directory: %w", err)
 	}
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(p, 0o600, fill); err != nil {
 		return fmt.Errorf("write code: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if err := fill(f); err != nil {
-		f.Close()
-		return fmt.Errorf("write code: %w", err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("write code: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("write code: %w", err)
-	}
-	if err := os.Rename(f.Name(), p); err != nil {
-		return fmt.Errorf("write code: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
 	}
 	return nil
 }

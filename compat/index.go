@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -17,6 +18,8 @@ import (
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat/classfile"
 	"github.com/flinkplane/flinkplane/compat/jar"
+
+	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
 
 // indexFormat changes whenever the cached index layout or its content rules
@@ -241,27 +244,7 @@ func writeIndex(name string, ix *Index) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(filepath.Dir(name), ".index-*.tmp")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o644); err != nil {
-		f.Close()
-		return err
-	}
-	if err := gob.NewEncoder(f).Encode(ix); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(f.Name(), name)
+	return atomicfile.Write(name, 0o644, func(w io.Writer) error { return gob.NewEncoder(w).Encode(ix) })
 }
 
 // BuildIndex indexes the org/apache/flink/ classes of the given jars. The

@@ -46,6 +46,8 @@ import (
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/flinkrest"
 	"github.com/flinkplane/flinkplane/runtime"
+
+	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
 
 var _ flinkplane.ClusterDriver = (*Driver)(nil)
@@ -494,7 +496,7 @@ func writeInfo(dir string, info clusterInfo) error {
 	if err != nil {
 		return err
 	}
-	return runtime.WriteFileAtomic(filepath.Join(dir, "cluster.json"), append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(filepath.Join(dir, "cluster.json"), append(b, '\n'), 0o644)
 }
 
 func readInfo(dir string) (clusterInfo, error) {

@@ -11,7 +11,8 @@ import (
 	"syscall"
 
 	"github.com/flinkplane/flinkplane"
-	"github.com/flinkplane/flinkplane/runtime"
+
+	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
 
 const (
@@ -72,7 +73,7 @@ func (d *Driver) launch(h flinkplane.ClusterHandle, cp []string, role, mainClass
 		cmd.Wait()
 		close(c.done)
 	}()
-	if err := runtime.WriteFileAtomic(pidFile(h.Dir, role), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
+	if err := atomicfile.WriteFile(pidFile(h.Dir, role), []byte(strconv.Itoa(pid)+"\n"), 0o644); err != nil {
 		return pid, err
 	}
 	return pid, nil

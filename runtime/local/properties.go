@@ -11,7 +11,8 @@ import (
 	"strings"
 
 	"github.com/flinkplane/flinkplane"
-	"github.com/flinkplane/flinkplane/runtime"
+
+	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
 
 // propertiesFile is the cluster's EnvironmentProperties file, in the JSON
@@ -32,7 +33,7 @@ func writeApplicationProperties(path string, groups []flinkplane.PropertyGroup) 
 	if err != nil {
 		return err
 	}
-	return runtime.WriteFileAtomic(path, append(b, '\n'), 0o644)
+	return atomicfile.WriteFile(path, append(b, '\n'), 0o644)
 }
 
 // prepareJar copies the user JAR into the cluster's jars/ directory with a
