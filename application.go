@@ -48,6 +48,13 @@ type Application struct {
 	JobID   string         `json:"jobId,omitempty"`
 	// RunningVersionID is the version whose configuration the job runs.
 	RunningVersionID int64 `json:"runningVersionId,omitempty"`
+	// FailedOperation is the id of the update whose job never became
+	// healthy while system rollback was off: the application stays RUNNING
+	// on the new version with its failing job (as the managed service
+	// leaves it) until RollbackApplication, a corrected UpdateApplication
+	// or StopApplication. The watch reports its health and does not recover
+	// it. Cleared by the next operation that succeeds.
+	FailedOperation string `json:"failedOperation,omitempty"`
 }
 
 // ApplicationVersion is the configuration of an application at one version

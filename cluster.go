@@ -74,6 +74,19 @@ type JobHealth struct {
 	FailedCheckpoints    int64
 	// RootCause is Flink's newest exception (class and message), if any.
 	RootCause string
+
+	// StartTime is when the job was submitted; RunningSince when it last
+	// switched to RUNNING (after its latest restart).
+	StartTime    time.Time
+	RunningSince time.Time
+	// LatestCheckpoint is the job's newest completed checkpoint or
+	// savepoint (the higher id of the two), nil before the first.
+	LatestCheckpoint *CheckpointInfo
+	// Restored is what the job (or its latest restart) restored from: the
+	// checkpoint id and path, Time the restore time. Nil if nothing.
+	Restored *CheckpointInfo
+	// Exception is the newest entry of the exception history.
+	Exception *JobException
 }
 
 // SavepointStatus is the state of a triggered savepoint.
@@ -85,6 +98,14 @@ type SavepointStatus struct {
 
 // ClusterDriver runs Flink clusters. Every method is idempotent where it
 // can be: calling Stop twice or Adopt on a dead cluster is not an error.
+//
+// The engine's watch (see docs/health.md) calls ClusterHealth and JobHealth
+// every few seconds for each running application, and recovers through
+// ReplaceTaskManagers (a lost TaskManager) or a fresh cluster restored from
+// LatestCheckpoint (a lost JobManager, a FAILED job). A driver must keep
+// completed checkpoints when a job is cancelled or fails (Flink:
+// execution.checkpointing.externalized-checkpoint-retention:
+// RETAIN_ON_CANCELLATION), so that there is a restore point.
 type ClusterDriver interface {
 	// Ready returns nil if the runtime is installed and usable, else an
 	// *Error (EINVALIDCONFIG) that says how to install it.
@@ -110,4 +131,22 @@ type ClusterDriver interface {
 	Stop(ctx context.Context, h ClusterHandle) error
 	// DisposeSavepoint removes a savepoint's files.
 	DisposeSavepoint(ctx context.Context, location string) error
+
+	// ClusterHealth reports whether the cluster's processes are alive,
+	// without asking Flink, so that it answers when the JobManager is gone.
+	// The local driver checks its JVMs; a Kubernetes driver would read the
+	// JobManager deployment and the TaskManager pods. A cluster that is
+	// entirely gone is not an error: JobManagerAlive is false.
+	ClusterHealth(ctx context.Context, h ClusterHandle) (ClusterHealth, error)
+	// ReplaceTaskManagers starts a new process for every TaskManager of a
+	// cluster whose process is gone and returns the handle with the new
+	// process ids, which the caller stores before using it. With every
+	// TaskManager alive it returns h unchanged (idempotent). Returns an
+	// error if the JobManager is gone: then the cluster must be replaced.
+	ReplaceTaskManagers(ctx context.Context, h ClusterHandle) (ClusterHandle, error)
+	// LatestCheckpoint returns the newest completed checkpoint that a job
+	// left in the cluster's checkpoint storage, read from the storage
+	// itself, so that it answers after the JobManager is gone (the
+	// restore point of a recovery). ENOTFOUND if there is none.
+	LatestCheckpoint(ctx context.Context, h ClusterHandle, jobID string) (CheckpointInfo, error)
 }

@@ -25,6 +25,12 @@ const (
 	// OpMaintenance is the service's own restart of a running application
 	// across a restart of the control plane (status MAINTENANCE).
 	OpMaintenance = "Maintenance"
+	// OpRecovery is the service's own restart of an application whose job
+	// or cluster failed: TaskManagers replaced, or the job brought back on a
+	// fresh cluster from its latest checkpoint (status STARTING until the
+	// job has passed its probation). AWS does not document the name of such
+	// operations; see docs/health.md.
+	OpRecovery = "Recovery"
 )
 
 // Operation is one durable, step-recorded lifecycle action. A step reads the
@@ -68,6 +74,27 @@ type Operation struct {
 	TriggerID         string         `json:"triggerId,omitempty"`
 	SavepointLocation string         `json:"savepointLocation,omitempty"`
 	RestoreFrom       string         `json:"restoreFrom,omitempty"`
+
+	// Cause says why the service started a system operation (a recovery,
+	// an automatic rollback, the stop of a job cancelled outside
+	// flinkplane), or what a stop had to fall back to.
+	Cause string `json:"cause,omitempty"`
+	// Checkpoint is the newest checkpoint the watch knew of when it started
+	// a system operation (a restore point known even after the JobManager
+	// is gone).
+	Checkpoint *CheckpointInfo `json:"checkpoint,omitempty"`
+	// RestartsBaseline is the job's restart count the operation compares
+	// against: a TaskManager recovery waits for Flink's failover (restarts
+	// above it); the probation fails on a restart above the count recorded
+	// when the job first ran with all tasks.
+	RestartsBaseline int64 `json:"restartsBaseline,omitempty"`
+	// ProbationStart is when the job first ran with all its tasks (the
+	// probation window runs from there; recorded so a resumed operation
+	// keeps its window).
+	ProbationStart time.Time `json:"probationStart,omitzero"`
+	// SavepointFailure is why a stop's savepoint failed when the stop fell
+	// back to the latest checkpoint.
+	SavepointFailure string `json:"savepointFailure,omitempty"`
 
 	// Failure details.
 	ErrorInfo           string `json:"errorInfo,omitempty"`

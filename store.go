@@ -1,6 +1,9 @@
 package flinkplane
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Store keeps applications, their versions, snapshots, operations and tags.
 // Everything the API shows comes from the Store. Update runs fn in one
@@ -59,6 +62,17 @@ type Tx interface {
 	// InProgressOperations returns every IN_PROGRESS operation of every
 	// application, oldest first.
 	InProgressOperations() ([]*Operation, error)
+
+	// PutHealth records a health sample of an application and keeps only
+	// its newest keep samples (keep <= 0: all). ENOTFOUND for an unknown
+	// application.
+	PutHealth(s *HealthSample, keep int) error
+	// Health returns the newest health sample of an application; ENOTFOUND
+	// when there is none (or no such application).
+	Health(app string) (*HealthSample, error)
+	// HealthHistory returns up to limit samples of an application, newest
+	// first, taken before `before` (zero: from the newest).
+	HealthHistory(app string, before time.Time, limit int) ([]*HealthSample, error)
 
 	// Tags returns an application's tags ordered by key.
 	Tags(app string) ([]Tag, error)

@@ -16,4 +16,22 @@ const (
 	// "enforce" (default) rejects the update, "warn" records the findings
 	// and proceeds.
 	TagCompatCheck = "flinkplane:compat-check"
+	// TagProbationWindow overrides the server's probation window for the
+	// application: seconds ("30") or a duration ("90s", "2m"); "0" checks
+	// only that all tasks run and a checkpoint completes.
+	TagProbationWindow = "flinkplane:probation-window"
+	// TagAutoRollback overrides the server's automatic rollback policy:
+	// "off" or "<restarts>/<window>" ("3/5m": three restarts within five
+	// minutes after an update roll it back).
+	TagAutoRollback = "flinkplane:auto-rollback"
 )
+
+// TagValue returns the value of the tag key, if present.
+func TagValue(tags []Tag, key string) (string, bool) {
+	for _, t := range tags {
+		if t.Key == key {
+			return t.Value, true
+		}
+	}
+	return "", false
+}

@@ -56,6 +56,15 @@ var migrations = []string{
 		value TEXT NOT NULL,
 		PRIMARY KEY (app, key)
 	);`,
+	// Health samples written by the watch: a bounded history per
+	// application, newest by seq.
+	`CREATE TABLE health (
+		seq  INTEGER PRIMARY KEY AUTOINCREMENT,
+		app  TEXT NOT NULL,
+		time INTEGER NOT NULL,
+		data TEXT NOT NULL
+	);
+	CREATE INDEX health_app ON health (app, seq);`,
 }
 
 // DB is a flinkplane.Store backed by one SQLite file.

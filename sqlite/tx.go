@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/flinkplane/flinkplane"
 )
@@ -206,7 +207,7 @@ func (t *tx) DeleteApplication(name string) error {
 	if n, _ := res.RowsAffected(); n == 0 {
 		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(name))
 	}
-	for _, table := range []string{"versions", "snapshots", "operations", "tags"} {
+	for _, table := range []string{"versions", "snapshots", "operations", "tags", "health"} {
 		if _, err := t.q.ExecContext(t.ctx, `DELETE FROM `+table+` WHERE app = ?`, name); err != nil {
 			return fmt.Errorf("delete application %s: %w", table, err)
 		}
@@ -395,4 +396,44 @@ func (t *tx) SetTags(app string, tags []flinkplane.Tag) error {
 		}
 	}
 	return nil
+}
+
+func (t *tx) PutHealth(s *flinkplane.HealthSample, keep int) error {
+	if err := t.writable(); err != nil {
+		return err
+	}
+	var one int
+	if err := t.q.QueryRowContext(t.ctx, `SELECT 1 FROM applications WHERE name = ?`, s.ApplicationName).Scan(&one); errors.Is(err, sql.ErrNoRows) {
+		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(s.ApplicationName))
+	} else if err != nil {
+		return fmt.Errorf("query application: %w", err)
+	}
+	data, err := encode(s)
+	if err != nil {
+		return err
+	}
+	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO health (app, time, data) VALUES (?, ?, ?)`, s.ApplicationName, s.Time.UnixNano(), data); err != nil {
+		return fmt.Errorf("insert health: %w", err)
+	}
+	if keep <= 0 {
+		return nil
+	}
+	if _, err := t.q.ExecContext(t.ctx, `DELETE FROM health WHERE app = ? AND seq <= COALESCE(
+		(SELECT seq FROM health WHERE app = ? ORDER BY seq DESC LIMIT 1 OFFSET ?), -1)`, s.ApplicationName, s.ApplicationName, keep); err != nil {
+		return fmt.Errorf("trim health: %w", err)
+	}
+	return nil
+}
+
+func (t *tx) Health(app string) (*flinkplane.HealthSample, error) {
+	return getJSON[flinkplane.HealthSample](t, fmt.Sprintf("No health of application %s is recorded.", app),
+		`SELECT data FROM health WHERE app = ? ORDER BY seq DESC LIMIT 1`, app)
+}
+
+func (t *tx) HealthHistory(app string, before time.Time, limit int) ([]*flinkplane.HealthSample, error) {
+	if before.IsZero() {
+		return listJSON[flinkplane.HealthSample](t, `SELECT data FROM health WHERE app = ? ORDER BY seq DESC LIMIT ?`, app, limitClause(limit))
+	}
+	return listJSON[flinkplane.HealthSample](t, `SELECT data FROM health WHERE app = ? AND time < ? ORDER BY seq DESC LIMIT ?`,
+		app, before.UnixNano(), limitClause(limit))
 }

@@ -23,6 +23,7 @@ func Run(t *testing.T, open func(t *testing.T) flinkplane.Store, reopen func(t *
 	t.Run("Tags", func(t *testing.T) { testTags(t, open(t)) })
 	t.Run("DeleteCascades", func(t *testing.T) { testDelete(t, open(t)) })
 	t.Run("ListingOrder", func(t *testing.T) { testListingOrder(t, open(t)) })
+	t.Run("Health", func(t *testing.T) { testHealth(t, open(t)) })
 	if reopen != nil {
 		t.Run("Durable", func(t *testing.T) {
 			s := open(t)
@@ -348,6 +349,9 @@ func testDelete(t *testing.T, s flinkplane.Store) {
 	mustUpdate(t, s, func(tx flinkplane.Tx) error {
 		tx.SetTags("a", []flinkplane.Tag{{Key: "k", Value: "v"}})
 		tx.CreateSnapshot(&flinkplane.Snapshot{ApplicationName: "a", Name: "s"})
+		if err := tx.PutHealth(&flinkplane.HealthSample{ApplicationName: "a", Time: t0, Status: flinkplane.HealthHealthy}, 10); err != nil {
+			return err
+		}
 		return tx.PutOperation(&flinkplane.Operation{ID: "o", ApplicationName: "a", Kind: "StartApplication", Status: flinkplane.OperationInProgress})
 	})
 	mustView(t, s, func(tx flinkplane.Tx) error { _, err := tx.Version("a", 1); return err }) // warm any cache
@@ -368,8 +372,12 @@ func testDelete(t *testing.T, s flinkplane.Store) {
 		snaps, _ := tx.Snapshots("a", "", 0)
 		ops, _ := tx.Operations("a", flinkplane.OperationFilter{})
 		ip, _ := tx.InProgressOperations()
-		if len(tags)+len(snaps)+len(ops)+len(ip) != 0 {
-			return fmt.Errorf("records survived delete: %d %d %d %d", len(tags), len(snaps), len(ops), len(ip))
+		hist, _ := tx.HealthHistory("a", time.Time{}, 0)
+		if len(tags)+len(snaps)+len(ops)+len(ip)+len(hist) != 0 {
+			return fmt.Errorf("records survived delete: %d %d %d %d %d", len(tags), len(snaps), len(ops), len(ip), len(hist))
+		}
+		if _, err := tx.Health("a"); flinkplane.ErrorCode(err) != flinkplane.ENOTFOUND {
+			return fmt.Errorf("health survived delete: %v", err)
 		}
 		return nil
 	})
@@ -415,6 +423,64 @@ func testListingOrder(t *testing.T, s flinkplane.Store) {
 		apps, _ := tx.Applications("", 0)
 		if len(apps) != 2 {
 			return fmt.Errorf("listed %v", names(apps))
+		}
+		return nil
+	})
+}
+
+// Health samples: the newest is the application's health, the history is
+// newest first and bounded per application, and other applications keep
+// theirs.
+func testHealth(t *testing.T, s flinkplane.Store) {
+	mustUpdate(t, s, func(tx flinkplane.Tx) error { return createApp(tx, "a") })
+	mustUpdate(t, s, func(tx flinkplane.Tx) error { return createApp(tx, "b") })
+	mustView(t, s, func(tx flinkplane.Tx) error {
+		_, err := tx.Health("a")
+		if flinkplane.ErrorCode(err) != flinkplane.ENOTFOUND {
+			return fmt.Errorf("health before any sample: %v", err)
+		}
+		return nil
+	})
+	wantCode(t, s.Update(ctx, func(tx flinkplane.Tx) error {
+		return tx.PutHealth(&flinkplane.HealthSample{ApplicationName: "zz", Time: t0}, 5)
+	}), flinkplane.ENOTFOUND)
+	sample := func(app string, i int) *flinkplane.HealthSample {
+		return &flinkplane.HealthSample{ApplicationName: app, Time: t0.Add(time.Duration(i) * time.Second), Status: flinkplane.HealthHealthy,
+			JobID: "j", Restarts: int64(i), Cluster: &flinkplane.ClusterHealth{JobManagerAlive: true, TaskManagers: 1, TaskManagersAlive: 1},
+			LatestCheckpoint: &flinkplane.CheckpointInfo{ID: int64(i), Path: fmt.Sprintf("/ck/chk-%d", i), Time: t0, Duration: time.Second, Size: 42},
+			Metrics:          map[string]float64{"x": float64(i)}}
+	}
+	for i := 1; i <= 12; i++ {
+		mustUpdate(t, s, func(tx flinkplane.Tx) error {
+			if err := tx.PutHealth(sample("a", i), 5); err != nil {
+				return err
+			}
+			return tx.PutHealth(sample("b", i), 0)
+		})
+	}
+	mustView(t, s, func(tx flinkplane.Tx) error {
+		h, err := tx.Health("a")
+		if err != nil {
+			return err
+		}
+		if want := sample("a", 12); h.Restarts != 12 || !h.Time.Equal(want.Time) || h.Cluster == nil || !h.Cluster.Healthy() ||
+			h.LatestCheckpoint == nil || h.LatestCheckpoint.Path != "/ck/chk-12" || h.LatestCheckpoint.Duration != time.Second || h.Metrics["x"] != 12 {
+			return fmt.Errorf("newest sample not round-tripped: %+v", h)
+		}
+		hist, err := tx.HealthHistory("a", time.Time{}, 0)
+		if err != nil {
+			return err
+		}
+		if len(hist) != 5 || hist[0].Restarts != 12 || hist[4].Restarts != 8 {
+			return fmt.Errorf("bounded history: %d samples, first %+v", len(hist), hist[0])
+		}
+		page, _ := tx.HealthHistory("a", hist[1].Time, 2)
+		if len(page) != 2 || page[0].Restarts != 10 || page[1].Restarts != 9 {
+			return fmt.Errorf("history before %s: %+v", hist[1].Time, page)
+		}
+		all, _ := tx.HealthHistory("b", time.Time{}, 0)
+		if len(all) != 12 {
+			return fmt.Errorf("unbounded history of b: %d samples", len(all))
 		}
 		return nil
 	})

@@ -89,6 +89,13 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		"cluster.registration.error-delay": "500",
 		// Job metrics over REST are cached this long (Flink: 10 s).
 		"metrics.fetcher.update-interval": "2000",
+		// Completed checkpoints outlive a cancelled or failed job, so that
+		// a recovery (or a stop whose savepoint failed) has a restore point.
+		"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+		// The JobManager notices a dead TaskManager after two failed
+		// heartbeat RPCs (heartbeat.rpc-failure-threshold): 4 s instead of
+		// 20 s. The timeout for a hung one stays Flink's 50 s.
+		"heartbeat.interval": "2000",
 
 		// Checkpoint storage: new keys (1.20+, required in 2.x) and the
 		// older ones (1.18/1.19); unknown keys are ignored by Flink.

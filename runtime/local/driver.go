@@ -467,10 +467,12 @@ func (d *Driver) Sweep(ctx context.Context, owned []flinkplane.ClusterHandle) ([
 	return stopped, errors.Join(errs...)
 }
 
-// clusterPIDs returns the pids of the handle and of the pid files in its
-// directory.
+// clusterPIDs returns the pids of the pid files in the cluster's directory
+// or, when there are none, those of the handle. The pid files are the
+// truth: a replaced TaskManager rewrites its file, while a stored handle
+// may still name the dead process.
 func (d *Driver) clusterPIDs(h flinkplane.ClusterHandle) []int {
-	pids := append([]int(nil), h.PIDs...)
+	var pids []int
 	if h.Dir != "" {
 		files, _ := filepath.Glob(filepath.Join(h.Dir, "*.pid"))
 		for _, f := range files {
@@ -478,6 +480,9 @@ func (d *Driver) clusterPIDs(h flinkplane.ClusterHandle) []int {
 				pids = appendUnique(pids, pid)
 			}
 		}
+	}
+	if len(pids) == 0 {
+		pids = append(pids, h.PIDs...)
 	}
 	return pids
 }

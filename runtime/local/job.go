@@ -152,17 +152,38 @@ func (d *Driver) JobHealth(ctx context.Context, h flinkplane.ClusterHandle, jobI
 	} else if err != nil {
 		return flinkplane.JobHealth{}, err
 	}
-	jh := flinkplane.JobHealth{State: j.State, AllTasksRunning: j.AllTasksRunning()}
+	jh := flinkplane.JobHealth{State: j.State, AllTasksRunning: j.AllTasksRunning(),
+		StartTime: millis(j.StartTime), RunningSince: millis(j.Timestamps["RUNNING"])}
 	if m, err := c.JobMetrics(ctx, jobID, "numRestarts"); err == nil {
 		jh.Restarts, _ = strconv.ParseInt(m["numRestarts"], 10, 64)
 	}
 	if cs, err := c.Checkpoints(ctx, jobID); err == nil {
 		jh.CompletedCheckpoints, jh.FailedCheckpoints = cs.Counts.Completed, cs.Counts.Failed
+		jh.LatestCheckpoint = checkpointInfo(cs.Latest.Completed).Newer(checkpointInfo(cs.Latest.Savepoint))
+		if r := cs.Latest.Restored; r != nil {
+			jh.Restored = &flinkplane.CheckpointInfo{ID: r.ID, Savepoint: r.IsSavepoint, Path: r.ExternalPath, Time: millis(r.RestoreTimestamp)}
+		}
 	}
 	if ex, err := c.Exceptions(ctx, jobID, 1); err == nil && len(ex) > 0 {
 		jh.RootCause = rootCause(ex[0])
+		st := ex[0].Stacktrace
+		if len(st) > maxStacktrace {
+			st = st[:maxStacktrace]
+		}
+		jh.Exception = &flinkplane.JobException{Time: millis(ex[0].Timestamp), Task: ex[0].TaskName, Stacktrace: st}
 	}
 	return jh, nil
+}
+
+// maxStacktrace bounds the stack trace JobHealth returns.
+const maxStacktrace = 32 << 10
+
+func checkpointInfo(e *flinkrest.CheckpointEntry) *flinkplane.CheckpointInfo {
+	if e == nil || e.ID <= 0 {
+		return nil
+	}
+	return &flinkplane.CheckpointInfo{ID: e.ID, Savepoint: e.IsSavepoint, Path: e.ExternalPath, Time: millis(e.LatestAckTimestamp),
+		Duration: time.Duration(e.EndToEndDuration) * time.Millisecond, Size: max(e.CheckpointedSize, e.StateSize)}
 }
 
 // rootCause is the deepest "Caused by:" of an exception history entry (e.g.
