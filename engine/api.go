@@ -89,7 +89,7 @@ func (e *Engine) StartApplication(ctx context.Context, name string, in StartInpu
 	}
 	op := &flinkplane.Operation{
 		ID: newID(), ApplicationName: name, Kind: flinkplane.OpStartApplication, Status: flinkplane.OperationInProgress,
-		StartTime: e.now(), Plan: []string{StepStartCluster, StepSubmit, StepWaitRunning},
+		StartTime: e.now(), Plan: planStart(),
 		RestoreType: restore.Type, RestoreSnapshotName: restore.SnapshotName, AllowNonRestoredState: allow,
 	}
 	err = e.Store.Update(ctx, func(tx flinkplane.Tx) error {
@@ -152,18 +152,27 @@ func (e *Engine) StopApplication(ctx context.Context, name string, force bool) (
 			if err := cancelInProgress(tx, name, e.now(), "Cancelled by a forced StopApplication."); err != nil {
 				return err
 			}
-			op.Plan = []string{StepCancelJob, StepStopCluster}
+			op.Plan = planForceStop()
 			app.Status = flinkplane.StatusForceStopping
 		} else {
-			if app.Status != flinkplane.StatusRunning {
+			recovering, err := systemRecovery(tx, app)
+			if err != nil {
+				return err
+			}
+			if app.Status != flinkplane.StatusRunning && !recovering {
 				return statusError(app, "StopApplication", "RUNNING")
+			}
+			if recovering {
+				// A recovery in progress (the job is unhealthy) gives way to
+				// the stop, which keeps the newest checkpoint.
+				if err := cancelInProgress(tx, name, e.now(), "Cancelled by StopApplication."); err != nil {
+					return err
+				}
 			}
 			if ver.Config.SnapshotsEnabled {
 				op.SnapshotName = autoSnapshotName("stop", e.now(), op.ID)
-				op.Plan = []string{StepStopWithSavepoint, StepCancelJob, StepStopCluster}
-			} else {
-				op.Plan = []string{StepCancelJob, StepStopCluster}
 			}
+			op.Plan = planStop(ver.Config.SnapshotsEnabled)
 			app.Status = flinkplane.StatusStopping
 		}
 		app.UpdateTime = e.now()
@@ -177,6 +186,16 @@ func (e *Engine) StopApplication(ctx context.Context, name string, force bool) (
 	}
 	e.kick(name)
 	return op.ID, nil
+}
+
+// systemRecovery reports whether app is STARTING because of a Recovery the
+// service started (StopApplication accepts it like RUNNING).
+func systemRecovery(tx flinkplane.Tx, app *flinkplane.Application) (bool, error) {
+	if app.Status != flinkplane.StatusStarting {
+		return false, nil
+	}
+	ops, err := tx.Operations(app.Name, flinkplane.OperationFilter{Status: flinkplane.OperationInProgress, Kind: flinkplane.OpRecovery, Limit: 1})
+	return len(ops) > 0, err
 }
 
 func cancelInProgress(tx flinkplane.Tx, app string, now time.Time, why string) error {
@@ -382,13 +401,12 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 			ver.Status = a.Status
 			op.Status = flinkplane.OperationInProgress
 			op.RestoreType, op.RestoreSnapshotName = cfg.Restore.Type, cfg.Restore.SnapshotName
+			op.Plan = planUpdate(cur.Config.SnapshotsEnabled)
 			if cur.Config.SnapshotsEnabled {
 				op.SnapshotName = autoSnapshotName("update", now, op.ID)
-				op.Plan = []string{StepStopWithSavepoint, StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}
 			} else {
 				// Without snapshots the new job starts without state.
 				op.RestoreType = flinkplane.RestoreSkip
-				op.Plan = []string{StepCancelJob, StepStopCluster, StepStartCluster, StepSubmit, StepWaitRunning}
 			}
 		} else {
 			op.Status = flinkplane.OperationSuccessful
@@ -620,7 +638,7 @@ func (e *Engine) DeleteApplication(ctx context.Context, name string, created tim
 			return err
 		}
 		return tx.PutOperation(&flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: flinkplane.OpDeleteApplication,
-			Status: flinkplane.OperationInProgress, StartTime: e.now(), Plan: []string{StepCancelJob, StepStopCluster, StepDeleteApplication}})
+			Status: flinkplane.OperationInProgress, StartTime: e.now(), Plan: planDelete()})
 	})
 	if err == nil && deferred {
 		e.kick(name)

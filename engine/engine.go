@@ -27,23 +27,6 @@ import (
 	"github.com/flinkplane/flinkplane"
 )
 
-// Steps of an operation's plan.
-const (
-	StepCancelJob         = "CANCEL_JOB"
-	StepStopWithSavepoint = "STOP_WITH_SAVEPOINT"
-	StepTriggerSavepoint  = "TRIGGER_SAVEPOINT"
-	StepStopCluster       = "STOP_CLUSTER"
-	StepResolveRestore    = "RESOLVE_RESTORE"
-	StepStartCluster      = "START_CLUSTER"
-	StepSubmit            = "SUBMIT"
-	StepWaitRunning       = "WAIT_RUNNING"
-	StepDisposeSavepoint  = "DISPOSE_SAVEPOINT"
-	StepDeleteApplication = "DELETE_APPLICATION"
-	// StepSuspend is where a Maintenance operation waits while the server
-	// is down: a shutting-down engine stops there, a starting one goes on.
-	StepSuspend = "SUSPEND"
-)
-
 // Engine drives applications through their lifecycle.
 type Engine struct {
 	Store flinkplane.Store
@@ -72,6 +55,28 @@ type Engine struct {
 	// which CreateApplicationSnapshot returns ELIMIT.
 	MaxSnapshots int
 
+	// WatchInterval is the pause between two health polls of a running
+	// application by the watch (watch.go); 0 turns the watch off.
+	WatchInterval time.Duration
+	// HealthHistory is the number of health samples kept per application.
+	HealthHistory int
+	// ProbationWindow is how long a started job must run without a
+	// restart before its operation succeeds: 0 derives it from the
+	// application's checkpoint interval (flinkplane.ProbationWindow), a
+	// negative value means no window. The tag flinkplane:probation-window
+	// overrides it per application.
+	ProbationWindow time.Duration
+	// AutoRollback rolls an application back when its job restarts too
+	// often soon after an update (off by default); the tag
+	// flinkplane:auto-rollback overrides it per application.
+	AutoRollback flinkplane.AutoRollback
+	// FailoverTimeout bounds the wait for Flink to restart a job on
+	// replaced TaskManagers before a recovery moves to a fresh cluster.
+	FailoverTimeout time.Duration
+	// StepFault, if set, is called before every step with its name; an
+	// error fails the step (fault injection in tests).
+	StepFault func(step string) error
+
 	Logger *slog.Logger
 
 	ctx    context.Context
@@ -82,6 +87,9 @@ type Engine struct {
 	suspending bool
 	workers    map[string]bool // application name -> worker running
 	again      map[string]bool // worker should look again before exiting
+	watching   map[string]bool // application name -> watch loop running
+	observed   map[string]time.Time
+	health     chan *flinkplane.HealthSample
 }
 
 // New returns an engine with default settings.
@@ -94,9 +102,14 @@ func New(store flinkplane.Store, driver flinkplane.ClusterDriver) *Engine {
 		StartTimeout:     5 * time.Minute,
 		SavepointTimeout: 10 * time.Minute,
 		MaxSnapshots:     1000,
+		WatchInterval:    2 * time.Second,
+		HealthHistory:    720,
+		FailoverTimeout:  2 * time.Minute,
 		Logger:           slog.Default(),
 		workers:          map[string]bool{},
 		again:            map[string]bool{},
+		watching:         map[string]bool{},
+		observed:         map[string]time.Time{},
 	}
 }
 
@@ -117,6 +130,7 @@ func (e *Engine) Open() error {
 		e.Logger.Info("resuming operation", "application", op.ApplicationName, "operation", op.ID, "kind", op.Kind, "step", op.CurrentStep())
 		e.kick(op.ApplicationName)
 	}
+	e.openWatch()
 	return nil
 }
 
@@ -127,6 +141,7 @@ func (e *Engine) Close() error {
 		e.cancel()
 	}
 	e.wg.Wait()
+	e.flushHealth()
 	return nil
 }
 
@@ -315,6 +330,16 @@ func (e *Engine) reconcile(inProgress []*flinkplane.Operation) error {
 			}
 			continue
 		}
+		if a.Status == flinkplane.StatusRunning && a.FailedOperation == "" {
+			// Recover as after any other loss of the JobManager: a fresh
+			// cluster from the newest checkpoint (kept on disk).
+			cause := fmt.Sprintf("The cluster %s of the application died while the server was down.", a.Cluster.ID)
+			if id, err := e.startRecovery(e.ctx, a, a.Cluster.ID, a.JobID, nil, cause, planRecover(), 0); err != nil {
+				e.Logger.Error("cannot start a recovery", "application", a.Name, "error", err)
+			} else if id != "" {
+				continue
+			}
+		}
 		e.Logger.Warn("the cluster of the application died while the server was down; the application is READY", "application", a.Name, "cluster", a.Cluster.ID)
 		name := a.Name
 		if err := e.Store.Update(e.ctx, func(tx flinkplane.Tx) error {
@@ -322,7 +347,7 @@ func (e *Engine) reconcile(inProgress []*flinkplane.Operation) error {
 			if err != nil {
 				return err
 			}
-			app.Cluster, app.JobID, app.RunningVersionID = nil, "", 0
+			app.Cluster, app.JobID, app.RunningVersionID, app.FailedOperation = nil, "", 0, ""
 			if app.Status == flinkplane.StatusRunning {
 				app.Status = flinkplane.StatusReady
 				app.UpdateTime = e.now()
@@ -381,8 +406,12 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 					Status: flinkplane.OperationInProgress, StartTime: e.now(), System: true,
 					SnapshotName: autoSnapshotName("maintenance", e.now(), ""+newID()),
 					RestoreType:  flinkplane.RestoreLatest,
-					Plan: []string{StepStopWithSavepoint, StepCancelJob, StepStopCluster, StepSuspend,
-						StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}}
+					Plan:         planMaintenance()}
+				if app.FailedOperation != "" {
+					// A failed update keeps no job worth bringing back: its
+					// cluster ends and it stays as it is.
+					op.Plan = planForceStop()
+				}
 				app.Status = flinkplane.StatusMaintenance
 				app.UpdateTime = e.now()
 				if err := tx.PutApplication(app); err != nil {

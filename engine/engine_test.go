@@ -27,11 +27,17 @@ type env struct {
 	driver *mock.ClusterDriver
 	code   *mock.CodeStore
 	compat *mock.CompatChecker
+	// watch is the engine's WatchInterval (0: the watch is off, so that
+	// driver calls are the operations' own); probation its
+	// ProbationWindow (-1: none).
+	watch     time.Duration
+	probation time.Duration
 }
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar")}
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+		probation: -1}
 	v.open()
 	t.Cleanup(func() { v.close() })
 	return v
@@ -51,6 +57,8 @@ func (v *env) open() {
 	v.e.SavepointDir = "/sp"
 	v.e.PollInterval = time.Millisecond
 	v.e.StartTimeout = 2 * time.Second
+	v.e.WatchInterval = v.watch
+	v.e.ProbationWindow = v.probation
 	v.e.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := v.e.Open(); err != nil {
 		v.t.Fatal(err)
@@ -663,6 +671,10 @@ func TestStop_JobGone(t *testing.T) {
 	}
 }
 
+// A failed update without system rollback leaves the application RUNNING
+// on the new version with its failing job (the managed service's "running
+// without data processing"); RollbackApplication with the current version
+// returns it to the previous version from the pre-update snapshot.
 func TestUpdate_FailsWithoutRollback(t *testing.T) {
 	v := newEnv(t)
 	v.create("a", nil)
@@ -672,9 +684,59 @@ func TestUpdate_FailsWithoutRollback(t *testing.T) {
 	_, _, id, _ := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
 	op := v.wait("a", id)
 	wantStatus(t, op.Status, flinkplane.OperationFailed)
-	wantStatus(t, v.app("a").Status, flinkplane.StatusReady)
-	if v.driver.LiveClusters() != 0 || len(v.snapshots("a")) != 1 {
-		t.Fatal("cluster left or pre-upgrade snapshot lost")
+	if !strings.Contains(op.ErrorInfo, "State restore failure") || op.RollbackOperationID != "" {
+		t.Fatalf("op %+v", op)
+	}
+	a := v.app("a")
+	if a.Status != flinkplane.StatusRunning || a.FailedOperation != id || a.VersionID != 2 || a.Cluster == nil || a.Cluster.Runtime != flinkplane.RuntimeFlink22 {
+		t.Fatalf("app %+v", a)
+	}
+	if v.driver.LiveClusters() != 1 || len(v.snapshots("a")) != 1 {
+		t.Fatal("cluster not kept or pre-upgrade snapshot lost")
+	}
+	pre := v.snapshots("a")[0]
+	v.driver.JobStates = nil
+	v.driver.Calls()
+	_, _, rid, err := v.e.RollbackApplication(ctx, "a", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
+	v.calls("JobHealth", "Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
+	a = v.app("a")
+	if a.Status != flinkplane.StatusRunning || a.FailedOperation != "" || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 ||
+		len(v.driver.Running()) != 1 || v.driver.LiveClusters() != 1 {
+		t.Fatalf("after rollback: %+v, jobs %v, clusters %d", a, v.driver.Running(), v.driver.LiveClusters())
+	}
+}
+
+// From a failed update without rollback, a corrected update works like
+// Path 1: no savepoint of the failing job, the pre-update snapshot restored.
+func TestUpdate_CorrectedAfterFailure(t *testing.T) {
+	v := newEnv(t)
+	v.create("a", nil)
+	v.start("a")
+	v.driver.Fail("Submit", errors.New("java.lang.ClassNotFoundException: org.apache.flink.api.common.time.Time"), true)
+	cur := int64(1)
+	_, _, id, _ := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: func(c *flinkplane.ApplicationConfig) error {
+		c.RuntimeEnvironment = flinkplane.RuntimeFlink22
+		return nil
+	}})
+	if op := v.wait("a", id); op.Status != flinkplane.OperationFailed || !strings.Contains(op.ErrorInfo, "SUBMIT") {
+		t.Fatalf("op %+v", op)
+	}
+	pre := v.snapshots("a")[0]
+	wantStatus(t, v.app("a").Status, flinkplane.StatusRunning)
+	v.driver.Calls()
+	cur = 2
+	_, _, id2, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", id2).Status, flinkplane.OperationSuccessful)
+	v.calls("JobHealth", "Stop", "Start(FLINK-2_2)", "Submit("+pre.Location+")", "JobHealth")
+	if a := v.app("a"); a.Status != flinkplane.StatusRunning || a.FailedOperation != "" || len(v.snapshots("a")) != 1 {
+		t.Fatalf("app %+v snapshots %d", a, len(v.snapshots("a")))
 	}
 }
 
@@ -716,7 +778,7 @@ func TestCompatPreflight_DowngradeWhileReady(t *testing.T) {
 				return []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "METADATA_VERSION", Message: "taken by Flink 2.x"}}
 			}
 			return nil
-		}}}
+		}}, probation: -1}
 	v.open()
 	t.Cleanup(v.close)
 	v.create("a", func(c *flinkplane.ApplicationConfig) {
@@ -743,7 +805,7 @@ func TestCompatPreflight(t *testing.T) {
 		Class: "com.example.Job", Method: "main", Hint: "use fromSource"}}
 	setup := func(t *testing.T) *env {
 		v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
-			compat: &mock.CompatChecker{JarFunc: func(string, flinkplane.RuntimeID) []flinkplane.Finding { return bad }}}
+			compat: &mock.CompatChecker{JarFunc: func(string, flinkplane.RuntimeID) []flinkplane.Finding { return bad }}, probation: -1}
 		v.open()
 		t.Cleanup(v.close)
 		v.create("a", nil)
@@ -983,6 +1045,14 @@ func TestUpgrade_FaultAtEachCall(t *testing.T) {
 					t.Fatal(err)
 				}
 				op := v.wait("a", id)
+				if call == "JobHealth" {
+					// A poll that fails once is retried: the update succeeds.
+					wantStatus(t, op.Status, flinkplane.OperationSuccessful)
+					if a := v.app("a"); a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink22 || len(v.driver.Running()) != 1 {
+						t.Fatalf("app %+v jobs %v", a, v.driver.Running())
+					}
+					return
+				}
 				wantStatus(t, op.Status, flinkplane.OperationFailed)
 				if !strings.Contains(op.ErrorInfo, "injected") {
 					t.Fatalf("ErrorInfo %q", op.ErrorInfo)
@@ -992,12 +1062,28 @@ func TestUpgrade_FaultAtEachCall(t *testing.T) {
 				}
 				a := v.app("a")
 				running := v.driver.Running()
-				switch a.Status {
-				case flinkplane.StatusRunning:
+				switch {
+				case a.Status == flinkplane.StatusRunning && a.FailedOperation != "":
+					// Without system rollback: RUNNING on the new version,
+					// its job not processing; a manual rollback brings it back.
+					if rollback || a.RuntimeEnvironment != flinkplane.RuntimeFlink22 || v.driver.LiveClusters() > 1 || len(running) > 0 {
+						t.Fatalf("failed update: app %+v, jobs %v, clusters %d", a, running, v.driver.LiveClusters())
+					}
+					_, _, rid, err := v.e.RollbackApplication(ctx, "a", a.VersionID)
+					if err != nil {
+						t.Fatal(err)
+					}
+					wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
+					a, running = v.app("a"), v.driver.Running()
+					if a.Status != flinkplane.StatusRunning || len(running) != 1 || a.JobID != running[0] || v.driver.LiveClusters() != 1 ||
+						a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
+						t.Fatalf("after the manual rollback: %+v, jobs %v, clusters %d", a, running, v.driver.LiveClusters())
+					}
+				case a.Status == flinkplane.StatusRunning:
 					if len(running) != 1 || a.JobID != running[0] || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
 						t.Fatalf("RUNNING app %+v, jobs %v", a, running)
 					}
-				case flinkplane.StatusReady:
+				case a.Status == flinkplane.StatusReady:
 					if len(running) != 0 || v.driver.LiveClusters() != 0 || a.Cluster != nil {
 						t.Fatalf("READY app %+v, jobs %v, clusters %d", a, running, v.driver.LiveClusters())
 					}
@@ -1108,10 +1194,27 @@ func TestOpen_Reconcile(t *testing.T) {
 	if a := v.app("alive"); a.Status != flinkplane.StatusRunning || a.Cluster == nil {
 		t.Fatalf("alive: %+v", a)
 	}
-	if a := v.app("dead"); a.Status != flinkplane.StatusReady || a.Cluster != nil {
+	// The one whose cluster died is recovered on a fresh cluster from its
+	// newest checkpoint.
+	var rec []*flinkplane.Operation
+	v.db.View(ctx, func(tx flinkplane.Tx) (err error) {
+		rec, err = tx.Operations("dead", flinkplane.OperationFilter{Kind: flinkplane.OpRecovery})
+		return err
+	})
+	if len(rec) != 1 || !rec[0].System || !strings.Contains(rec[0].Cause, "died while the server was down") {
+		t.Fatalf("recovery: %+v", rec)
+	}
+	wantStatus(t, v.wait("dead", rec[0].ID).Status, flinkplane.OperationSuccessful)
+	if a := v.app("dead"); a.Status != flinkplane.StatusRunning || a.Cluster == nil || a.Cluster.ID == d.Cluster.ID {
 		t.Fatalf("dead: %+v", a)
 	}
-	v.calls("Adopt", "Adopt")
+	calls := v.driver.Calls()
+	if count(calls, "LatestCheckpoint") != 1 || count(calls, "Start(FLINK-1_20)") != 1 || count(calls, "Submit(/checkpoints/") != 1 {
+		t.Fatalf("calls %q", calls)
+	}
+	if len(v.driver.Running()) != 2 {
+		t.Fatalf("running jobs %v", v.driver.Running())
+	}
 }
 
 // Shutdown leaves no cluster behind; the next Open brings the application

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/flinkplane/flinkplane"
 )
@@ -31,12 +30,18 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 			return err
 		}
 		switch op.Kind {
-		case flinkplane.OpStartApplication, flinkplane.OpUpdateApplication, flinkplane.OpRollbackApplication, flinkplane.OpMaintenance:
+		case flinkplane.OpStartApplication, flinkplane.OpUpdateApplication, flinkplane.OpRollbackApplication, flinkplane.OpMaintenance,
+			flinkplane.OpRecovery:
 			app.Status = flinkplane.StatusRunning
 			app.RunningVersionID = app.VersionID
+			if op.Kind != flinkplane.OpMaintenance || app.Cluster != nil {
+				// A maintenance of a failed update (no job to bring back)
+				// leaves it as it was.
+				app.FailedOperation = ""
+			}
 		case flinkplane.OpStopApplication:
 			app.Status = flinkplane.StatusReady
-			app.Cluster, app.JobID, app.RunningVersionID = nil, "", 0
+			app.Cluster, app.JobID, app.RunningVersionID, app.FailedOperation = nil, "", 0, ""
 		case flinkplane.OpDeleteApplicationSnapshot:
 			if err := tx.DeleteSnapshot(op.ApplicationName, op.SnapshotName); err != nil && flinkplane.ErrorCode(err) != flinkplane.ENOTFOUND {
 				return err
@@ -52,6 +57,12 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 	})
 	if err == nil && removeID != "" {
 		e.removeApplication(ctx, removeID)
+	}
+	if err == nil {
+		e.watch(op.ApplicationName)
+		if op.System || op.Cause != "" {
+			e.Logger.Info("operation succeeded", "application", op.ApplicationName, "operation", op.ID, "kind", op.Kind, "cause", op.Cause)
+		}
 	}
 	return err
 }
@@ -72,10 +83,16 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 		(op.Kind == flinkplane.OpStopApplication || op.Kind == flinkplane.OpUpdateApplication ||
 			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) && e.jobStateOf(ctx, app) != jobGone
 	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
+	// A failed update without system rollback leaves the application
+	// RUNNING on the new version with its failing job, as the managed
+	// service does ("remain in running state without data processing"):
+	// RollbackApplication returns it to the previous version, a corrected
+	// UpdateApplication restores the pre-update snapshot.
+	hold := op.Kind == flinkplane.OpUpdateApplication && !ver.Config.RollbackEnabled && !jobUntouched
 	// Every other failure of a lifecycle operation ends its cluster: no job
 	// is left running without the application knowing it. (A system
 	// rollback stops it itself; snapshot operations leave the job alone.)
-	stopCluster := !jobUntouched && !rollback && app.Cluster != nil && e.Driver != nil &&
+	stopCluster := !jobUntouched && !rollback && !hold && app.Cluster != nil && e.Driver != nil &&
 		op.Kind != flinkplane.OpCreateApplicationSnapshot && op.Kind != flinkplane.OpDeleteApplicationSnapshot
 	if stopCluster {
 		// Never leave a failed job's cluster behind.
@@ -99,7 +116,7 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 		op.EndTime = e.now()
 		op.ErrorInfo = errorInfo(step, cause)
 		if stopCluster {
-			app.Cluster, app.JobID, app.RunningVersionID = nil, "", 0
+			app.Cluster, app.JobID, app.RunningVersionID, app.FailedOperation = nil, "", 0, ""
 		}
 		switch op.Kind {
 		case flinkplane.OpCreateApplicationSnapshot:
@@ -128,6 +145,10 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 				app.Status = flinkplane.StatusRunning
 			case jobUntouched:
 				app.Status = flinkplane.StatusRunning
+			case hold:
+				app.Status = flinkplane.StatusRunning
+				app.FailedOperation = op.ID
+				app.RunningVersionID = app.VersionID
 			case rollback:
 				rb, err := e.newRollback(tx, app, true, op.ID)
 				if err != nil {
@@ -156,6 +177,11 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 	}
 	if op.RollbackOperationID != "" {
 		e.kick(op.ApplicationName)
+	}
+	if hold {
+		e.Logger.Warn("the update failed without system rollback; the application stays RUNNING on the new version with its failing job until it is rolled back, updated or stopped",
+			"application", op.ApplicationName, "operation", op.ID)
+		e.watch(op.ApplicationName)
 	}
 	return true
 }
@@ -196,7 +222,7 @@ func (e *Engine) newRollback(tx flinkplane.Tx, app *flinkplane.Application, syst
 		Kind:              flinkplane.OpRollbackApplication,
 		Status:            flinkplane.OperationInProgress,
 		StartTime:         now,
-		Plan:              []string{StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning},
+		Plan:              planRollback(),
 		VersionFrom:       app.VersionID,
 		VersionTo:         nv.VersionID,
 		RestoreType:       flinkplane.RestoreLatest,
@@ -249,5 +275,3 @@ func statusError(app *flinkplane.Application, action, allowed string) error {
 	return flinkplane.Errorf(flinkplane.EINUSE, "Application %s is in %s status. %s requires the application to be in %s status.",
 		app.Name, app.Status, action, allowed)
 }
-
-var _ = fmt.Sprint

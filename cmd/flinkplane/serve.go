@@ -56,6 +56,17 @@ type serveConfig struct {
 	// next serve, so that no Flink process outlives the server.
 	SuspendOnExit   bool
 	ShutdownTimeout time.Duration
+
+	// WatchInterval is the pause between two health polls of a running
+	// application (0: no watch); HealthHistory the samples kept per
+	// application.
+	WatchInterval time.Duration
+	HealthHistory int
+	// ProbationWindow: 0 derives it from each application's checkpoint
+	// interval, negative means none (flag value "auto" / "0").
+	ProbationWindow time.Duration
+	// AutoRollback is the default automatic rollback policy.
+	AutoRollback flinkplane.AutoRollback
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -85,6 +96,10 @@ func parseServe(args []string) (*serveConfig, error) {
 	logLevel := stringFlag(fs, "log-level", "info", "log level: debug, info, warn, error")
 	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
 	shutdownTimeout := intFlag(fs, "shutdown-timeout", 300, "seconds shutdown waits for the savepoints of running applications")
+	watch := stringFlag(fs, "watch-interval", "2s", "pause between two health polls of a running application (0: no watch)")
+	history := intFlag(fs, "health-history", 720, "health samples kept per application")
+	probation := stringFlag(fs, "probation-window", "auto", "how long a started job must run without a restart before its operation succeeds: auto (twice the checkpoint interval, 10s to 2m) or a duration")
+	autoRollback := stringFlag(fs, "auto-rollback", "off", "roll an update back when its job restarts RESTARTS times within WINDOW after it: off or RESTARTS/WINDOW, e.g. 3/5m")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -94,8 +109,34 @@ func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
-		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second}
+		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history}
+	var err error
+	if c.WatchInterval, err = flinkplane.ParseWindow(*watch); err != nil {
+		return nil, fmt.Errorf("--watch-interval: %s", flinkplane.ErrorMessage(err))
+	}
+	if c.ProbationWindow, err = parseProbation(*probation); err != nil {
+		return nil, err
+	}
+	if c.AutoRollback, err = flinkplane.ParseAutoRollback(*autoRollback); err != nil {
+		return nil, fmt.Errorf("--auto-rollback: %s", flinkplane.ErrorMessage(err))
+	}
 	return c, c.check()
+}
+
+// parseProbation parses --probation-window: "auto" (0: derived from the
+// checkpoint interval), "0" (no window: -1) or a duration.
+func parseProbation(s string) (time.Duration, error) {
+	if strings.EqualFold(strings.TrimSpace(s), "auto") {
+		return 0, nil
+	}
+	d, err := flinkplane.ParseWindow(s)
+	if err != nil {
+		return 0, fmt.Errorf("--probation-window: %s", flinkplane.ErrorMessage(err))
+	}
+	if d == 0 {
+		return -1, nil
+	}
+	return d, nil
 }
 
 func (c *serveConfig) check() error {
@@ -173,7 +214,7 @@ func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
-			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute},
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720},
 		PollInterval: time.Second,
 	}
 }
@@ -233,6 +274,12 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	e.SavepointDir = filepath.Join(c.DataDir, "savepoints")
 	e.Logger = m.Logger
 	e.StartTimeout = c.StartTimeout
+	e.WatchInterval = c.WatchInterval
+	if c.HealthHistory > 0 {
+		e.HealthHistory = c.HealthHistory
+	}
+	e.ProbationWindow = c.ProbationWindow
+	e.AutoRollback = c.AutoRollback
 	if m.PollInterval > 0 {
 		e.PollInterval = m.PollInterval
 	}

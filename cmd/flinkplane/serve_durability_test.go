@@ -61,6 +61,9 @@ func runChild() error {
 	if os.Getenv("FLINKPLANE_TEST_JOBS_HANG") != "" {
 		driver.JobStates = []flinkplane.JobHealth{{State: "INITIALIZING"}}
 	}
+	if os.Getenv("FLINKPLANE_PROBATION_WINDOW") == "" {
+		cfg.ProbationWindow = -1 // the fake jobs need no window unless a test sets one
+	}
 	m := NewMain()
 	m.Config = *cfg
 	m.Driver = driver

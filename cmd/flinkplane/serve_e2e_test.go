@@ -464,6 +464,8 @@ func startMainWith(t *testing.T, driver flinkplane.ClusterDriver, compat flinkpl
 	m.Config.DataDir = t.TempDir()
 	m.Config.Region = "eu-west-1"
 	m.Config.AccountID = "123456789012"
+	m.Config.WatchInterval = 0
+	m.Config.ProbationWindow = -1
 	m.Driver = driver
 	m.PollInterval = 5 * time.Millisecond
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))

@@ -35,6 +35,10 @@ func startMain(t testing.TB, driver flinkplane.ClusterDriver, dataDir string) *M
 	m.Config.Region = "eu-west-1"
 	m.Config.AccountID = "123456789012"
 	m.Config.StartTimeout = 10 * time.Second
+	// The fake driver's calls are the operations' own (no watch) and a
+	// started job needs no probation window; the watch has tests of its own.
+	m.Config.WatchInterval = 0
+	m.Config.ProbationWindow = -1
 	m.Driver = driver
 	m.PollInterval = 5 * time.Millisecond
 	m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
