@@ -73,9 +73,11 @@ type Engine struct {
 	// FailoverTimeout bounds the wait for Flink to restart a job on
 	// replaced TaskManagers before a recovery moves to a fresh cluster.
 	FailoverTimeout time.Duration
-	// StepFault, if set, is called before every step with its name; an
-	// error fails the step (fault injection in tests).
-	StepFault func(step string) error
+	// StepFault, if set, is called before every step with the operation
+	// and the step's name; an error fails the step (fault injection in
+	// tests: return an error, or block until ctx is done to be "killed"
+	// there).
+	StepFault func(ctx context.Context, op *flinkplane.Operation, step string) error
 
 	Logger *slog.Logger
 
@@ -116,6 +118,9 @@ func New(store flinkplane.Store, driver flinkplane.ClusterDriver) *Engine {
 // Open resumes every IN_PROGRESS operation.
 func (e *Engine) Open() error {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if e.WatchInterval > 0 {
+		e.health = make(chan *flinkplane.HealthSample, 4096)
+	}
 	var ops []*flinkplane.Operation
 	if err := e.Store.View(e.ctx, func(tx flinkplane.Tx) (err error) {
 		ops, err = tx.InProgressOperations()

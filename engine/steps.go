@@ -87,18 +87,12 @@ func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, name string
 	if err != nil {
 		return err
 	}
-	if err := e.fault(name); err != nil {
-		return err
+	if e.StepFault != nil {
+		if err := e.StepFault(ctx, op, name); err != nil {
+			return err
+		}
 	}
 	return def.run(e, ctx, &stepRun{op: op, app: app, ver: ver})
-}
-
-// fault returns the error injected for a step (tests), if any.
-func (e *Engine) fault(step string) error {
-	if e.StepFault == nil {
-		return nil
-	}
-	return e.StepFault(step)
 }
 
 func (e *Engine) stepCancelJob(ctx context.Context, r *stepRun) error {

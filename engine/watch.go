@@ -42,10 +42,9 @@ func (e *Engine) unreachableLimit() time.Duration {
 
 // openWatch starts the watch and the health writer (called by Open).
 func (e *Engine) openWatch() {
-	if e.WatchInterval <= 0 {
+	if e.WatchInterval <= 0 || e.health == nil {
 		return
 	}
-	e.health = make(chan *flinkplane.HealthSample, 4096)
 	e.wg.Add(2)
 	go e.writeHealth(e.ctx)
 	go e.monitorApplications(e.ctx)

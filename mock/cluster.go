@@ -389,23 +389,26 @@ func (d *ClusterDriver) JobHealth(ctx context.Context, h flinkplane.ClusterHandl
 	return s, nil
 }
 
-// failover applies a lost TaskManager to a job (called with d.mu held).
+// failover applies a lost TaskManager to a job (called with d.mu held):
+// the loss is noticed FailoverPolls polls after the kill (whether or not
+// the TaskManager was replaced meanwhile, as with Flink's heartbeats), then
+// the job restarts and runs again once every TaskManager is alive.
 func (d *ClusterDriver) failover(c *cluster, j *job) {
 	lost := false
 	for _, dead := range c.tmDead {
 		lost = lost || dead
 	}
 	switch {
-	case j.state == "RUNNING" && lost:
-		if j.lost < 0 {
-			j.lost = d.FailoverPolls
-		}
+	case j.state == "RUNNING" && j.lost >= 0:
 		if j.lost > 0 {
 			j.lost--
 			return
 		}
 		j.state, j.restarts, j.lost, j.waitTM = "RESTARTING", j.restarts+1, -1, true
 		j.cause = "java.util.concurrent.TimeoutException: Heartbeat of TaskManager timed out."
+		if !lost {
+			j.state, j.running, j.waitTM = "RUNNING", time.Now(), false
+		}
 	case j.state == "RESTARTING" && j.waitTM && !lost:
 		j.state, j.running, j.waitTM = "RUNNING", time.Now(), false
 	}
@@ -570,6 +573,11 @@ func (d *ClusterDriver) KillTaskManager(clusterID string, i int) {
 	defer d.persist()
 	if c := d.clusters[clusterID]; c != nil && i < len(c.tmDead) {
 		c.tmDead[i] = true
+		for _, j := range c.jobs {
+			if j.state == "RUNNING" && j.lost < 0 {
+				j.lost = d.FailoverPolls
+			}
+		}
 	}
 }
 
