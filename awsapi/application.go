@@ -263,9 +263,18 @@ func tagsFromModel(in []model.Tag) ([]flinkplane.Tag, error) {
 		if strings.HasPrefix(strings.ToLower(t.Key), "aws:") {
 			return nil, flinkplane.Errorf(flinkplane.EINVALID, "Tag keys starting with aws: are reserved.")
 		}
-		if t.Key == flinkplane.TagCompatCheck {
+		switch t.Key {
+		case flinkplane.TagCompatCheck:
 			if v := model.Value(t.Value); v != "warn" && v != "enforce" {
 				return nil, flinkplane.Errorf(flinkplane.EINVALID, "Tag %s must be warn or enforce, not %q.", t.Key, v)
+			}
+		case flinkplane.TagProbationWindow:
+			if _, err := flinkplane.ParseWindow(model.Value(t.Value)); err != nil {
+				return nil, flinkplane.Errorf(flinkplane.EINVALID, "Tag %s: %s", t.Key, flinkplane.ErrorMessage(err))
+			}
+		case flinkplane.TagAutoRollback:
+			if _, err := flinkplane.ParseAutoRollback(model.Value(t.Value)); err != nil {
+				return nil, flinkplane.Errorf(flinkplane.EINVALID, "Tag %s: %s", t.Key, flinkplane.ErrorMessage(err))
 			}
 		}
 		if seen[t.Key] {

@@ -23,6 +23,7 @@ import (
 //
 //	GET /flinkplane/v1/applications/{name}/logs
 //	GET /flinkplane/v1/applications/{name}/logs/{file}?cluster=ID&tail=N
+//	GET /flinkplane/v1/applications/{name}/health?history=N&before=T
 
 // extFunc handles one extension request; args are the path's wildcard
 // segments, unescaped. A textResponse result is written as text/plain, any
@@ -42,6 +43,7 @@ func (s *Server) extRoutes() []extRoute {
 	return []extRoute{
 		{http.MethodGet, []string{"applications", "*", "logs"}, s.listLogs},
 		{http.MethodGet, []string{"applications", "*", "logs", "*"}, s.readLog},
+		{http.MethodGet, []string{"applications", "*", "health"}, s.health},
 	}
 }
 

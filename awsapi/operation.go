@@ -41,6 +41,22 @@ func (s *Server) listApplicationOperations(ctx context.Context, body []byte) (an
 	return resp, nil
 }
 
+// operationCause is the FlinkplaneCause of an operation.
+func operationCause(op *flinkplane.Operation) string {
+	c := op.Cause
+	if op.SavepointFailure != "" {
+		if c != "" {
+			c += " "
+		}
+		c += "The savepoint failed (" + op.SavepointFailure + "); the newest checkpoint was kept as the restore point"
+		if op.SnapshotName != "" && op.SavepointLocation != "" {
+			c += " (snapshot " + op.SnapshotName + ")"
+		}
+		c += "."
+	}
+	return c
+}
+
 // operationDetails is ApplicationOperationInfoDetails as flinkplane sends
 // it: EndTime is left out while the operation is in progress (the model
 // marks it required, the SDKs accept its absence), and the compatibility
@@ -54,6 +70,12 @@ type operationDetails struct {
 	ApplicationVersionChangeDetails *model.ApplicationVersionChangeDetails `json:"ApplicationVersionChangeDetails,omitempty"`
 	OperationFailureDetails         *model.OperationFailureDetails         `json:"OperationFailureDetails,omitempty"`
 	CompatibilityFindings           []flinkplane.Finding                   `json:"FlinkplaneCompatibilityFindings,omitempty"`
+	// Cause says why the service started a system operation (a recovery,
+	// an automatic rollback, the stop of a job cancelled outside
+	// flinkplane) or what a stop fell back to; System marks operations the
+	// service started itself.
+	Cause  string `json:"FlinkplaneCause,omitempty"`
+	System bool   `json:"FlinkplaneSystemOperation,omitempty"`
 }
 
 type describeOperationResponse struct {
@@ -76,7 +98,7 @@ func (s *Server) describeApplicationOperation(ctx context.Context, body []byte) 
 		return nil, err
 	}
 	d := &operationDetails{Operation: op.Kind, StartTime: model.NewTimestamp(op.StartTime), OperationStatus: model.OperationStatus(op.Status),
-		CompatibilityFindings: op.Findings}
+		CompatibilityFindings: op.Findings, Cause: operationCause(op), System: op.System}
 	if !op.EndTime.IsZero() {
 		d.EndTime = model.Ptr(model.NewTimestamp(op.EndTime))
 	}

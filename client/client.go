@@ -1,7 +1,8 @@
 // Package client is a small typed Go client for what the AWS SDKs cannot
 // reach: flinkplane's extension endpoints under /flinkplane/v1/ (the logs of
-// an application's clusters) and the extra members flinkplane adds to AWS
-// responses (the compatibility findings of DescribeApplicationOperation).
+// an application's clusters, its health) and the extra members flinkplane
+// adds to AWS responses (the compatibility findings and the cause of
+// DescribeApplicationOperation).
 // It signs requests with SigV4 when credentials are set, as the server
 // expects with --auth sigv4. The wire types are defined here and used by
 // the server (awsapi), so both ends share one definition.
@@ -56,6 +57,31 @@ type OperationDetails struct {
 	ApplicationVersionChangeDetails *VersionChange       `json:"ApplicationVersionChangeDetails,omitempty"`
 	OperationFailureDetails         *FailureDetails      `json:"OperationFailureDetails,omitempty"`
 	CompatibilityFindings           []flinkplane.Finding `json:"FlinkplaneCompatibilityFindings,omitempty"`
+	// Cause says why the service started a system operation, or what a
+	// stop fell back to; System marks operations the service started.
+	Cause  string `json:"FlinkplaneCause,omitempty"`
+	System bool   `json:"FlinkplaneSystemOperation,omitempty"`
+}
+
+// HealthResponse is the body of GET /flinkplane/v1/applications/{name}/health.
+type HealthResponse struct {
+	ApplicationName   string `json:"ApplicationName"`
+	ApplicationStatus string `json:"ApplicationStatus"`
+	// FailedOperationID is set while a failed update without system
+	// rollback leaves the application RUNNING with its failing job.
+	FailedOperationID string `json:"FailedOperationId,omitempty"`
+	// Health is the newest sample (absent before the first poll).
+	Health *flinkplane.HealthSample `json:"Health,omitempty"`
+	// History holds earlier samples, newest first, when asked for.
+	History []*flinkplane.HealthSample `json:"History,omitempty"`
+}
+
+// HealthOptions selects the history Health returns.
+type HealthOptions struct {
+	// History is the number of samples to return besides the newest (at
+	// most 1000); Before, if set, returns those taken before it.
+	History int
+	Before  time.Time
 }
 
 // VersionChange is ApplicationVersionChangeDetails.
@@ -140,6 +166,28 @@ func (c *Client) ReadLog(ctx context.Context, app, file string, o ReadLogOptions
 		q.Set("tail", strconv.Itoa(o.Tail))
 	}
 	return c.get(ctx, "applications/"+url.PathEscape(app)+"/logs/"+url.PathEscape(file), q)
+}
+
+// Health returns the newest health sample of an application and, with
+// o.History, earlier ones. An unknown application is a
+// ResourceNotFoundException *Error.
+func (c *Client) Health(ctx context.Context, app string, o HealthOptions) (*HealthResponse, error) {
+	q := url.Values{}
+	if o.History > 0 {
+		q.Set("history", strconv.Itoa(o.History))
+	}
+	if !o.Before.IsZero() {
+		q.Set("before", o.Before.UTC().Format(time.RFC3339Nano))
+	}
+	body, err := c.get(ctx, "applications/"+url.PathEscape(app)+"/health", q)
+	if err != nil {
+		return nil, err
+	}
+	var out HealthResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("decode response: %w", err)
+	}
+	return &out, nil
 }
 
 // DescribeOperation calls DescribeApplicationOperation and returns its
