@@ -199,8 +199,18 @@ func (e *Engine) stepWaitFailover(ctx context.Context, r *stepRun) error {
 		return e.freshCluster(ctx, op, "no job to fail over")
 	}
 	deadline := e.now().Add(e.FailoverTimeout)
+	// The job has failed over when its restart count rose, or when it
+	// switched to RUNNING again after the loss was seen (the poll before
+	// the one that saw it was at most two watch intervals before the
+	// operation started).
+	lossSeen := op.StartTime.Add(-2 * max(e.WatchInterval, e.PollInterval))
 	for {
 		h, err := e.Driver.JobHealth(ctx, *app.Cluster, app.JobID)
+		if err == nil {
+			e.observe(app, &h, nil, nil)
+			e.Logger.Debug("waiting for the failover", "application", app.Name, "state", h.State, "restarts", h.Restarts,
+				"baseline", op.RestartsBaseline, "runningSince", h.RunningSince)
+		}
 		switch {
 		case err != nil:
 			if ch, cerr := e.Driver.ClusterHealth(ctx, *app.Cluster); (cerr == nil && !ch.JobManagerAlive) || flinkplane.ErrorCode(err) == flinkplane.ENOTFOUND {
@@ -208,9 +218,8 @@ func (e *Engine) stepWaitFailover(ctx context.Context, r *stepRun) error {
 			}
 		case terminal(h.State):
 			return e.freshCluster(ctx, op, "the job ended in state "+h.State)
-		case h.Restarts > op.RestartsBaseline:
-			e.observe(app, &h, nil, nil)
-			op.RestartsBaseline = h.Restarts
+		case h.Restarts > op.RestartsBaseline || h.RunningSince.After(lossSeen):
+			op.RestartsBaseline = max(h.Restarts, op.RestartsBaseline)
 			return e.save(ctx, op, nil)
 		}
 		if e.now().After(deadline) {

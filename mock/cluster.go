@@ -189,6 +189,17 @@ func (d *ClusterDriver) Running() []string {
 	return out
 }
 
+// Clusters returns the handles of every cluster the driver started.
+func (d *ClusterDriver) Clusters() []flinkplane.ClusterHandle {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var out []flinkplane.ClusterHandle
+	for _, c := range d.clusters {
+		out = append(out, c.h)
+	}
+	return out
+}
+
 // LiveClusters returns the number of clusters not stopped (some of whose
 // processes may still run).
 func (d *ClusterDriver) LiveClusters() int {

@@ -96,8 +96,14 @@ func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration) *re
 	m.Driver = local.New(dataDir, m.Config.RuntimesDir)
 	m.Compat = &compat.Checker{RuntimesDir: m.Config.RuntimesDir, CacheDir: filepath.Join(dataDir, "compat-cache")}
 	m.PollInterval = poll
-	if os.Getenv("FLINKPLANE_TEST_LOG") != "" {
-		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	// A short probation keeps these tests quick; it still needs every task
+	// running and a checkpoint after the restore. (The fault tests set
+	// their own window with the flinkplane:probation-window tag.)
+	m.Config.ProbationWindow = 3 * time.Second
+	if v := os.Getenv("FLINKPLANE_TEST_LOG"); v != "" {
+		var lvl slog.Level
+		lvl.UnmarshalText([]byte(v)) // "debug"; anything else: info
+		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	} else {
 		m.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}

@@ -197,7 +197,9 @@ type Main struct {
 	Compat flinkplane.CompatChecker
 	// PollInterval of the engine (default 1s).
 	PollInterval time.Duration
-	Logger       *slog.Logger
+	// StepFault, if set, is the engine's fault-injection hook (tests).
+	StepFault func(ctx context.Context, op *flinkplane.Operation, step string) error
+	Logger    *slog.Logger
 
 	DB     *sqlite.DB
 	Engine *engine.Engine
@@ -283,6 +285,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if m.PollInterval > 0 {
 		e.PollInterval = m.PollInterval
 	}
+	e.StepFault = m.StepFault
 	if err := e.Open(); err != nil {
 		return err
 	}

@@ -20,6 +20,7 @@ import (
 	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/engine"
 	"github.com/flinkplane/flinkplane/mock"
 )
 
@@ -68,6 +69,19 @@ func runChild() error {
 	m.Config = *cfg
 	m.Driver = driver
 	m.PollInterval = 10 * time.Millisecond
+	if hold := os.Getenv("FLINKPLANE_TEST_HOLD_STEP"); hold != "" {
+		// KIND:STEP: say when an operation of that kind reaches that step,
+		// then wait there to be killed.
+		kind, step, _ := strings.Cut(hold, ":")
+		m.StepFault = func(ctx context.Context, op *flinkplane.Operation, s string) error {
+			if op.Kind == kind && s == step {
+				fmt.Printf("AT %s %s\n", kind, step)
+				<-ctx.Done()
+				return ctx.Err()
+			}
+			return nil
+		}
+	}
 	if err := m.Run(sctx); err != nil {
 		return err
 	}
@@ -80,6 +94,8 @@ func runChild() error {
 type srvChild struct {
 	cmd *exec.Cmd
 	url string
+	// lines receives the child's other stdout lines.
+	lines chan string
 }
 
 func srvFreeAddr(t *testing.T) string {
@@ -102,7 +118,7 @@ func srvStartChild(t *testing.T, env []string, bin string, args ...string) *srvC
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	c := &srvChild{cmd: cmd}
+	c := &srvChild{cmd: cmd, lines: make(chan string, 100)}
 	t.Cleanup(func() { c.kill() })
 	addr := ""
 	for _, e := range env {
@@ -116,6 +132,11 @@ func srvStartChild(t *testing.T, env []string, bin string, args ...string) *srvC
 		for s.Scan() {
 			if u, ok := strings.CutPrefix(s.Text(), "LISTENING "); ok {
 				lines <- u
+			} else {
+				select {
+				case c.lines <- s.Text():
+				default:
+				}
 			}
 		}
 	}()
@@ -273,3 +294,78 @@ func TestSIGKILL_OperationInProgress(t *testing.T) {
 }
 
 func srvListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }
+
+// TestSIGKILL_Recovery kills the server (SIGKILL) at each step of a
+// recovery and starts it again on the same data directory: the JobManager
+// of the application's cluster died while the server was down, the next
+// server recovers it on a fresh cluster from its newest checkpoint, and is
+// killed at the step; the one after finishes the recovery with exactly one
+// job, one cluster and the checkpoint kept as a snapshot.
+func TestSIGKILL_Recovery(t *testing.T) {
+	for _, step := range []string{engine.StepKeepCheckpoint, engine.StepCancelJob, engine.StepStopCluster, engine.StepResolveRestore,
+		engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning} {
+		t.Run(step, func(t *testing.T) {
+			dataDir := t.TempDir()
+			srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
+			stateFile := filepath.Join(t.TempDir(), "driver.json")
+			env := []string{"FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_TEST_DRIVER_STATE=" + stateFile, "FLINKPLANE_ADDR=" + srvFreeAddr(t),
+				"FLINKPLANE_DATA_DIR=" + dataDir, "FLINKPLANE_REGION=eu-west-1", "FLINKPLANE_ACCOUNT_ID=123456789012", "FLINKPLANE_WATCH_INTERVAL=100ms"}
+			srv := srvStartChild(t, env, os.Args[0])
+			c := apiClient(srv.url)
+			srvCreateApp(t, c, "orders", nil)
+			out, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("orders")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srvWaitOperation(t, c, "orders", aws.ToString(out.OperationId))
+			time.Sleep(500 * time.Millisecond) // a few checkpoints
+			srv.kill()
+			d, err := mock.LoadClusterDriver(stateFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var cluster string
+			for _, h := range d.Clusters() {
+				cluster = h.ID
+			}
+			d.KillJobManager(cluster)
+
+			srv = srvStartChild(t, append(env, "FLINKPLANE_TEST_HOLD_STEP=Recovery:"+step), os.Args[0])
+			select {
+			case l := <-srv.lines:
+				if l != "AT Recovery "+step {
+					t.Fatalf("child said %q", l)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the recovery never reached %s", step)
+			}
+			srv.kill()
+
+			srv = srvStartChild(t, env, os.Args[0])
+			c = apiClient(srv.url)
+			ops, err := c.ListApplicationOperations(sctx, &kav2.ListApplicationOperationsInput{ApplicationName: aws.String("orders"), Operation: aws.String("Recovery")})
+			if err != nil || len(ops.ApplicationOperationInfoList) != 1 {
+				t.Fatalf("recoveries %+v %v", ops, err)
+			}
+			if op := srvWaitOperation(t, c, "orders", aws.ToString(ops.ApplicationOperationInfoList[0].OperationId)); op.OperationStatus != types.OperationStatusSuccessful {
+				t.Fatalf("recovery %+v", op)
+			}
+			srvWaitStatus(t, c, "orders", types.ApplicationStatusRunning)
+			snaps, _ := c.ListApplicationSnapshots(sctx, &kav2.ListApplicationSnapshotsInput{ApplicationName: aws.String("orders")})
+			srv.kill()
+			d, err = mock.LoadClusterDriver(stateFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(d.Running()) != 1 || d.LiveClusters() != 1 {
+				t.Fatalf("%d jobs running, %d clusters", len(d.Running()), d.LiveClusters())
+			}
+			if len(snaps.SnapshotSummaries) != 1 || !strings.HasPrefix(aws.ToString(snaps.SnapshotSummaries[0].SnapshotName), "flinkplane-recovery-") {
+				t.Fatalf("snapshots %+v", snaps.SnapshotSummaries)
+			}
+			if len(d.Submitted) != 2 || !strings.Contains(d.Submitted[1].RestoreFrom, "/chk-") {
+				t.Fatalf("submissions %+v", d.Submitted)
+			}
+		})
+	}
+}
