@@ -188,15 +188,24 @@ func ClassifyFailure(stacktrace, task, root string) string {
 		return root
 	}
 	if op, ok := restoreFailure(stacktrace); ok {
-		switch {
-		case op != "" && task != "":
-			return "State restore failure of operator " + op + " in task " + task + ": " + root
-		case op != "":
-			return "State restore failure of operator " + op + ": " + root
-		case task != "":
-			return "State restore failure in task " + task + ": " + root
+		if op == "" {
+			op = headOperator(task)
 		}
-		return "State restore failure: " + root
+		var details []string
+		if f := anyUserFrame(stacktrace); f != "" {
+			details = append(details, "state accessed at "+f)
+		}
+		if task != "" {
+			details = append(details, "task "+task)
+		}
+		msg := "State restore failure"
+		if op != "" {
+			msg += " of operator " + op
+		}
+		if len(details) > 0 {
+			msg += " (" + strings.Join(details, "; ") + ")"
+		}
+		return msg + ": " + root
 	}
 	for _, key := range []string{"ClassNotFoundException: ", "NoClassDefFoundError: "} {
 		if i := strings.LastIndex(stacktrace, key); i >= 0 {
@@ -294,6 +303,34 @@ func userFrame(st string) string {
 		return f
 	}
 	return ""
+}
+
+// anyUserFrame returns the first user frame anywhere in the trace (the
+// user function that asked for the state, under a cause thrown by Flink).
+func anyUserFrame(st string) string {
+	for _, l := range strings.Split(st, "\n") {
+		f, ok := strings.CutPrefix(strings.TrimSpace(l), "at ")
+		if !ok {
+			continue
+		}
+		if i := strings.LastIndex(f, "/"); i >= 0 && i < strings.Index(f, "(") {
+			f = f[i+1:]
+		}
+		if !frameworkFrame(f) {
+			return f
+		}
+	}
+	return ""
+}
+
+// headOperator returns the first operator of a task name
+// ("pojo-state -> file-sink: Writer (1/1)" gives "pojo-state").
+func headOperator(task string) string {
+	head, _, _ := strings.Cut(task, " -> ")
+	if i := strings.Index(head, " ("); i > 0 {
+		head = head[:i]
+	}
+	return strings.TrimSpace(strings.TrimPrefix(head, "Source: "))
 }
 
 func frameworkFrame(f string) bool {

@@ -19,12 +19,15 @@ Caused by: org.apache.flink.util.FlinkException: Could not restore keyed state b
 	at org.apache.flink.streaming.api.operators.BackendRestorerProcedure.createAndRestore(BackendRestorerProcedure.java:165)
 Caused by: java.lang.IllegalArgumentException: Invalid field type
 	at org.apache.flink.api.java.typeutils.runtime.PojoSerializer.<init>(PojoSerializer.java:120)`, "pojo-state -> Sink: file-sink (1/1)",
-			[]string{"State restore failure of operator KeyedProcessOperator (id 0a448493b4782967b150582570326227) in task pojo-state -> Sink: file-sink (1/1): java.lang.IllegalArgumentException: Invalid field type"}},
+			[]string{"State restore failure of operator KeyedProcessOperator (id 0a448493b4782967b150582570326227) (task pojo-state -> Sink: file-sink (1/1)): java.lang.IllegalArgumentException: Invalid field type"}},
 		{"StateMigration", `java.lang.RuntimeException: Error while getting state
 	at org.apache.flink.runtime.state.DefaultKeyedStateStore.getState(DefaultKeyedStateStore.java:84)
+	at org.apache.flink.streaming.api.operators.StreamingRuntimeContext.getState(StreamingRuntimeContext.java:229)
+	at dev.flinkplane.fixtures.pojolist.PojoListJob$RememberPerKey.open(PojoListJob.java:92)
+	at org.apache.flink.api.common.functions.util.FunctionUtils.openFunction(FunctionUtils.java:34)
 Caused by: org.apache.flink.util.StateMigrationException: For heap backends, the new state serializer must not be incompatible with the old state serializer.
-	at org.apache.flink.runtime.state.heap.HeapKeyedStateBackend.tryRegisterStateTable(HeapKeyedStateBackend.java:235)`, "pojo-state (1/1)",
-			[]string{"State restore failure in task pojo-state (1/1): org.apache.flink.util.StateMigrationException: For heap backends"}},
+	at org.apache.flink.runtime.state.heap.HeapKeyedStateBackend.tryRegisterStateTable(HeapKeyedStateBackend.java:235)`, "pojo-state -> file-sink: Writer -> file-sink: Committer (1/1) - execution #1",
+			[]string{"State restore failure of operator pojo-state (state accessed at dev.flinkplane.fixtures.pojolist.PojoListJob$RememberPerKey.open(PojoListJob.java:92); task pojo-state -> file-sink: Writer -> file-sink: Committer (1/1) - execution #1): org.apache.flink.util.StateMigrationException: For heap backends"}},
 		{"ClassMissing", `java.lang.NoClassDefFoundError: org/apache/flink/api/common/time/Time
 	at dev.example.Job.main(Job.java:12)
 Caused by: java.lang.ClassNotFoundException: org.apache.flink.api.common.time.Time

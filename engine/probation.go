@@ -62,7 +62,19 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 	// more than its baseline may show; fresh jobs must not restart at all.
 	tolerant := contains(op.Plan, StepWaitFailover)
 	deadline := e.now().Add(e.StartTimeout)
-	var failingSince time.Time
+	var failingSince, restartSeen time.Time
+	// restarted reports whether a restart fails the operation now: once
+	// Flink's exception history has its cause (it may lag the restart count
+	// by a refresh), or 10 s after the restart was seen.
+	restarted := func(h flinkplane.JobHealth) bool {
+		if h.RootCause != "" || h.Exception != nil {
+			return true
+		}
+		if restartSeen.IsZero() {
+			restartSeen = e.now()
+		}
+		return e.now().Sub(restartSeen) > 10*time.Second
+	}
 	for {
 		h, err := e.Driver.JobHealth(ctx, *app.Cluster, app.JobID)
 		if err != nil {
@@ -92,10 +104,10 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 		}
 		now := e.now()
 		if op.ProbationStart.IsZero() {
-			if h.Restarts > op.RestartsBaseline && !tolerant {
+			if h.Restarts > op.RestartsBaseline && !tolerant && restarted(h) {
 				return jobFailure(h)
 			}
-			if h.State == "RUNNING" && h.AllTasksRunning {
+			if h.State == "RUNNING" && h.AllTasksRunning && (tolerant || h.Restarts <= op.RestartsBaseline) {
 				op.ProbationStart, op.RestartsBaseline = now, h.Restarts
 				if err := e.save(ctx, op, nil); err != nil {
 					return err
@@ -108,11 +120,12 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 				return errors.New(msg)
 			}
 		}
-		if !op.ProbationStart.IsZero() {
-			if h.Restarts > op.RestartsBaseline {
+		if !op.ProbationStart.IsZero() && h.Restarts > op.RestartsBaseline {
+			if restarted(h) {
 				return failuref("The job restarted %d time(s) within its probation window of %s: %s",
 					h.Restarts-op.RestartsBaseline, window, failureCause(h))
 			}
+		} else if !op.ProbationStart.IsZero() {
 			checkpointed := !needCheckpoint || checkpointAfterRestore(h)
 			if h.State == "RUNNING" && h.AllTasksRunning && checkpointed && !now.Before(op.ProbationStart.Add(window)) {
 				return nil
@@ -163,7 +176,10 @@ func jobFailure(h flinkplane.JobHealth) error {
 	if h.RootCause != "" || h.Exception != nil {
 		return errors.New(failureCause(h))
 	}
-	return fmt.Errorf("the job ended in status %s", h.State)
+	if terminal(h.State) {
+		return fmt.Errorf("the job ended in status %s", h.State)
+	}
+	return fmt.Errorf("the job restarted %d time(s); Flink recorded no exception", h.Restarts)
 }
 
 // stepReplaceTaskManagers starts the cluster's lost TaskManagers again and

@@ -200,3 +200,22 @@ func TestProbation_ResumedKeepsWindow(t *testing.T) {
 		}
 	})
 }
+
+// Flink's exception history can lag its restart count by a refresh: a
+// restart without a cause yet neither passes nor fails the start until the
+// cause is there (or 10 s passed), and the start then names it.
+func TestProbation_CauseLagsRestart(t *testing.T) {
+	v := newEnv(t)
+	v.driver.JobStates = []flinkplane.JobHealth{
+		{State: "RUNNING", AllTasksRunning: true, Restarts: 1},
+		{State: "RUNNING", AllTasksRunning: true, Restarts: 1},
+		{State: "RESTARTING", Restarts: 1, RootCause: "org.apache.flink.util.StateMigrationException: For heap backends ..."},
+	}
+	v.create("a", nil)
+	id, _ := v.e.StartApplication(ctx, "a", engine.StartInput{})
+	op := v.wait("a", id)
+	wantStatus(t, op.Status, flinkplane.OperationFailed)
+	if !strings.Contains(op.ErrorInfo, "State restore failure") || !strings.Contains(op.ErrorInfo, "StateMigrationException") {
+		t.Fatalf("ErrorInfo %q", op.ErrorInfo)
+	}
+}

@@ -704,7 +704,8 @@ func TestRealFlink_PojoList_Path3(t *testing.T) {
 		}
 	}
 	if op.OperationStatus != types.OperationStatusFailed || op.OperationFailureDetails == nil || op.OperationFailureDetails.RollbackOperationId == nil ||
-		op.OperationFailureDetails.ErrorInfo == nil || !strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "StateMigrationException") {
+		op.OperationFailureDetails.ErrorInfo == nil || !strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "StateMigrationException") ||
+		!strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "State restore failure") {
 		t.Fatalf("upgrade with incompatible state: %+v %+v", op, op.OperationFailureDetails)
 	}
 	t.Logf("upgrade failed: %s", aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString))
