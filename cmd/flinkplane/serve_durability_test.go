@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -61,6 +62,9 @@ func runChild() error {
 	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
 	if os.Getenv("FLINKPLANE_TEST_JOBS_HANG") != "" {
 		driver.JobStates = []flinkplane.JobHealth{{State: "INITIALIZING"}}
+	}
+	if call := os.Getenv("FLINKPLANE_TEST_FAIL_ONCE"); call != "" {
+		driver.Fail(call, errors.New("java.lang.ClassNotFoundException: org.apache.flink.api.common.time.Time (injected)"), true)
 	}
 	if os.Getenv("FLINKPLANE_PROBATION_WINDOW") == "" {
 		cfg.ProbationWindow = -1 // the fake jobs need no window unless a test sets one
@@ -368,4 +372,85 @@ func TestSIGKILL_Recovery(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestSIGKILL_SystemRollback kills the server at each step of a system
+// rollback (an update whose new job cannot be submitted, system rollback
+// on) and starts it again: the rollback finishes on the previous version
+// with one job, one cluster, and the pre-update snapshot kept.
+func TestSIGKILL_SystemRollback(t *testing.T) {
+	for _, step := range []string{engine.StepCancelJob, engine.StepStopCluster, engine.StepResolveRestore,
+		engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning} {
+		t.Run(step, func(t *testing.T) {
+			dataDir := t.TempDir()
+			srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
+			srvPutObject(t, dataDir, "flinkplane-test", "app-2.2.jar")
+			stateFile := filepath.Join(t.TempDir(), "driver.json")
+			env := []string{"FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_TEST_DRIVER_STATE=" + stateFile, "FLINKPLANE_ADDR=" + srvFreeAddr(t),
+				"FLINKPLANE_DATA_DIR=" + dataDir, "FLINKPLANE_REGION=eu-west-1", "FLINKPLANE_ACCOUNT_ID=123456789012", "FLINKPLANE_WATCH_INTERVAL=100ms"}
+			srv := srvStartChild(t, env, os.Args[0])
+			c := apiClient(srv.url)
+			srvCreateApp(t, c, "orders", func(in *kav2.CreateApplicationInput) {
+				in.ApplicationConfiguration.ApplicationSystemRollbackConfiguration = &types.ApplicationSystemRollbackConfiguration{RollbackEnabled: aws.Bool(true)}
+			})
+			out, err := c.StartApplication(sctx, &kav2.StartApplicationInput{ApplicationName: aws.String("orders")})
+			if err != nil {
+				t.Fatal(err)
+			}
+			srvWaitOperation(t, c, "orders", aws.ToString(out.OperationId))
+			srv.kill()
+
+			srv = srvStartChild(t, append(env, "FLINKPLANE_TEST_FAIL_ONCE=Submit", "FLINKPLANE_TEST_HOLD_STEP=RollbackApplication:"+step), os.Args[0])
+			c = apiClient(srv.url)
+			upd, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("orders"), CurrentApplicationVersionId: aws.Int64(1),
+				RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22,
+				ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
+					CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String("app-2.2.jar")}}}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case l := <-srv.lines:
+				if l != "AT RollbackApplication "+step {
+					t.Fatalf("child said %q", l)
+				}
+			case <-time.After(60 * time.Second):
+				t.Fatalf("the system rollback never reached %s", step)
+			}
+			srv.kill()
+
+			srv = srvStartChild(t, env, os.Args[0])
+			c = apiClient(srv.url)
+			op := srvWaitOperation(t, c, "orders", aws.ToString(upd.OperationId))
+			if op.OperationStatus != types.OperationStatusFailed || op.OperationFailureDetails == nil || op.OperationFailureDetails.RollbackOperationId == nil {
+				t.Fatalf("update %+v", op)
+			}
+			if rb := srvWaitOperation(t, c, "orders", aws.ToString(op.OperationFailureDetails.RollbackOperationId)); rb.OperationStatus != types.OperationStatusSuccessful {
+				t.Fatalf("rollback %+v", rb)
+			}
+			d := srvWaitStatus(t, c, "orders", types.ApplicationStatusRunning)
+			snaps, _ := c.ListApplicationSnapshots(sctx, &kav2.ListApplicationSnapshotsInput{ApplicationName: aws.String("orders")})
+			srv.kill()
+			if d.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 {
+				t.Fatalf("after the rollback: %s", d.RuntimeEnvironment)
+			}
+			dr, err := mock.LoadClusterDriver(stateFile)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(dr.Running()) != 1 || dr.LiveClusters() != 1 {
+				t.Fatalf("%d jobs running, %d clusters", len(dr.Running()), dr.LiveClusters())
+			}
+			if len(snaps.SnapshotSummaries) != 1 || !dr.Savepoints[lastSubmitted(dr)] {
+				t.Fatalf("pre-update snapshot: %+v, restored %s", snaps.SnapshotSummaries, lastSubmitted(dr))
+			}
+		})
+	}
+}
+
+func lastSubmitted(d *mock.ClusterDriver) string {
+	if len(d.Submitted) == 0 {
+		return ""
+	}
+	return d.Submitted[len(d.Submitted)-1].RestoreFrom
 }
