@@ -287,9 +287,10 @@ type Sweeper interface {
 
 // reconcile runs at Open: the clusters of applications that are not in the
 // middle of an operation are re-adopted; a RUNNING application whose
-// cluster died while the server was down is set READY (its last snapshot
-// remains for the next start), so that it never shows RUNNING without a
-// job. Then a Sweeper driver ends every cluster nobody owns.
+// cluster died while the server was down gets a Recovery (a fresh cluster
+// from its newest checkpoint), any other whose cluster died is set READY,
+// so that none shows RUNNING without a job. Then a Sweeper driver ends
+// every cluster nobody owns.
 func (e *Engine) reconcile(inProgress []*flinkplane.Operation) error {
 	if e.Driver == nil {
 		return nil
