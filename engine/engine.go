@@ -10,7 +10,14 @@
 // recorded job id before submitting again.
 //
 // Operations of one application run one at a time, in the order they were
-// created, on a worker goroutine of that application.
+// created, on a worker goroutine of that application. Steps are a table
+// (steps.go) and plans are data (plans.go).
+//
+// The watch (watch.go) polls every running application's cluster, records
+// health samples and starts the service's own operations (Recovery, the
+// stop of a job cancelled outside flinkplane, an automatic rollback) when
+// a job or its cluster is lost; every operation that starts a job passes a
+// probation gate (probation.go). See docs/health.md.
 package engine
 
 import (

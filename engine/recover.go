@@ -12,7 +12,9 @@ import (
 // the watch looked at, with no operation in progress: otherwise the watch's
 // view is stale (a user's call got there first) and nothing is started.
 
-// current reports whether app (read in tx) is still what the watch saw.
+// stillAsSeen reports whether app (read in tx) is still what the watch
+// saw: RUNNING on the same cluster and job, no failed update held, no
+// operation in progress.
 func stillAsSeen(tx flinkplane.Tx, a *flinkplane.Application, clusterID, jobID string) (bool, error) {
 	if a.Status != flinkplane.StatusRunning || a.FailedOperation != "" || a.Cluster == nil || a.Cluster.ID != clusterID || a.JobID != jobID {
 		return false, nil
