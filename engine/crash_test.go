@@ -112,6 +112,7 @@ func TestCrash_AtEachStep(t *testing.T) {
 		for _, step := range sc.plan {
 			for _, mode := range []string{"Kill", "Fault"} {
 				t.Run(fmt.Sprintf("%s/%s/%s", sc.name, step, mode), func(t *testing.T) {
+					t.Parallel() // independent bubbles; overlaps their fsyncs
 					synctest.Test(t, func(t *testing.T) { crashAt(t, sc, step, mode == "Kill") })
 				})
 			}
@@ -121,9 +122,8 @@ func TestCrash_AtEachStep(t *testing.T) {
 
 func crashAt(t *testing.T, sc crashScenario, step string, kill bool) {
 	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
-		probation: -1, watch: time.Second}
+		probation: -1, watch: time.Second, poll: 100 * time.Millisecond}
 	v.open()
-	v.e.PollInterval = 100 * time.Millisecond
 	t.Cleanup(v.close)
 	reached := make(chan string, 1)
 	armed := true
@@ -151,7 +151,6 @@ func crashAt(t *testing.T, sc crashScenario, step string, kill bool) {
 		v.close()
 		time.Sleep(time.Second)
 		v.open()
-		v.e.PollInterval = 100 * time.Millisecond
 	}
 	op := v.wait2("a", id, 5*time.Minute)
 	if kill {

@@ -32,6 +32,9 @@ type env struct {
 	// ProbationWindow (-1: none).
 	watch     time.Duration
 	probation time.Duration
+	// poll, if set, is the engine's PollInterval (set before Open, which
+	// may resume operations).
+	poll time.Duration
 }
 
 func newEnv(t *testing.T) *env {
@@ -59,6 +62,9 @@ func (v *env) open() {
 	v.e.StartTimeout = 2 * time.Second
 	v.e.WatchInterval = v.watch
 	v.e.ProbationWindow = v.probation
+	if v.poll > 0 {
+		v.e.PollInterval = v.poll
+	}
 	v.e.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if err := v.e.Open(); err != nil {
 		v.t.Fatal(err)

@@ -15,9 +15,9 @@ import (
 // from the checkpoint interval (0), watch off, in a synctest bubble.
 func probationEnv(t *testing.T) *env {
 	t.Helper()
-	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar")}
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+		poll: time.Second}
 	v.open()
-	v.e.PollInterval = time.Second
 	v.e.StartTimeout = time.Minute
 	t.Cleanup(v.close)
 	return v
@@ -189,7 +189,6 @@ func TestProbation_ResumedKeepsWindow(t *testing.T) {
 		v.close()
 		time.Sleep(5 * time.Second)
 		v.open()
-		v.e.PollInterval = time.Second
 		op := v.wait("a", id)
 		wantStatus(t, op.Status, flinkplane.OperationSuccessful)
 		if !op.ProbationStart.Equal(ps) || op.EndTime.Sub(start) > 32*time.Second {

@@ -16,9 +16,8 @@ import (
 func watchEnv(t *testing.T) *env {
 	t.Helper()
 	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
-		probation: -1, watch: time.Second}
+		probation: -1, watch: time.Second, poll: 100 * time.Millisecond}
 	v.open()
-	v.e.PollInterval = 100 * time.Millisecond
 	t.Cleanup(v.close)
 	return v
 }
@@ -343,7 +342,6 @@ func TestWatch_AutoRollback(t *testing.T) {
 func TestStop_UnhealthyFallsBackToCheckpoint(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		v := newEnv(t)
-		v.e.WatchInterval = 0
 		v.create("a", nil)
 		v.start("a")
 		a := v.app("a")
