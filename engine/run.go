@@ -173,7 +173,10 @@ func errorInfo(step string, err error) string {
 	if errors.As(err, &fe) {
 		msg = fe.Message
 	}
-	msg = strings.TrimSpace(step + ": " + msg)
+	if step != "" {
+		msg = step + ": " + msg
+	}
+	msg = strings.TrimSpace(msg)
 	if len(msg) > 512 {
 		msg = msg[:509] + "..."
 	}

@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"testing/synctest"
@@ -398,6 +399,32 @@ func TestStop_DuringRecovery(t *testing.T) {
 		}
 		if s := v.snapshots("a"); len(s) == 0 || !strings.Contains(s[len(s)-1].Location, old.JobID) {
 			t.Fatalf("snapshots %+v", s)
+		}
+	})
+}
+
+// After an update that failed at its submission (no system rollback), the
+// application is RUNNING with no job: the health says so within a poll or
+// two, and nothing is recovered.
+func TestWatch_FailedSubmitShowsNoJob(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := watchEnv(t)
+		v.create("a", nil)
+		v.start("a")
+		time.Sleep(3 * time.Second)
+		v.driver.Fail("Submit", errors.New("java.lang.ClassNotFoundException: org.apache.flink.api.common.time.Time"), true)
+		cur := int64(1)
+		_, _, id, _ := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+		op := v.wait("a", id)
+		wantStatus(t, op.Status, flinkplane.OperationFailed)
+		failed := time.Now()
+		s := v.waitHealth("a", flinkplane.HealthNoJob)
+		if s.Time.Sub(failed) > 3*time.Second || s.Runtime != flinkplane.RuntimeFlink22 {
+			t.Fatalf("sample %+v, %s after the failure", s, s.Time.Sub(failed))
+		}
+		time.Sleep(5 * time.Second)
+		if len(v.operations("a", flinkplane.OpRecovery)) != 0 || v.app("a").Status != flinkplane.StatusRunning {
+			t.Fatal("a failed update was recovered")
 		}
 	})
 }

@@ -7,7 +7,8 @@ package main
 // JobManager JVM killed with SIGKILL, a restart loop after RUNNING, a job
 // whose restart strategy gives up (FAILED), a job cancelled through Flink's
 // REST API, and an update that fails with system rollback disabled, then a
-// manual rollback (1.20) or a corrected update (2.2). For each fault the
+// manual rollback (1.20) or a corrected update (2.2), and a StopApplication
+// right after a TaskManager SIGKILL. For each fault the
 // test measures the time until the API told the truth and until the job
 // ran again (logged as "FAULT" lines; bench/faults.sh collects them).
 
@@ -399,10 +400,21 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 		if d.ApplicationStatus != types.ApplicationStatusRunning || hr.FailedOperationID != aws.ToString(upd.OperationId) {
 			t.Fatalf("after the failed update: %s, health %+v", d.ApplicationStatus, hr)
 		}
-		f.until("no job shown", t0, 30*time.Second, func() bool {
-			h := f.health().Health
-			return h != nil && h.Time.After(t0) && h.Status == flinkplane.HealthNoJob
-		})
+		var last *client.HealthResponse
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+			last = f.health()
+			if h := last.Health; h != nil && h.Time.After(t0) && h.Status == flinkplane.HealthNoJob {
+				break
+			}
+			if time.Now().After(deadline) {
+				for _, s := range append([]*flinkplane.HealthSample{last.Health}, last.History...) {
+					if s != nil {
+						t.Logf("%s %s %s job %s cluster %s error %q", s.Time.Format(time.RFC3339Nano), s.Status, s.JobState, s.JobID, s.ClusterID, s.Error)
+					}
+				}
+				t.Fatalf("the health never showed the failed update's missing job (update failed at %s)", t0.Add(truth).Format(time.RFC3339Nano))
+			}
+		}
 		f.jvms(2) // the new runtime's cluster, kept: owned, not orphaned
 		t1 := time.Now()
 		var opID string
@@ -432,6 +444,33 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 		f.jvms(2)
 		n = f.continues(n)
 		f.figure("failed update, no rollback", truth, running, api, fmt.Sprintf("RUNNING with no job, then %s (times from that call)", what))
+	}
+	// 7. StopApplication right after a TaskManager SIGKILL: the savepoint
+	// cannot complete, so the stop keeps the newest checkpoint instead and
+	// the application is READY (not FAILED and RUNNING); the next start
+	// continues from it exactly.
+	{
+		h, _ := f.cluster()
+		t0 := time.Now()
+		syscall.Kill(pidOf(t, h, "taskmanager-0"), syscall.SIGKILL)
+		out, err := f.c.StopApplication(sctx, &kav2.StopApplicationInput{ApplicationName: aws.String(f.app)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.waitOp(f.app, aws.ToString(out.OperationId))
+		ready := time.Since(t0)
+		if d := f.describe(f.app); d.ApplicationStatus != types.ApplicationStatusReady {
+			t.Fatalf("after the stop: %s", d.ApplicationStatus)
+		}
+		od, _ := f.hc.DescribeOperation(sctx, f.app, aws.ToString(out.OperationId))
+		f.jvms(0)
+		n = checkOutput(t, f.out, n-1)
+		fc, job := f.start(f.app, types.ApplicationRestoreTypeRestoreFromLatestSnapshot, "")
+		if p := restoredFrom(t, fc, job.ID); p == "" {
+			t.Fatal("restart after the unhealthy stop restored nothing")
+		}
+		n = f.continues(n)
+		f.figure("stop after TM SIGKILL", ready, -1, 0, "READY; "+strings.TrimSpace("stop: "+od.Cause))
 	}
 	f.stop(f.app)
 	checkOutput(t, f.out, n)
