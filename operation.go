@@ -88,6 +88,10 @@ type Operation struct {
 	// above it); the probation fails on a restart above the count recorded
 	// when the job first ran with all tasks.
 	RestartsBaseline int64 `json:"restartsBaseline,omitempty"`
+	// JobRunningSince is when the job last switched to RUNNING before a
+	// TaskManager was lost (from the watch): a later switch proves Flink's
+	// failover even while its restart counter lags.
+	JobRunningSince time.Time `json:"jobRunningSince,omitzero"`
 	// ProbationStart is when the job first ran with all its tasks (the
 	// probation window runs from there; recorded so a resumed operation
 	// keeps its window).

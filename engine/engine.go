@@ -347,7 +347,7 @@ func (e *Engine) reconcile(inProgress []*flinkplane.Operation) error {
 			// Recover as after any other loss of the JobManager: a fresh
 			// cluster from the newest checkpoint (kept on disk).
 			cause := fmt.Sprintf("The cluster %s of the application died while the server was down.", a.Cluster.ID)
-			if id, err := e.startRecovery(e.ctx, a, a.Cluster.ID, a.JobID, nil, cause, planRecover(), 0); err != nil {
+			if id, err := e.startRecovery(e.ctx, a, a.Cluster.ID, a.JobID, nil, cause, planRecover(), 0, time.Time{}); err != nil {
 				e.Logger.Error("cannot start a recovery", "application", a.Name, "error", err)
 			} else if id != "" {
 				continue

@@ -120,6 +120,14 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 				return errors.New(msg)
 			}
 		}
+		if !op.ProbationStart.IsZero() && h.Restarts > op.RestartsBaseline && lateRestart(h, op.ProbationStart) {
+			// A restart from before the probation that the restart counter
+			// reports only now: the new baseline.
+			op.RestartsBaseline = h.Restarts
+			if err := e.save(ctx, op, nil); err != nil {
+				return err
+			}
+		}
 		if !op.ProbationStart.IsZero() && h.Restarts > op.RestartsBaseline {
 			if restarted(h) {
 				return failuref("The job restarted %d time(s) within its probation window of %s: %s",
@@ -151,6 +159,12 @@ type jobError string
 func (e jobError) Error() string { return string(e) }
 
 func failuref(format string, args ...any) error { return jobError(fmt.Sprintf(format, args...)) }
+
+// lateRestart reports whether the job's newest failure happened before
+// since (so a restart count that rose only now belongs to before).
+func lateRestart(h flinkplane.JobHealth, since time.Time) bool {
+	return h.Exception != nil && !h.Exception.Time.IsZero() && h.Exception.Time.Before(since)
+}
 
 func contains(s []string, v string) bool {
 	for _, x := range s {
@@ -215,11 +229,10 @@ func (e *Engine) stepWaitFailover(ctx context.Context, r *stepRun) error {
 		return e.freshCluster(ctx, op, "no job to fail over")
 	}
 	deadline := e.now().Add(e.FailoverTimeout)
-	// The job has failed over when its restart count rose, or when it
-	// switched to RUNNING again after the loss was seen (the poll before
-	// the one that saw it was at most two watch intervals before the
-	// operation started).
-	lossSeen := op.StartTime.Add(-2 * max(e.WatchInterval, e.PollInterval))
+	// The job has failed over when its restart count rose or when it
+	// switched to RUNNING again after the time the watch recorded (Flink's
+	// restart counter is a metric that may lag its job status by a
+	// refresh).
 	for {
 		h, err := e.Driver.JobHealth(ctx, *app.Cluster, app.JobID)
 		if err == nil {
@@ -234,7 +247,7 @@ func (e *Engine) stepWaitFailover(ctx context.Context, r *stepRun) error {
 			}
 		case terminal(h.State):
 			return e.freshCluster(ctx, op, "the job ended in state "+h.State)
-		case h.Restarts > op.RestartsBaseline || h.RunningSince.After(lossSeen):
+		case h.Restarts > op.RestartsBaseline || !op.JobRunningSince.IsZero() && h.RunningSince.After(op.JobRunningSince):
 			op.RestartsBaseline = max(h.Restarts, op.RestartsBaseline)
 			return e.save(ctx, op, nil)
 		}

@@ -218,3 +218,25 @@ func TestProbation_CauseLagsRestart(t *testing.T) {
 		t.Fatalf("ErrorInfo %q", op.ErrorInfo)
 	}
 }
+
+// Flink's restart counter is a metric refreshed every few seconds: a
+// restart whose failure happened before the probation started but whose
+// count shows only during it is not a failure of the probation.
+func TestProbation_LateRestartCount(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := probationEnv(t)
+		before := time.Now().Add(-time.Second)
+		late := flinkplane.JobHealth{State: "RUNNING", AllTasksRunning: true, Restarts: 1,
+			RootCause: "org.apache.flink.runtime.jobmaster.JobMasterException: TaskManager with id 127.0.0.1:34477-6433f5 is no longer reachable.",
+			Exception: &flinkplane.JobException{Time: before, Stacktrace: "org.apache.flink.runtime.jobmaster.JobMasterException: TaskManager with id 127.0.0.1:34477-6433f5 is no longer reachable."}}
+		v.driver.JobStates = []flinkplane.JobHealth{{State: "RUNNING", AllTasksRunning: true}, late}
+		v.create("a", nil)
+		v.tag("a", flinkplane.TagProbationWindow, "5s")
+		id, _ := v.e.StartApplication(ctx, "a", engine.StartInput{})
+		op := v.wait("a", id)
+		wantStatus(t, op.Status, flinkplane.OperationSuccessful)
+		if op.RestartsBaseline != 1 {
+			t.Fatalf("baseline %d", op.RestartsBaseline)
+		}
+	})
+}

@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/flinkplane/flinkplane"
 )
@@ -27,11 +28,11 @@ func stillAsSeen(tx flinkplane.Tx, a *flinkplane.Application, clusterID, jobID s
 // cluster, or replacing TaskManagers) and sets the application STARTING.
 // It returns "" when the application is no longer as the watch saw it.
 func (e *Engine) startRecovery(ctx context.Context, app *flinkplane.Application, clusterID, jobID string, checkpoint *flinkplane.CheckpointInfo,
-	cause string, plan []string, baseline int64) (string, error) {
+	cause string, plan []string, baseline int64, runningSince time.Time) (string, error) {
 	now := e.now()
 	op := &flinkplane.Operation{ID: newID(), ApplicationName: app.Name, Kind: flinkplane.OpRecovery, Status: flinkplane.OperationInProgress,
 		StartTime: now, System: true, Cause: cause, Checkpoint: checkpoint, Plan: plan, RestoreType: flinkplane.RestoreLatest,
-		RestartsBaseline: baseline}
+		RestartsBaseline: baseline, JobRunningSince: runningSince}
 	op.SnapshotName = autoSnapshotName("recovery", now, op.ID)
 	ok := false
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {

@@ -223,14 +223,14 @@ func (w *watcher) act(ctx context.Context, app *flinkplane.Application, s *flink
 	switch s.Status {
 	case flinkplane.HealthJobManagerLost:
 		_, err = e.startRecovery(ctx, app, s.ClusterID, s.JobID, w.checkpoint,
-			fmt.Sprintf("The JobManager process of the application's cluster is gone (%s).", where), planRecover(), 0)
+			fmt.Sprintf("The JobManager process of the application's cluster is gone (%s).", where), planRecover(), 0, time.Time{})
 	case flinkplane.HealthNoJob:
 		_, err = e.startRecovery(ctx, app, s.ClusterID, s.JobID, w.checkpoint,
-			fmt.Sprintf("The JobManager does not know the application's job any more (%s).", where), planRecover(), 0)
+			fmt.Sprintf("The JobManager does not know the application's job any more (%s).", where), planRecover(), 0, time.Time{})
 	case flinkplane.HealthUnreachable:
 		if !w.unreachableSince.IsZero() && s.Time.Sub(w.unreachableSince) >= e.unreachableLimit() {
 			_, err = e.startRecovery(ctx, app, s.ClusterID, s.JobID, w.checkpoint,
-				fmt.Sprintf("The JobManager has not answered since %s (%s): %s.", w.unreachableSince.Format(time.RFC3339), where, s.Error), planRecover(), 0)
+				fmt.Sprintf("The JobManager has not answered since %s (%s): %s.", w.unreachableSince.Format(time.RFC3339), where, s.Error), planRecover(), 0, time.Time{})
 		}
 	case flinkplane.HealthFailed:
 		if done, rerr := e.autoRollback(ctx, app, s, true); done || rerr != nil {
@@ -241,7 +241,7 @@ func (w *watcher) act(ctx context.Context, app *flinkplane.Application, s *flink
 		if s.Cause != "" {
 			cause += ": " + s.Cause
 		}
-		_, err = e.startRecovery(ctx, app, s.ClusterID, s.JobID, w.checkpoint, cause+" ("+where+").", planRecover(), 0)
+		_, err = e.startRecovery(ctx, app, s.ClusterID, s.JobID, w.checkpoint, cause+" ("+where+").", planRecover(), 0, time.Time{})
 	case flinkplane.HealthCanceled:
 		_, err = e.startJobEnded(ctx, app, s, w.checkpoint,
 			fmt.Sprintf("The Flink job was cancelled outside flinkplane (through Flink's REST API or web UI; %s). It is not restarted: the application is READY and its newest checkpoint is kept as a snapshot.", where))
@@ -250,15 +250,20 @@ func (w *watcher) act(ctx context.Context, app *flinkplane.Application, s *flink
 			fmt.Sprintf("The Flink job finished (%s): its sources ended, or it was stopped outside flinkplane. The application is READY.", where))
 	default:
 		if s.Cluster != nil && s.Cluster.JobManagerAlive && s.Cluster.TaskManagersAlive < s.Cluster.TaskManagers {
-			baseline := s.Restarts
-			if w.lastHealthy != nil && w.lastHealthy.JobID == s.JobID {
-				baseline = min(baseline, w.lastHealthy.Restarts)
-			} else if s.JobState != "RUNNING" && baseline > 0 {
+			// What the job looked like before the loss: the restart count
+			// and RUNNING time Flink's failover will move on from.
+			baseline, since := s.Restarts, time.Time{}
+			switch {
+			case w.lastHealthy != nil && w.lastHealthy.JobID == s.JobID:
+				baseline, since = min(baseline, w.lastHealthy.Restarts), w.lastHealthy.RunningSince
+			case s.JobState == "RUNNING" && s.AllTasksRunning:
+				since = s.RunningSince // Flink has not noticed yet
+			case baseline > 0:
 				baseline-- // Flink already restarted the job
 			}
 			_, err = e.startRecovery(ctx, app, s.ClusterID, s.JobID, w.checkpoint,
 				fmt.Sprintf("TaskManager process(es) %s of the application's cluster are gone (%s).", strings.Join(s.Cluster.Lost, ", "), where),
-				planReplaceTaskManagers(), baseline)
+				planReplaceTaskManagers(), baseline, since)
 			break
 		}
 		if s.Restarts > 0 {
