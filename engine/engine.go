@@ -38,6 +38,9 @@ const (
 	StepSubmit            = "SUBMIT"
 	StepWaitRunning       = "WAIT_RUNNING"
 	StepDisposeSavepoint  = "DISPOSE_SAVEPOINT"
+	// StepVerifyRestore checks, before a rollback stops anything, that the
+	// snapshot it will restore can be restored (SnapshotFiles.Verify).
+	StepVerifyRestore     = "VERIFY_RESTORE"
 	StepDeleteApplication = "DELETE_APPLICATION"
 	// StepSuspend is where a Maintenance operation waits while the server
 	// is down: a shutting-down engine stops there, a starting one goes on.

@@ -27,6 +27,8 @@ type env struct {
 	driver *mock.ClusterDriver
 	code   *mock.CodeStore
 	compat *mock.CompatChecker
+	// setup, if set, configures each engine before it opens.
+	setup func(*engine.Engine)
 }
 
 func newEnv(t *testing.T) *env {
@@ -52,6 +54,9 @@ func (v *env) open() {
 	v.e.PollInterval = time.Millisecond
 	v.e.StartTimeout = 2 * time.Second
 	v.e.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if v.setup != nil {
+		v.setup(v.e)
+	}
 	if err := v.e.Open(); err != nil {
 		v.t.Fatal(err)
 	}

@@ -71,6 +71,11 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
 		(op.Kind == flinkplane.OpStopApplication || op.Kind == flinkplane.OpUpdateApplication ||
 			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) && e.jobStateOf(ctx, app) != jobGone
+	// A rollback refused before it stopped anything leaves the job as it was.
+	refused := step == StepVerifyRestore
+	if refused {
+		jobUntouched = e.jobStateOf(ctx, app) != jobGone
+	}
 	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
 	// Every other failure of a lifecycle operation ends its cluster: no job
 	// is left running without the application knowing it. (A system
@@ -118,6 +123,16 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 			}
 		default:
 			switch {
+			case refused:
+				// The rollback did not happen: the configuration returns to
+				// the version it would have undone.
+				if err := e.revertVersion(tx, app, op.VersionFrom); err != nil {
+					return err
+				}
+				app.Status = flinkplane.StatusRunning
+				if !jobUntouched {
+					app.Status, app.RunningVersionID = flinkplane.StatusReady, 0
+				}
 			case jobUntouched && op.Kind == flinkplane.OpUpdateApplication:
 				// The old job still runs: the configuration returns to what
 				// runs, as a new version, so that the application shows
@@ -196,7 +211,7 @@ func (e *Engine) newRollback(tx flinkplane.Tx, app *flinkplane.Application, syst
 		Kind:              flinkplane.OpRollbackApplication,
 		Status:            flinkplane.OperationInProgress,
 		StartTime:         now,
-		Plan:              []string{StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning},
+		Plan:              []string{StepVerifyRestore, StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning},
 		VersionFrom:       app.VersionID,
 		VersionTo:         nv.VersionID,
 		RestoreType:       flinkplane.RestoreLatest,

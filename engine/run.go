@@ -98,7 +98,7 @@ func (e *Engine) application(ctx context.Context, name string) (app *flinkplane.
 }
 
 func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string) error {
-	if e.Driver == nil && step != StepResolveRestore && step != StepDeleteApplication && step != StepSuspend {
+	if e.Driver == nil && step != StepResolveRestore && step != StepDeleteApplication && step != StepSuspend && step != StepVerifyRestore {
 		return flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "No Flink runtime is available to this server.")
 	}
 	app, ver, err := e.application(ctx, op.ApplicationName)
@@ -232,6 +232,9 @@ func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string
 
 	case StepWaitRunning:
 		return e.waitRunning(ctx, op, app)
+
+	case StepVerifyRestore:
+		return e.verifyRestore(ctx, op, ver)
 
 	case StepDisposeSavepoint:
 		var snap *flinkplane.Snapshot

@@ -45,3 +45,80 @@ func (e *Engine) keepFiles(ctx context.Context, op *flinkplane.Operation) error 
 		}
 	}
 }
+
+// rollbackSnapshot returns the snapshot a rollback of app would restore:
+// the newest one taken at or before the version its current version was
+// updated from that that version's runtime can restore; nil if none.
+func rollbackSnapshot(tx flinkplane.Tx, app *flinkplane.Application) (*flinkplane.Snapshot, error) {
+	cur, err := tx.Version(app.Name, app.VersionID)
+	if err != nil || cur.UpdatedFrom == 0 {
+		return nil, err
+	}
+	target, err := tx.Version(app.Name, cur.UpdatedFrom)
+	if err != nil {
+		return nil, err
+	}
+	snaps, err := tx.Snapshots(app.Name, "", 0)
+	if err != nil {
+		return nil, err
+	}
+	s, _ := chooseRestore(snaps, flinkplane.RestoreLatest, "", target.Config.RuntimeEnvironment, target.VersionID)
+	return s, nil
+}
+
+// verifySnapshot returns nil if SnapshotFiles says s can be restored, else
+// an EINVALIDREQUEST error naming the snapshot and what is missing.
+func (e *Engine) verifySnapshot(ctx context.Context, app string, s *flinkplane.Snapshot) error {
+	if e.Files == nil || s == nil || s.Location == "" {
+		return nil
+	}
+	err := e.Files.Verify(ctx, s.Location)
+	if err == nil || ctx.Err() != nil {
+		return err
+	}
+	return flinkplane.Errorf(flinkplane.EINVALIDREQUEST,
+		"Application %s cannot be rolled back: snapshot %s (taken on %s at version %d), which the rollback restores, is not restorable, so nothing was stopped or changed. %s",
+		app, s.Name, s.Runtime, s.VersionID, flinkplane.ErrorMessage(err))
+}
+
+// verifyRollback is RollbackApplication's check, before anything is
+// recorded, that the snapshot the rollback restores can be restored.
+// Anything else that makes the rollback impossible is left to the
+// transaction that records it.
+func (e *Engine) verifyRollback(ctx context.Context, name string) error {
+	if e.Files == nil {
+		return nil
+	}
+	var s *flinkplane.Snapshot
+	if err := e.Store.View(ctx, func(tx flinkplane.Tx) error {
+		app, err := tx.Application(name)
+		if err != nil {
+			return err
+		}
+		s, err = rollbackSnapshot(tx, app)
+		return err
+	}); err != nil {
+		return nil
+	}
+	return e.verifySnapshot(ctx, name, s)
+}
+
+// verifyRestore is the StepVerifyRestore of a rollback: the snapshot it is
+// about to restore must be restorable before its first step stops the job.
+func (e *Engine) verifyRestore(ctx context.Context, op *flinkplane.Operation, ver *flinkplane.ApplicationVersion) error {
+	if e.Files == nil {
+		return nil
+	}
+	var s *flinkplane.Snapshot
+	if err := e.Store.View(ctx, func(tx flinkplane.Tx) error {
+		snaps, err := tx.Snapshots(op.ApplicationName, "", 0)
+		if err != nil {
+			return err
+		}
+		s, _ = chooseRestore(snaps, op.RestoreType, op.RestoreSnapshotName, ver.Config.RuntimeEnvironment, maxVersion(op))
+		return nil
+	}); err != nil {
+		return err
+	}
+	return e.verifySnapshot(ctx, op.ApplicationName, s)
+}
