@@ -213,6 +213,9 @@ func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, step string
 		if err != nil {
 			return err
 		}
+		if err := e.restoreFiles(ctx, op); err != nil {
+			return err
+		}
 		allow := ver.Config.AllowNonRestoredState || op.AllowNonRestoredState
 		got, err := e.Driver.Submit(ctx, *app.Cluster, flinkplane.JobSpec{
 			JarPath:               jar,

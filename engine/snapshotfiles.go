@@ -122,3 +122,12 @@ func (e *Engine) verifyRestore(ctx context.Context, op *flinkplane.Operation, ve
 	}
 	return e.verifySnapshot(ctx, op.ApplicationName, s)
 }
+
+// restoreFiles puts back what the snapshot a job is about to be restored
+// from needs outside itself (SnapshotFiles.Restore).
+func (e *Engine) restoreFiles(ctx context.Context, op *flinkplane.Operation) error {
+	if e.Files == nil || op.RestoreFrom == "" {
+		return nil
+	}
+	return e.Files.Restore(ctx, op.RestoreFrom)
+}
