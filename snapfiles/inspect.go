@@ -20,14 +20,21 @@ type snapshot struct {
 	dir  string // local savepoint directory
 	md   *savepoint.Metadata
 	sink *savepoint.SinkFiles
-	// problems are what makes the savepoint unrestorable (Verify's refusal).
-	problems []string
+	// problems are what makes the savepoint unrestorable (Verify's
+	// refusal); partProblems those about the files outside it.
+	problems     []string
+	partProblems []string
 	// notes are what could not be checked or will not be restored, logged.
 	notes []string
 }
 
 func (s *snapshot) problem(format string, args ...any) {
 	s.problems = append(s.problems, fmt.Sprintf(format, args...))
+}
+
+func (s *snapshot) partProblem(format string, args ...any) {
+	s.problem(format, args...)
+	s.partProblems = append(s.partProblems, s.problems[len(s.problems)-1])
 }
 
 func (s *snapshot) note(format string, args ...any) {

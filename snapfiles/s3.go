@@ -124,12 +124,12 @@ func (f *Files) checkS3InProgress(ctx context.Context, s *snapshot, sf savepoint
 		s.note("in-progress part file %s not checked: %v", name, err)
 		return
 	case !found:
-		s.problem("the FileSink in-progress part file %s is missing: its multipart upload %s no longer exists (completed or aborted), and an upload cannot be put back", name, rec.UploadID)
+		s.partProblem("the FileSink in-progress part file %s is missing: its multipart upload %s no longer exists (completed or aborted), and an upload cannot be put back", name, rec.UploadID)
 		return
 	}
 	for _, p := range rec.Parts {
 		if etag, ok := parts[p.Number]; !ok || etag != strings.Trim(p.ETag, `"`) {
-			s.problem("the FileSink in-progress part file %s is missing part %d of its multipart upload %s", name, p.Number, rec.UploadID)
+			s.partProblem("the FileSink in-progress part file %s is missing part %d of its multipart upload %s", name, p.Number, rec.UploadID)
 			return
 		}
 	}
@@ -139,7 +139,7 @@ func (f *Files) checkS3InProgress(ctx context.Context, s *snapshot, sf savepoint
 		case err != nil:
 			s.note("in-progress part file %s not checked: %v", name, err)
 		case !found || size < rec.IncompleteLength:
-			s.problem("the FileSink in-progress part file %s is missing its last %d bytes (object s3://%s/%s)", name, rec.IncompleteLength, bucket, rec.IncompleteKey)
+			s.partProblem("the FileSink in-progress part file %s is missing its last %d bytes (object s3://%s/%s)", name, rec.IncompleteLength, bucket, rec.IncompleteKey)
 		}
 	}
 }

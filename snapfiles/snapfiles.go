@@ -68,6 +68,9 @@ type Files struct {
 	// (s3a://, s3p://) part files and state files are checked.
 	S3     *s3.Client
 	Logger *slog.Logger
+	// NoCopies makes Keep keep nothing; Verify and Restore still check
+	// and put back part files from their committed files.
+	NoCopies bool
 }
 
 var _ flinkplane.SnapshotFiles = (*Files)(nil)
@@ -129,7 +132,7 @@ func (f *Files) parts(ctx context.Context, s *snapshot, man *manifest) []*part {
 				if p.have >= 0 {
 					detail = fmt.Sprintf("its temporary file holds only %d bytes", p.have)
 				}
-				s.problem("%s is missing: %s, no copy was kept with the snapshot and its committed file %s is gone or shorter", p.describe(), detail, rec.TargetFile)
+				s.partProblem("%s is missing: %s, no copy was kept with the snapshot and its committed file %s is gone or shorter", p.describe(), detail, rec.TargetFile)
 			}
 			out = append(out, p)
 		case "s3":
@@ -145,7 +148,7 @@ func (f *Files) parts(ctx context.Context, s *snapshot, man *manifest) []*part {
 			switch have := fileSize(rec.TempFile); {
 			case have >= rec.Offset:
 			case have >= 0:
-				s.problem("the FileSink pending part file %s holds %d bytes, %d were written (Flink fails its commit: missing data)", rec.TempFile, have, rec.Offset)
+				s.partProblem("the FileSink pending part file %s holds %d bytes, %d were written (Flink fails its commit: missing data)", rec.TempFile, have, rec.Offset)
 			case fileSize(rec.TargetFile) < 0:
 				s.note("pending part file %s was committed and its file was moved or deleted since; it is not delivered again", rec.TargetFile)
 			}
@@ -220,6 +223,9 @@ func (f *Files) Verify(ctx context.Context, location string) error {
 // Keep implements flinkplane.SnapshotFiles.
 func (f *Files) Keep(ctx context.Context, location string) (flinkplane.KeptFiles, error) {
 	var kf flinkplane.KeptFiles
+	if f.NoCopies {
+		return kf, nil
+	}
 	s, _, ps, ok, err := f.inspect(ctx, location)
 	if err != nil || !ok {
 		return kf, err
@@ -295,7 +301,10 @@ func (f *Files) Restore(ctx context.Context, location string) error {
 		}
 		f.logger().Info("put back an in-progress part file the snapshot needs", "file", p.rec.TempFile, "bytes", p.rec.Offset, "from", from, "location", location)
 	}
-	problems = append(problems, s.problems...)
+	// The part files that cannot be found are what the job would fail on;
+	// problems with the savepoint's own files Flink reports itself (they
+	// may be visible to the cluster and not to the control plane).
+	problems = append(problems, s.partProblems...)
 	if len(problems) > 0 {
 		return refusal(flinkplane.EINVALIDCONFIG, problems)
 	}

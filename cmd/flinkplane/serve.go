@@ -56,6 +56,9 @@ type serveConfig struct {
 	// next serve, so that no Flink process outlives the server.
 	SuspendOnExit   bool
 	ShutdownTimeout time.Duration
+	// KeepSnapshotFiles: every snapshot keeps a copy of the FileSink part
+	// files in progress it refers to (see docs/snapshots.md).
+	KeepSnapshotFiles bool
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -67,6 +70,11 @@ var newClusterDriver = func(cfg serveConfig) (flinkplane.ClusterDriver, error) {
 // newCompatChecker returns the compatibility checker of UpdateApplication's
 // pre-flight, or nil to skip the check.
 var newCompatChecker = func(cfg serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
+
+// newSnapshotFiles returns what keeps, verifies and puts back the files
+// snapshots refer to outside themselves, or nil for none. s3 is the code
+// store's S3-compatible endpoint, nil without --s3-endpoint.
+var newSnapshotFiles = func(cfg serveConfig, s3 *s3.Client, logger *slog.Logger) flinkplane.SnapshotFiles { return nil }
 
 func parseServe(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -85,6 +93,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	logLevel := stringFlag(fs, "log-level", "info", "log level: debug, info, warn, error")
 	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
 	shutdownTimeout := intFlag(fs, "shutdown-timeout", 300, "seconds shutdown waits for the savepoints of running applications")
+	keepFiles := boolFlag(fs, "keep-snapshot-files", true, "keep with every snapshot a copy of the FileSink part files in progress it refers to")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -94,7 +103,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
-		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second}
+		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, KeepSnapshotFiles: *keepFiles}
 	return c, c.check()
 }
 
@@ -173,7 +182,7 @@ func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
-			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute},
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, KeepSnapshotFiles: true},
 		PollInterval: time.Second,
 	}
 }
@@ -230,6 +239,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	e := engine.New(m.DB, driver)
 	e.Code = code
 	e.Compat = compat
+	e.Files = newSnapshotFiles(*c, code.S3, m.Logger)
 	e.SavepointDir = filepath.Join(c.DataDir, "savepoints")
 	e.Logger = m.Logger
 	e.StartTimeout = c.StartTimeout

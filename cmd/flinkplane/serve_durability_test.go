@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/mock"
 )
@@ -58,6 +60,7 @@ func runChild() error {
 	// Only the injected fake driver, whatever the seams are wired to.
 	newClusterDriver = func(serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
 	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
+	newSnapshotFiles = func(serveConfig, *s3.Client, *slog.Logger) flinkplane.SnapshotFiles { return nil }
 	if os.Getenv("FLINKPLANE_TEST_JOBS_HANG") != "" {
 		driver.JobStates = []flinkplane.JobHealth{{State: "INITIALIZING"}}
 	}
