@@ -78,28 +78,48 @@ func exists(p string) bool {
 }
 
 // TestRealFlink_FileSinkRollback: a FileSink job (ledger) whose part files
-// stay in progress across savepoints is upgraded from Flink 1.20 to 2.2,
-// the 2.2 job finishes and commits the part file the pre-upgrade snapshot
-// refers to, and RollbackApplication returns the application to 1.20 from
-// that snapshot: RUNNING on 1.20, and the output is exact but for what a
-// rollback replays (entries after the snapshot).
+// stay in progress across savepoints is updated (from Flink 1.20 to 2.2 with
+// ledger-2.2.jar, or on 2.2 with another setting), the new job finishes and
+// commits the part file the pre-update snapshot refers to, and
+// RollbackApplication returns the application to the previous version from
+// that snapshot: refused while neither the part file nor a copy of it is
+// there (the job untouched), then RUNNING on the previous version with the
+// part file put back from the copy kept with the snapshot; the output is
+// exact but for what a rollback replays (entries after the snapshot).
 func TestRealFlink_FileSinkRollback(t *testing.T) {
 	jars := needReal(t, []flinkplane.RuntimeID{"FLINK-1_20", "FLINK-2_2"}, fixtures.Ledger120, fixtures.Ledger22)
+	t.Run("FLINK-1_20/upgrade/FLINK-2_2", func(t *testing.T) {
+		fileSinkRollback(t, jars, types.RuntimeEnvironmentFlink120, fixtures.Ledger120, func(v *int64, _ string) *kav2.UpdateApplicationInput {
+			return &kav2.UpdateApplicationInput{CurrentApplicationVersionId: v, RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22,
+				ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
+					CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String(fixtures.Ledger22 + ".jar")}}}}}
+		})
+	})
+	t.Run("FLINK-2_2/update/FLINK-2_2", func(t *testing.T) {
+		fileSinkRollback(t, jars, types.RuntimeEnvironmentFlink22, fixtures.Ledger22, func(v *int64, out string) *kav2.UpdateApplicationInput {
+			props := ledgerProps(out)
+			props.PropertyGroups[0].PropertyMap["rate.per.second"] = "60"
+			return &kav2.UpdateApplicationInput{CurrentApplicationVersionId: v,
+				ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{EnvironmentPropertyUpdates: &types.EnvironmentPropertyUpdates{
+					PropertyGroups: props.PropertyGroups}}}
+		})
+	})
+}
+
+func fileSinkRollback(t *testing.T, jars map[string]string, rt types.RuntimeEnvironment, jar string, update func(version *int64, out string) *kav2.UpdateApplicationInput) {
 	r := startReal(t, jars)
 	const app = "ledger"
 	out := filepath.Join(r.dataDir, "output", "ledger")
-	r.create(app, types.RuntimeEnvironmentFlink120, fixtures.Ledger120, out, func(in *kav2.CreateApplicationInput) {
+	r.create(app, rt, jar, out, func(in *kav2.CreateApplicationInput) {
 		in.ApplicationConfiguration.EnvironmentProperties = ledgerProps(out)
 	})
 	r.start(app, types.ApplicationRestoreTypeSkipRestoreFromSnapshot, "")
 	o := waitLedger(t, out, 50)
 
-	// Path 1: ledger-2.2.jar on FLINK-2_2, restored from the stop-with-savepoint of the 1.20 job.
-	v1 := r.describe(app).ApplicationVersionId
-	upd, err := r.c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(app),
-		CurrentApplicationVersionId: v1, RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22,
-		ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
-			CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String(fixtures.Ledger22 + ".jar")}}}}})
+	// The update stops the job with a savepoint and restores the new one from it.
+	in := update(r.describe(app).ApplicationVersionId, out)
+	in.ApplicationName = aws.String(app)
+	upd, err := r.c.UpdateApplication(sctx, in)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,8 +130,8 @@ func TestRealFlink_FileSinkRollback(t *testing.T) {
 			pre = s
 		}
 	}
-	if pre == nil || pre.Runtime != "FLINK-1_20" {
-		t.Fatalf("no pre-upgrade snapshot on FLINK-1_20: %+v", r.storedAll(app))
+	if pre == nil || pre.Runtime != flinkplane.RuntimeID(rt) {
+		t.Fatalf("no pre-update snapshot on %s: %+v", rt, r.storedAll(app))
 	}
 	from, err := fixtures.SourcePosition(pre.Location)
 	if err != nil {
@@ -119,20 +139,20 @@ func TestRealFlink_FileSinkRollback(t *testing.T) {
 	}
 	files := inProgressFiles(t, pre.Location)
 	if len(files) == 0 {
-		t.Fatalf("the pre-upgrade snapshot %s refers to no in-progress part file", pre.Location)
+		t.Fatalf("the pre-update snapshot %s refers to no in-progress part file", pre.Location)
 	}
 	f := files[0]
-	t.Logf("pre-upgrade snapshot %s: source position %d, in-progress %s (%d bytes)", pre.Name, from, f.TempFile, f.Offset)
+	t.Logf("pre-update snapshot %s: source position %d, in-progress %s (%d bytes)", pre.Name, from, f.TempFile, f.Offset)
 
-	// The 2.2 job resumes that part file, then finishes and commits it.
+	// The updated job resumes that part file, then finishes and commits it.
 	for deadline := time.Now().Add(2 * time.Minute); exists(f.TempFile) || !exists(f.TargetFile); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the 2.2 job did not commit %s", f.TargetFile)
+			t.Fatalf("the updated job did not commit %s", f.TargetFile)
 		}
 	}
 	// ... and more part files after it (what the rollback will replay).
 	o = waitLedger(t, out, o.Entries+300)
-	t.Logf("2.2 committed %s and more; %d entries", filepath.Base(f.TargetFile), o.Entries)
+	t.Logf("the updated job committed %s and more; %d entries", filepath.Base(f.TargetFile), o.Entries)
 
 	// The snapshot kept a copy of the part file as it was in the snapshot.
 	kept := filepath.Join(strings.TrimPrefix(pre.Location, "file:"), snapfiles.Dir)
@@ -143,7 +163,7 @@ func TestRealFlink_FileSinkRollback(t *testing.T) {
 
 	// Without the copy, and with the committed file moved away (a consumer
 	// took it), the snapshot cannot be restored: the rollback is refused
-	// before anything stops, naming the file, and the 2.2 job runs on.
+	// before anything stops, naming the file, and the updated job runs on.
 	hidden := filepath.Join(r.dataDir, "hidden")
 	os.MkdirAll(hidden, 0o755)
 	if err := os.Rename(kept, filepath.Join(hidden, "kept")); err != nil {
@@ -159,7 +179,7 @@ func TestRealFlink_FileSinkRollback(t *testing.T) {
 	srvWantErr[*types.InvalidRequestException](t, err, pre.Name, f.TempFile, "nothing was stopped")
 	t.Logf("rollback refused: %v", err)
 	after := r.describe(app)
-	if after.ApplicationStatus != types.ApplicationStatusRunning || after.RuntimeEnvironment != types.RuntimeEnvironmentFlink22 ||
+	if after.ApplicationStatus != types.ApplicationStatusRunning || after.RuntimeEnvironment != before.RuntimeEnvironment ||
 		aws.ToInt64(after.ApplicationVersionId) != aws.ToInt64(before.ApplicationVersionId) {
 		t.Fatalf("refused rollback changed the application: %s %s version %d", after.ApplicationStatus, after.RuntimeEnvironment, aws.ToInt64(after.ApplicationVersionId))
 	}
@@ -173,7 +193,7 @@ func TestRealFlink_FileSinkRollback(t *testing.T) {
 	}
 
 	// With the copy back (the committed file still gone) the rollback runs:
-	// RUNNING on 1.20, restored from the pre-upgrade snapshot.
+	// RUNNING on the previous version, restored from the pre-update snapshot.
 	if err := os.Rename(filepath.Join(hidden, "kept"), kept); err != nil {
 		t.Fatal(err)
 	}
@@ -185,19 +205,19 @@ func TestRealFlink_FileSinkRollback(t *testing.T) {
 	}
 	r.requireSuccess(app, aws.ToString(rb.OperationId))
 	fc, job := r.waitRunning(app, aws.ToString(rb.OperationId))
-	if d := r.describe(app); d.RuntimeEnvironment != types.RuntimeEnvironmentFlink120 {
+	if d := r.describe(app); d.RuntimeEnvironment != rt {
 		t.Fatalf("after the rollback: %s", d.RuntimeEnvironment)
 	}
 	if p := restoredFrom(t, fc, job.ID); !samePath(p, pre.Location) {
-		t.Fatalf("rolled back job restored from %q, want the pre-upgrade snapshot %q", p, pre.Location)
+		t.Fatalf("rolled back job restored from %q, want the pre-update snapshot %q", p, pre.Location)
 	}
-	t.Logf("rollback to FLINK-1_20: RUNNING after %s", time.Since(rollbackStart).Round(100*time.Millisecond))
+	t.Logf("rollback to %s: RUNNING after %s", rt, time.Since(rollbackStart).Round(100*time.Millisecond))
 	waitLedger(t, out, o.Entries+100, from)
-	// The 1.20 job resumed the part file from the copy and committed it
+	// The rolled back job resumed the part file from the copy and committed it
 	// again under its name: the bytes of the snapshot, then its own.
 	for deadline := time.Now().Add(2 * time.Minute); !exists(f.TargetFile); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("the 1.20 job did not commit %s again", f.TargetFile)
+			t.Fatalf("the rolled back job did not commit %s again", f.TargetFile)
 		}
 	}
 	r.stop(app)
@@ -211,7 +231,7 @@ func TestRealFlink_FileSinkRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	if o.Replayed == 0 {
-		t.Error("nothing was replayed: the rollback did not restore the pre-upgrade snapshot")
+		t.Error("nothing was replayed: the rollback did not restore the pre-update snapshot")
 	}
 	t.Logf("ledger output: %d entries, %d lines replayed after the rollback to source position %d, otherwise exactly once", o.Entries, o.Replayed, from)
 }
