@@ -4,12 +4,14 @@
 #      clients over loopback with 10,000 stored applications, server RSS;
 #   2. cluster lifecycle on real Flink 1.20 and 2.2 (bench/runtimes.sh and,
 #      when present, bench/lifecycle.sh through the API);
-#   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar.
-# Usage: bench/run.sh [api|runtimes|lifecycle|compat ...] (default: all)
+#   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar;
+#   4. what keeping a snapshot's files costs (snapfiles: keep, verify, restore
+#      of part files of 64 KiB to 128 MiB against a plain copy).
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat|snapfiles ...] (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat)
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat snapfiles)
 for w in "${what[@]}"; do
 	echo "=== $w"
 	case $w in
@@ -17,6 +19,7 @@ for w in "${what[@]}"; do
 	runtimes) bench/runtimes.sh ;;
 	lifecycle) if [ -x bench/lifecycle.sh ]; then bench/lifecycle.sh; else echo "(no bench/lifecycle.sh)"; fi ;;
 	compat) bench/compat-vs-jdeps.sh ;;
+	snapfiles) go test -run '^$' -bench BenchmarkKeep -benchtime 10x ./snapfiles ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

@@ -77,7 +77,7 @@ func (e *Engine) verifySnapshot(ctx context.Context, app string, s *flinkplane.S
 		return err
 	}
 	return flinkplane.Errorf(flinkplane.EINVALIDREQUEST,
-		"Application %s cannot be rolled back: snapshot %s (taken on %s at version %d), which the rollback restores, is not restorable, so nothing was stopped or changed. %s",
+		"Application %s cannot be rolled back; nothing was stopped or changed. The rollback restores snapshot %s (taken on %s at version %d). %s",
 		app, s.Name, s.Runtime, s.VersionID, flinkplane.ErrorMessage(err))
 }
 
