@@ -28,8 +28,10 @@ type manifest struct {
 	Files   []keptFile `json:"files"`
 }
 
-// keptFile is one in-progress part file of the snapshot's state.
+// keptFile is one local part file of the snapshot's state.
 type keptFile struct {
+	// Kind is "in-progress" (writer state) or "pending" (closed for commit).
+	Kind     string `json:"kind"`
 	Operator string `json:"operator"`
 	Subtask  int32  `json:"subtask"`
 	// Temp is the part file's temporary path, Target its committed path,
@@ -37,8 +39,9 @@ type keptFile struct {
 	Temp   string `json:"temp"`
 	Target string `json:"target"`
 	Offset int64  `json:"offset"`
-	// Copy is the name of the copy in Dir; "" when the part file was gone
-	// when the snapshot was taken.
+	// Copy is the name of the copy in Dir; "" when there is none: the part
+	// file was gone when the snapshot was taken, or it was pending and
+	// committed already.
 	Copy   string `json:"copy,omitempty"`
 	SHA256 string `json:"sha256,omitempty"`
 	// From is what the copy was taken from: "temp" (the in-progress file)
@@ -46,13 +49,17 @@ type keptFile struct {
 	From string `json:"from,omitempty"`
 }
 
-// find returns the entry for an in-progress part file, nil if none.
-func (m *manifest) find(rec savepoint.Recoverable) *keptFile {
+// find returns the entry for a part file, nil if none.
+func (m *manifest) find(rec savepoint.Recoverable, pending bool) *keptFile {
 	if m == nil {
 		return nil
 	}
+	kind := "in-progress"
+	if pending {
+		kind = "pending"
+	}
 	for i := range m.Files {
-		if e := &m.Files[i]; e.Temp == rec.TempFile && e.Target == rec.TargetFile && e.Offset == rec.Offset {
+		if e := &m.Files[i]; e.Kind == kind && e.Temp == rec.TempFile && e.Target == rec.TargetFile && e.Offset == rec.Offset {
 			return e
 		}
 	}

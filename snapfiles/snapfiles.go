@@ -26,9 +26,9 @@
 //
 // Keep copies each in-progress part file, up to its recorded length, from
 // its temporary file (or from the committed file if the job committed it
-// in the meantime) into the folder flinkplane-files of the savepoint
-// directory, each copy written to a temporary name, fsynced and renamed,
-// then a manifest listing them (written the same way, last): a copy not in
+// in the meantime), and each pending one not committed yet, into the
+// folder flinkplane-files of the savepoint directory, each copy written to
+// a temporary name, fsynced and renamed, then a manifest listing them (written the same way, last): a copy not in
 // the manifest is never used, so a crash leaves nothing half-written that
 // a restore would trust. Restore puts back, from the copies (checksums
 // verified) or from the committed file, the in-progress files that are
@@ -36,10 +36,12 @@
 // rename. The copies live in the savepoint directory and go with it when
 // the snapshot is deleted.
 //
-// Pending part files are not copied: the job commits them as the
-// snapshot completes, and a restore that finds them committed leaves them
-// alone, as Flink does when their committed file was moved away since
-// (putting a copy back would deliver its records a second time).
+// A pending part file (closed, waiting for its commit) is copied only
+// while it is not committed yet (its temporary file exists), and put back
+// only when its temporary file is still there but shorter than recorded: a
+// pending file whose temporary file is gone was committed, and if its
+// committed file is gone too a consumer took it; Flink then skips it, and
+// so does Restore (putting a copy back would deliver its records twice).
 package snapfiles
 
 import (
@@ -95,38 +97,75 @@ const (
 	srcCommitted        // its committed file holds at least the recorded length
 )
 
-// part is one local in-progress part file of the snapshot's state.
+// part is one local part file of the snapshot's state: in progress
+// (writer state) or pending (closed, waiting for its commit).
 type part struct {
-	file savepoint.SinkFile
-	rec  savepoint.Recoverable
-	kept *keptFile // the manifest's entry, if any
-	src  source
-	have int64 // bytes of the temporary file, -1 when absent
+	file    savepoint.SinkFile
+	rec     savepoint.Recoverable
+	pending bool
+	kept    *keptFile // the manifest's entry, if any
+	src     source
+	have    int64 // bytes of the temporary file, -1 when absent
+}
+
+func (p *part) kind() string {
+	if p.pending {
+		return "pending"
+	}
+	return "in-progress"
 }
 
 func (p *part) describe() string {
-	return fmt.Sprintf("the FileSink in-progress part file %s (%d bytes, to be committed as %s)", p.rec.TempFile, p.rec.Offset, filepath.Base(p.rec.TargetFile))
+	return fmt.Sprintf("the FileSink %s part file %s (%d bytes, to be committed as %s)", p.kind(), p.rec.TempFile, p.rec.Offset, filepath.Base(p.rec.TargetFile))
 }
 
-// parts classifies the local in-progress part files of s, and checks the
-// others (pending files, S3), recording problems and notes in s.
+// parts classifies the local part files of s, and checks the others (S3),
+// recording problems and notes in s.
+//
+// An in-progress file needs its bytes somewhere: its temporary file, a
+// kept copy, or its committed file (whose first bytes they are). A pending
+// file whose temporary file is gone was committed: nothing is needed (if
+// its committed file is gone too, a consumer took it; Flink skips it). One
+// whose temporary file is still there but shorter than recorded (a restore
+// of an older checkpoint truncated it) needs its kept copy.
 func (f *Files) parts(ctx context.Context, s *snapshot, man *manifest) []*part {
 	if s.sink == nil {
 		return nil
 	}
 	var out []*part
-	for _, sf := range s.sink.InProgress {
-		rec := sf.Recoverable()
-		switch rec.FS {
-		case "local":
-			p := &part{file: sf, rec: rec, kept: man.find(rec), have: fileSize(rec.TempFile)}
+	for i, list := range [][]savepoint.SinkFile{s.sink.InProgress, s.sink.Pending} {
+		pending := i == 1
+		for _, sf := range list {
+			rec := sf.Recoverable()
+			switch rec.FS {
+			case "local":
+			case "s3":
+				if pending {
+					f.checkS3Pending(ctx, s, sf)
+				} else {
+					f.checkS3InProgress(ctx, s, sf)
+				}
+				continue
+			default:
+				s.note("part file of operator %s not checked: written by a file system other than the local one or S3", sf.OperatorID)
+				continue
+			}
+			p := &part{file: sf, rec: rec, pending: pending, kept: man.find(rec, pending), have: fileSize(rec.TempFile)}
+			kept := p.kept != nil && p.kept.Copy != "" && fileSize(filepath.Join(s.dir, Dir, p.kept.Copy)) == rec.Offset
 			switch {
 			case p.have >= rec.Offset:
 				p.src = srcTemp
-			case p.kept != nil && p.kept.Copy != "" && fileSize(filepath.Join(s.dir, Dir, p.kept.Copy)) == rec.Offset:
-				p.src = srcKept
-			case fileSize(rec.TargetFile) >= rec.Offset:
+			case pending && p.have < 0:
 				p.src = srcCommitted
+				if fileSize(rec.TargetFile) < 0 {
+					s.note("pending part file %s was committed and its file was moved or deleted since; it is not delivered again", rec.TargetFile)
+				}
+			case kept:
+				p.src = srcKept
+			case !pending && fileSize(rec.TargetFile) >= rec.Offset:
+				p.src = srcCommitted
+			case pending:
+				s.partProblem("%s holds only %d bytes and no copy was kept with the snapshot (Flink fails its commit: missing data)", p.describe(), p.have)
 			default:
 				detail := "its temporary file is gone"
 				if p.have >= 0 {
@@ -135,27 +174,6 @@ func (f *Files) parts(ctx context.Context, s *snapshot, man *manifest) []*part {
 				s.partProblem("%s is missing: %s, no copy was kept with the snapshot and its committed file %s is gone or shorter", p.describe(), detail, rec.TargetFile)
 			}
 			out = append(out, p)
-		case "s3":
-			f.checkS3InProgress(ctx, s, sf)
-		default:
-			s.note("in-progress part file of operator %s not checked: written by a file system other than the local one or S3", sf.OperatorID)
-		}
-	}
-	for _, sf := range s.sink.Pending {
-		rec := sf.Recoverable()
-		switch rec.FS {
-		case "local":
-			switch have := fileSize(rec.TempFile); {
-			case have >= rec.Offset:
-			case have >= 0:
-				s.partProblem("the FileSink pending part file %s holds %d bytes, %d were written (Flink fails its commit: missing data)", rec.TempFile, have, rec.Offset)
-			case fileSize(rec.TargetFile) < 0:
-				s.note("pending part file %s was committed and its file was moved or deleted since; it is not delivered again", rec.TargetFile)
-			}
-		case "s3":
-			f.checkS3Pending(ctx, s, sf)
-		default:
-			s.note("pending part file of operator %s not checked: written by a file system other than the local one or S3", sf.OperatorID)
 		}
 	}
 	return out
@@ -240,16 +258,26 @@ func (f *Files) Keep(ctx context.Context, location string) (flinkplane.KeptFiles
 	}
 	next := &manifest{Version: manifestVersion}
 	for i, p := range ps {
-		e := keptFile{Operator: p.file.OperatorID, Subtask: p.file.Subtask, Temp: p.rec.TempFile, Target: p.rec.TargetFile, Offset: p.rec.Offset}
-		if p.kept != nil && p.kept.Copy != "" && fileSize(filepath.Join(folder, p.kept.Copy)) == p.rec.Offset {
+		e := keptFile{Kind: p.kind(), Operator: p.file.OperatorID, Subtask: p.file.Subtask, Temp: p.rec.TempFile, Target: p.rec.TargetFile, Offset: p.rec.Offset}
+		switch {
+		case p.kept != nil && p.kept.Copy != "" && fileSize(filepath.Join(folder, p.kept.Copy)) == p.rec.Offset:
 			e = *p.kept // kept by an earlier, interrupted Keep
-		} else {
+		case p.pending && p.src != srcTemp:
+			// Committed already (or its temporary file damaged): a copy
+			// taken now would not be the file the snapshot refers to.
+		default:
 			e.Copy = fmt.Sprintf("%03d-%s", i, filepath.Base(p.rec.TargetFile))
-			sum, from, err := keepCopy(p.rec, filepath.Join(folder, e.Copy))
+			sources := []string{p.rec.TempFile, p.rec.TargetFile}
+			if p.pending {
+				sources = sources[:1]
+			}
+			sum, from, err := keepCopy(p.rec, sources, filepath.Join(folder, e.Copy))
 			switch {
 			case err == errGone:
 				e.Copy = ""
-				kf.Missing = append(kf.Missing, p.rec.TempFile)
+				if !p.pending {
+					kf.Missing = append(kf.Missing, p.rec.TempFile)
+				}
 			case err != nil:
 				return kf, err
 			default:
@@ -287,6 +315,9 @@ func (f *Files) Restore(ctx context.Context, location string) error {
 		case srcKept:
 			err = putBack(filepath.Join(s.dir, Dir, p.kept.Copy), p.kept.SHA256, p.rec)
 		case srcCommitted:
+			if p.pending {
+				continue // committed: Flink finds it so
+			}
 			err = putBack(p.rec.TargetFile, "", p.rec)
 		default:
 			continue // a problem of s already
@@ -299,7 +330,7 @@ func (f *Files) Restore(ctx context.Context, location string) error {
 		if p.src == srcCommitted {
 			from = "its committed file " + p.rec.TargetFile
 		}
-		f.logger().Info("put back an in-progress part file the snapshot needs", "file", p.rec.TempFile, "bytes", p.rec.Offset, "from", from, "location", location)
+		f.logger().Info("put back a part file the snapshot needs", "kind", p.kind(), "file", p.rec.TempFile, "bytes", p.rec.Offset, "from", from, "location", location)
 	}
 	// The part files that cannot be found are what the job would fail on;
 	// problems with the savepoint's own files Flink reports itself (they
@@ -314,12 +345,13 @@ func (f *Files) Restore(ctx context.Context, location string) error {
 // errGone: neither the temporary nor the committed file holds the bytes.
 var errGone = fmt.Errorf("part file gone")
 
-// keepCopy copies the first rec.Offset bytes of the in-progress file (its
-// temporary file, else its committed file) to dst: temporary name, fsync,
-// rename. It returns the copy's SHA-256 and where it came from.
-func keepCopy(rec savepoint.Recoverable, dst string) (sum, from string, err error) {
-	for _, c := range []struct{ path, from string }{{rec.TempFile, "temp"}, {rec.TargetFile, "target"}} {
-		src, err := os.Open(c.path)
+// keepCopy copies the first rec.Offset bytes of the part file from the
+// first of sources that holds them to dst: temporary name, fsync, rename.
+// It returns the copy's SHA-256 and where it came from ("temp" or
+// "target").
+func keepCopy(rec savepoint.Recoverable, sources []string, dst string) (sum, from string, err error) {
+	for _, path := range sources {
+		src, err := os.Open(path)
 		if err != nil {
 			continue
 		}
@@ -331,9 +363,13 @@ func keepCopy(rec savepoint.Recoverable, dst string) (sum, from string, err erro
 		sum, err := copyPrefix(dst, src, rec.Offset, "")
 		src.Close()
 		if err != nil {
-			return "", "", fmt.Errorf("keep a copy of %s: %w", c.path, err)
+			return "", "", fmt.Errorf("keep a copy of %s: %w", path, err)
 		}
-		return sum, c.from, nil
+		from := "temp"
+		if path != rec.TempFile {
+			from = "target"
+		}
+		return sum, from, nil
 	}
 	return "", "", errGone
 }

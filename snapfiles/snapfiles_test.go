@@ -203,7 +203,7 @@ func TestVerify_Refuses(t *testing.T) {
 	t.Run("PendingTruncated", func(t *testing.T) {
 		s := newSink(t, "")
 		os.WriteFile(s.pendingT, []byte("abc"), 0o644)
-		wantCode(t, newFiles().Verify(ctx, s.location()), flinkplane.EINVALIDREQUEST, "pending part file "+s.pendingT+" holds 3 bytes, 10 were written")
+		wantCode(t, newFiles().Verify(ctx, s.location()), flinkplane.EINVALIDREQUEST, "pending part file "+s.pendingT+" (10 bytes, to be committed as part-u1-0-2) holds only 3 bytes")
 	})
 }
 
@@ -213,6 +213,39 @@ func TestVerify_PendingConsumed(t *testing.T) {
 	os.Remove(s.pendTg)
 	if err := newFiles().Verify(ctx, s.location()); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A pending file not yet committed when the snapshot was taken (an
+// intermediate savepoint: Flink commits it with the next checkpoint) is
+// kept; if a restore of an older checkpoint truncates its temporary file,
+// the copy is put back. Once committed it is left alone.
+func TestKeep_PendingNotCommitted(t *testing.T) {
+	s := newSink(t, "")
+	os.Remove(s.pendTg)
+	os.WriteFile(s.pendingT, []byte("0123456789"), 0o644)
+	f := newFiles()
+	kf, err := f.Keep(ctx, s.location())
+	if err != nil || kf.Files != 2 || kf.Bytes != s.offset+10 {
+		t.Fatalf("Keep = %+v, %v; want the in-progress and the pending file", kf, err)
+	}
+	os.Truncate(s.pendingT, 3)
+	if err := f.Verify(ctx, s.location()); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Restore(ctx, s.location()); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(s.pendingT); string(b) != "0123456789" {
+		t.Fatalf("pending file put back as %q", b)
+	}
+	// Committed, then taken by a consumer: nothing is delivered again.
+	os.Remove(s.pendingT)
+	if err := f.Restore(ctx, s.location()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(s.pendingT); err == nil {
+		t.Fatal("a committed pending file was put back")
 	}
 }
 
