@@ -234,6 +234,17 @@ func fileSinkRollback(t *testing.T, jars map[string]string, rt types.RuntimeEnvi
 		t.Error("nothing was replayed: the rollback did not restore the pre-update snapshot")
 	}
 	t.Logf("ledger output: %d entries, %d lines replayed after the rollback to source position %d, otherwise exactly once", o.Entries, o.Replayed, from)
+
+	// Deleting the snapshot removes the copies with it.
+	if _, err := r.c.DeleteApplicationSnapshot(sctx, &kav2.DeleteApplicationSnapshotInput{ApplicationName: aws.String(app),
+		SnapshotName: aws.String(pre.Name), SnapshotCreationTimestamp: aws.Time(pre.CreateTime)}); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); exists(kept); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still there after DeleteApplicationSnapshot", kept)
+		}
+	}
 }
 
 // requireSuccess waits for an operation to end and fails the test with its
