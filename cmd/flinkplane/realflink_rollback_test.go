@@ -1,8 +1,10 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,18 +29,43 @@ func ledgerProps(out string) *types.EnvironmentProperties {
 // more than min entries (replayFrom as in CheckLedgerRollbackOutput).
 func waitLedger(t testing.TB, dir string, min int64, replayFrom ...int64) *fixtures.LedgerOutput {
 	t.Helper()
+	return waitLedgerUntil(t, dir, fmt.Sprintf("more than %d committed entries", min), func(o *fixtures.LedgerOutput) bool { return o.Entries > min }, replayFrom...)
+}
+
+// waitLedgerUntil waits until the committed ledger output is consistent and
+// satisfies cond.
+func waitLedgerUntil(t testing.TB, dir, what string, cond func(*fixtures.LedgerOutput) bool, replayFrom ...int64) *fixtures.LedgerOutput {
+	t.Helper()
 	deadline := time.Now().Add(2 * time.Minute)
 	var last error
 	for time.Now().Before(deadline) {
 		o, err := fixtures.CheckLedgerRollbackOutput(dir, replayFrom...)
-		if err == nil && o.Entries > min {
+		if err == nil && cond(o) {
 			return o
 		}
 		last = err
 		time.Sleep(500 * time.Millisecond)
 	}
-	t.Fatalf("ledger output %s: no more than %d committed entries (%v)", dir, min, last)
+	t.Fatalf("ledger output %s: not %s (%v)", dir, what, last)
 	return nil
+}
+
+// lastEntry returns the highest n in a ledger part file.
+func lastEntry(t testing.TB, path string) int64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	last := int64(-1)
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if i := strings.LastIndexByte(line, ','); i >= 0 {
+			if n, err := strconv.ParseInt(line[i+1:], 10, 64); err == nil && n > last {
+				last = n
+			}
+		}
+	}
+	return last
 }
 
 // inProgressFiles returns the FileSink in-progress files a savepoint refers to.
@@ -114,7 +141,7 @@ func fileSinkRollback(t *testing.T, jars map[string]string, rt types.RuntimeEnvi
 		in.ApplicationConfiguration.EnvironmentProperties = ledgerProps(out)
 	})
 	r.start(app, types.ApplicationRestoreTypeSkipRestoreFromSnapshot, "")
-	o := waitLedger(t, out, 50)
+	waitLedger(t, out, 50)
 
 	// The update stops the job with a savepoint and restores the new one from it.
 	in := update(r.describe(app).ApplicationVersionId, out)
@@ -150,9 +177,10 @@ func fileSinkRollback(t *testing.T, jars map[string]string, rt types.RuntimeEnvi
 			t.Fatalf("the updated job did not commit %s", f.TargetFile)
 		}
 	}
-	// ... and more part files after it (what the rollback will replay).
-	o = waitLedger(t, out, o.Entries+300)
-	t.Logf("the updated job committed %s and more; %d entries", filepath.Base(f.TargetFile), o.Entries)
+	// ... and a part file after it (what the rollback will replay).
+	lastF := lastEntry(t, f.TargetFile)
+	o := waitLedgerUntil(t, out, fmt.Sprintf("beyond n=%d", lastF), func(o *fixtures.LedgerOutput) bool { return o.MaxN > lastF })
+	t.Logf("the updated job committed %s (up to n=%d) and more; %d entries", filepath.Base(f.TargetFile), lastF, o.Entries)
 
 	// The snapshot kept a copy of the part file as it was in the snapshot.
 	kept := filepath.Join(strings.TrimPrefix(pre.Location, "file:"), snapfiles.Dir)
