@@ -99,6 +99,28 @@ func inProgressFiles(t testing.TB, location string) []savepoint.Recoverable {
 	return out
 }
 
+// waitNewPartFile waits until the FileSink opens a new in-progress part
+// file in dir.
+func waitNewPartFile(t testing.TB, dir string) {
+	t.Helper()
+	old := map[string]bool{}
+	list := func() []string {
+		m, _ := filepath.Glob(filepath.Join(dir, ".part-*.inprogress.*"))
+		return m
+	}
+	for _, p := range list() {
+		old[p] = true
+	}
+	for deadline := time.Now().Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, p := range list() {
+			if !old[p] {
+				return
+			}
+		}
+	}
+	t.Fatalf("no new in-progress part file in %s", dir)
+}
+
 func exists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
@@ -143,7 +165,11 @@ func fileSinkRollback(t *testing.T, jars map[string]string, rt types.RuntimeEnvi
 	r.start(app, types.ApplicationRestoreTypeSkipRestoreFromSnapshot, "")
 	waitLedger(t, out, 50)
 
-	// The update stops the job with a savepoint and restores the new one from it.
+	// The update stops the job with a savepoint and restores the new one
+	// from it. It is sent just after the sink opened a new part file, so
+	// that the savepoint refers to one in progress (between a roll and the
+	// next record there is none).
+	waitNewPartFile(t, out)
 	in := update(r.describe(app).ApplicationVersionId, out)
 	in.ApplicationName = aws.String(app)
 	upd, err := r.c.UpdateApplication(sctx, in)
