@@ -1,12 +1,12 @@
 package snapfiles
 
 import (
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"hash"
+	"hash/crc32"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -42,8 +42,10 @@ type keptFile struct {
 	// Copy is the name of the copy in Dir; "" when there is none: the part
 	// file was gone when the snapshot was taken, or it was pending and
 	// committed already.
-	Copy   string `json:"copy,omitempty"`
-	SHA256 string `json:"sha256,omitempty"`
+	Copy string `json:"copy,omitempty"`
+	// CRC32C is the copy's CRC-32C (Castagnoli), checked before the copy
+	// is put back.
+	CRC32C string `json:"crc32c,omitempty"`
 	// From is what the copy was taken from: "temp" (the in-progress file)
 	// or "target" (the job had committed it already).
 	From string `json:"from,omitempty"`
@@ -93,8 +95,13 @@ func writeManifest(dir string, m *manifest) error {
 	return atomicfile.WriteFile(filepath.Join(dir, Dir, manifestName), append(b, '\n'), 0o644)
 }
 
-type hasher struct{ hash.Hash }
+// hasher computes the checksum of a copy: CRC-32C, hardware-accelerated, as
+// S3 and other stores use for the integrity of stored bytes (a copy is
+// checked against accidental damage, not against an adversary).
+type hasher struct{ hash.Hash32 }
 
-func newHash() hasher { return hasher{sha256.New()} }
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func newHash() hasher { return hasher{crc32.New(castagnoli)} }
 
 func (h hasher) hex() string { return hex.EncodeToString(h.Sum(nil)) }

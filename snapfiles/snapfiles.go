@@ -281,7 +281,7 @@ func (f *Files) Keep(ctx context.Context, location string) (flinkplane.KeptFiles
 			case err != nil:
 				return kf, err
 			default:
-				e.SHA256, e.From = sum, from
+				e.CRC32C, e.From = sum, from
 			}
 		}
 		if e.Copy != "" {
@@ -313,7 +313,7 @@ func (f *Files) Restore(ctx context.Context, location string) error {
 		case srcTemp:
 			continue
 		case srcKept:
-			err = putBack(filepath.Join(s.dir, Dir, p.kept.Copy), p.kept.SHA256, p.rec)
+			err = putBack(filepath.Join(s.dir, Dir, p.kept.Copy), p.kept.CRC32C, p.rec)
 		case srcCommitted:
 			if p.pending {
 				continue // committed: Flink finds it so
@@ -347,7 +347,7 @@ var errGone = fmt.Errorf("part file gone")
 
 // keepCopy copies the first rec.Offset bytes of the part file from the
 // first of sources that holds them to dst: temporary name, fsync, rename.
-// It returns the copy's SHA-256 and where it came from ("temp" or
+// It returns the copy's checksum and where it came from ("temp" or
 // "target").
 func keepCopy(rec savepoint.Recoverable, sources []string, dst string) (sum, from string, err error) {
 	for _, path := range sources {
@@ -376,7 +376,7 @@ func keepCopy(rec savepoint.Recoverable, sources []string, dst string) (sum, fro
 
 // putBack writes the first rec.Offset bytes of src to the in-progress
 // file's temporary path: temporary name, fsync, rename. With want set, the
-// bytes must have that SHA-256 or nothing is written.
+// bytes must have that checksum or nothing is written.
 func putBack(src, want string, rec savepoint.Recoverable) error {
 	in, err := os.Open(src)
 	if err != nil {
@@ -391,13 +391,18 @@ func putBack(src, want string, rec savepoint.Recoverable) error {
 }
 
 // copyPrefix writes n bytes of r to path atomically and returns their
-// SHA-256 (hex); with want set, a different checksum fails the write.
+// checksum (CRC-32C, hex); with want set, a different checksum fails the
+// write.
 func copyPrefix(path string, r io.Reader, n int64, want string) (string, error) {
 	var sum string
 	err := atomicfile.Write(path, 0o644, func(w io.Writer) error {
 		h := newHash()
-		if _, err := io.CopyN(io.MultiWriter(w, h), r, n); err != nil {
+		written, err := io.CopyBuffer(io.MultiWriter(w, h), io.LimitReader(r, n), make([]byte, 1<<20))
+		if err != nil {
 			return err
+		}
+		if written != n {
+			return io.ErrUnexpectedEOF
 		}
 		sum = h.hex()
 		if want != "" && sum != want {

@@ -313,7 +313,7 @@ func TestKeep_Missing(t *testing.T) {
 
 type manifestJSON struct {
 	Files []struct {
-		Copy, SHA256, From, Temp string
+		Copy, CRC32C, From, Temp string
 		Offset                   int64
 	}
 }
