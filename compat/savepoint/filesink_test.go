@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/flinkplane/flinkplane/compat/savepoint"
+	"github.com/flinkplane/flinkplane/compat/savepoint/savepointtest"
 )
 
 // sinkFiles parses a vector and decodes its file sink state, reading
@@ -203,4 +204,31 @@ func sinkElements(tb testing.TB, name string) []element {
 		}
 	}
 	return out
+}
+
+// Committer state of the sink v1 FileSink (Flink 1.13/1.14), as Flink 1.15
+// to 2.2 restore it.
+func TestDecodeCommittables_SinkV1(t *testing.T) {
+	local := savepointtest.LocalRecoverable("/out/part-a-1", "/out/.part-a-1.inprogress.u", 77)
+	cs, err := savepoint.DecodeCommittables(savepointtest.CommittablesV1(savepointtest.Pending("file:/out/part-a-1", 77, local)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cs) != 1 || cs[0].Pending == nil || cs[0].Pending.Commit.TempFile != "/out/.part-a-1.inprogress.u" || cs[0].Pending.Size != 77 || cs[0].BucketID != "" {
+		t.Fatalf("committables %+v", cs)
+	}
+}
+
+// StreamingFileSink state keeps pending files per checkpoint in the writer.
+func TestDecodeBucketState_StreamingFileSink(t *testing.T) {
+	inp := savepointtest.InProgress("file:/out/2026-11-29--06/part-0-5", savepointtest.LocalRecoverable("/out/2026-11-29--06/part-0-5", "/out/2026-11-29--06/.part-0-5.inprogress.u", 12))
+	pend := savepointtest.Pending("file:/out/2026-11-29--06/part-0-4", 40, savepointtest.LocalRecoverable("/out/2026-11-29--06/part-0-4", "/out/2026-11-29--06/.part-0-4.inprogress.v", 40))
+	bs, err := savepoint.DecodeBucketState(savepointtest.StreamingBucketState("2026-11-29--06", "file:/out/2026-11-29--06", inp, 9, pend))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bs.Version != 2 || bs.BucketID != "2026-11-29--06" || bs.InProgress == nil || bs.InProgress.Resume.Offset != 12 ||
+		len(bs.Pending) != 1 || bs.Pending[0].CheckpointID != 9 || bs.Pending[0].Commit.TempFile != "/out/2026-11-29--06/.part-0-4.inprogress.v" {
+		t.Fatalf("bucket state %+v", bs)
+	}
 }

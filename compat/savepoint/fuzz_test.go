@@ -71,7 +71,9 @@ func sinkSeeds(f *testing.F) (writer, committer [][]byte) {
 	}
 	s3 := savepointtest.S3Recoverable(savepoint.S3Recoverable{Key: "k", UploadID: "u", Parts: []savepoint.S3Part{{Number: 1, ETag: "e"}}, BytesInParts: 5, IncompleteKey: "t", IncompleteLength: 2})
 	writer = append(writer, savepointtest.BucketState("b", "s3://x/y", 1, savepointtest.InProgress("s3://x/y/p", s3)))
-	committer = append(committer, savepointtest.Committables(3, savepointtest.Pending("s3://x/y/p", 7, s3)))
+	committer = append(committer, savepointtest.Committables(3, savepointtest.Pending("s3://x/y/p", 7, s3)),
+		savepointtest.CommittablesV1(savepointtest.Pending("s3://x/y/p", 7, s3)))
+	writer = append(writer, savepointtest.StreamingBucketState("b", "s3://x/y", nil, 4, savepointtest.Pending("s3://x/y/p", 7, s3)))
 	return writer, committer
 }
 

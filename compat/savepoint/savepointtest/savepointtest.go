@@ -122,6 +122,35 @@ func BucketState(bucketID, bucketPath string, created int64, inProgress []byte) 
 	return out.Bytes()
 }
 
+// StreamingBucketState returns one element of the StreamingFileSink's state
+// ("bucket-states", BucketStateSerializer version 2, as FileSink restores
+// it too): a bucket with an optional in-progress file and pending files
+// (Pending bytes) for one checkpoint.
+func StreamingBucketState(bucketID, bucketPath string, inProgress []byte, checkpointID int64, pending ...[]byte) []byte {
+	var b buf
+	b.u32(0x1e764b79)
+	var id le
+	id.str(bucketID)
+	b.versioned(1, id.Bytes())
+	b.utf(bucketPath)
+	b.i64(1)
+	b.bool(inProgress != nil)
+	if inProgress != nil {
+		b.versioned(2, inProgress)
+	}
+	b.i32(2) // pending file serializer version
+	b.i32(1) // checkpoints
+	b.i64(checkpointID)
+	b.i32(int32(len(pending)))
+	for _, p := range pending {
+		b.i32(int32(len(p)))
+		b.Write(p)
+	}
+	var out buf
+	out.versioned(2, b.Bytes())
+	return out.Bytes()
+}
+
 // Committables returns one element of a sink committer's state
 // ("streaming_committer_raw_states") in Flink 2.2's encoding: a
 // CommittableCollector with one checkpoint of one subtask holding a
@@ -165,6 +194,30 @@ func Committables(checkpointID int64, pending ...[]byte) []byte {
 	col.Write(cp.Bytes())
 	var out buf
 	out.versioned(2, col.Bytes())
+	return out.Bytes()
+}
+
+// CommittablesV1 returns one element of a sink committer's state as Flink
+// 1.13 and 1.14 wrote it for the sink v1 FileSink, which Flink 1.15 to 2.2
+// still restore (CommittableCollectorSerializer version 1, read by
+// SinkV1CommittableDeserializer): the collector magic, then a versioned
+// list of FileSinkCommittables of serializer version 1 (no bucket id).
+func CommittablesV1(pending ...[]byte) []byte {
+	var list buf
+	list.u32(0xb91f252c)
+	list.i32(1) // FileSinkCommittableSerializer version 1
+	list.i32(int32(len(pending)))
+	for _, p := range pending {
+		var c buf
+		c.u32(0x1e765c80)
+		c.bool(true)
+		c.versioned(2, p)
+		c.bool(false)
+		list.i32(int32(c.Len()))
+		list.Write(c.Bytes())
+	}
+	var out buf
+	out.versioned(1, list.Bytes())
 	return out.Bytes()
 }
 
