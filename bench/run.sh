@@ -6,11 +6,13 @@
 #      when present, bench/lifecycle.sh through the API);
 #   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar;
 #   4. fault recovery figures on real Flink 1.20 and 2.2 (bench/faults.sh).
-# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults ...] (default: all)
+#   5. what keeping a snapshot's files costs (snapfiles: keep, verify, restore
+#      of part files of 64 KiB to 128 MiB against a plain copy).
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults|snapfiles ...] (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults)
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults snapfiles)
 for w in "${what[@]}"; do
 	echo "=== $w"
 	case $w in
@@ -19,6 +21,7 @@ for w in "${what[@]}"; do
 	lifecycle) if [ -x bench/lifecycle.sh ]; then bench/lifecycle.sh; else echo "(no bench/lifecycle.sh)"; fi ;;
 	compat) bench/compat-vs-jdeps.sh ;;
 	faults) bench/faults.sh ;;
+	snapfiles) go test -run '^$' -bench BenchmarkKeep -benchtime 10x ./snapfiles ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

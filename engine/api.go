@@ -549,8 +549,12 @@ func (e *Engine) recordRejected(ctx context.Context, app *flinkplane.Application
 // application to the version its current version was updated from,
 // restarting it from the latest snapshot taken at or before that version.
 // Returns EINUSE for another status, ECONFLICT for a stale version and
-// EINVALIDREQUEST when there is no previous version or no snapshot.
+// EINVALIDREQUEST when there is no previous version or no snapshot, or
+// when Files finds that snapshot not restorable (then nothing changes).
 func (e *Engine) RollbackApplication(ctx context.Context, name string, version int64) (*flinkplane.Application, *flinkplane.ApplicationVersion, string, error) {
+	if err := e.verifyRollback(ctx, name); err != nil {
+		return nil, nil, "", err
+	}
 	var app *flinkplane.Application
 	var ver *flinkplane.ApplicationVersion
 	var op *flinkplane.Operation

@@ -45,6 +45,11 @@ type Engine struct {
 	// Compat, if set, checks the new code and the latest snapshot before
 	// an UpdateApplication that changes the runtime or the code.
 	Compat flinkplane.CompatChecker
+	// Files, if set, keeps what a snapshot refers to outside itself before
+	// the snapshot is READY, verifies the snapshot a rollback restores
+	// before anything stops, and puts back what a restore needs before a
+	// job is submitted from a snapshot.
+	Files flinkplane.SnapshotFiles
 
 	// SavepointDir is the directory under which each application's
 	// savepoints are written (one sub-directory per application id).

@@ -35,6 +35,8 @@ type env struct {
 	// poll, if set, is the engine's PollInterval (set before Open, which
 	// may resume operations).
 	poll time.Duration
+	// setup, if set, configures each engine before it opens.
+	setup func(*engine.Engine)
 }
 
 func newEnv(t *testing.T) *env {
@@ -66,6 +68,9 @@ func (v *env) open() {
 		v.e.PollInterval = v.poll
 	}
 	v.e.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	if v.setup != nil {
+		v.setup(v.e)
+	}
 	if err := v.e.Open(); err != nil {
 		v.t.Fatal(err)
 	}

@@ -82,6 +82,11 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
 		(op.Kind == flinkplane.OpStopApplication || op.Kind == flinkplane.OpUpdateApplication ||
 			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) && e.jobStateOf(ctx, app) != jobGone
+	// A rollback refused before it stopped anything leaves the job as it was.
+	refused := step == StepVerifyRestore
+	if refused {
+		jobUntouched = e.jobStateOf(ctx, app) != jobGone
+	}
 	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
 	// A failed update without system rollback leaves the application
 	// RUNNING on the new version with its failing job, as the managed
@@ -135,6 +140,23 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 			}
 		default:
 			switch {
+			case refused:
+				// The rollback did not happen: the configuration returns to
+				// the version it would have undone.
+				if err := e.revertVersion(tx, app, op.VersionFrom); err != nil {
+					return err
+				}
+				app.Status = flinkplane.StatusRunning
+				if !jobUntouched {
+					app.Status, app.RunningVersionID = flinkplane.StatusReady, 0
+				} else if op.System && op.ParentID != "" {
+					// The system rollback of a failed update was refused:
+					// the application holds on the new version with its
+					// failing job, as a failed update without system
+					// rollback does (the watch leaves it alone).
+					app.FailedOperation = op.ParentID
+					app.RunningVersionID = app.VersionID
+				}
 			case jobUntouched && op.Kind == flinkplane.OpUpdateApplication:
 				// The old job still runs: the configuration returns to what
 				// runs, as a new version, so that the application shows

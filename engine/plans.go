@@ -37,9 +37,10 @@ func planUpdate(snapshots bool) []string {
 }
 
 // planRollback returns an application to an earlier version, restored from
-// the newest snapshot taken at or before it.
+// the newest snapshot taken at or before it, after verifying that snapshot
+// can be restored (before anything stops).
 func planRollback() []string {
-	return []string{StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}
+	return []string{StepVerifyRestore, StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}
 }
 
 // planRecover brings a failed job back on a fresh cluster from its newest

@@ -110,6 +110,11 @@ func (e *Engine) stepKeepCheckpoint(ctx context.Context, r *stepRun) error {
 		}
 	}
 	op.SavepointLocation = best.Path
+	// A checkpoint refers to FileSink part files in progress as a savepoint
+	// does: keep them before it becomes a snapshot.
+	if err := e.keepFiles(ctx, op); err != nil {
+		return err
+	}
 	return e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error {
 		snaps, err := tx.Snapshots(a.Name, "", 0)
 		if err != nil {
@@ -137,6 +142,10 @@ func (e *Engine) savepoint(ctx context.Context, op *flinkplane.Operation, app *f
 			return nil // nothing runs: nothing to save
 		}
 		return flinkplane.Errorf(flinkplane.EINUSE, "Application %s has no running job.", app.Name)
+	}
+	if op.SavepointLocation != "" {
+		// Resumed after the savepoint completed: keep its files, record it.
+		return e.recordSavepoint(ctx, op)
 	}
 	if app.Cluster == nil {
 		return flinkplane.Errorf(flinkplane.EINUSE, "Application %s has no running job.", app.Name)
@@ -169,12 +178,15 @@ func (e *Engine) savepoint(ctx context.Context, op *flinkplane.Operation, app *f
 				return fmt.Errorf("savepoint failed: %s", st.Failure)
 			}
 			op.SavepointLocation = st.Location
-			return e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error {
+			if err := e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error {
 				if stop {
 					a.JobID = "" // the job stopped with the savepoint
 				}
-				return e.recordSnapshot(tx, op, a, st.Location)
-			})
+				return nil
+			}); err != nil {
+				return err
+			}
+			return e.recordSavepoint(ctx, op)
 		}
 		if e.now().After(deadline) {
 			return fmt.Errorf("savepoint did not complete within %s", e.SavepointTimeout)
@@ -186,6 +198,17 @@ func (e *Engine) savepoint(ctx context.Context, op *flinkplane.Operation, app *f
 			return ctx.Err()
 		}
 	}
+}
+
+// recordSavepoint keeps what the completed savepoint of op refers to
+// outside itself, then records its snapshot READY.
+func (e *Engine) recordSavepoint(ctx context.Context, op *flinkplane.Operation) error {
+	if err := e.keepFiles(ctx, op); err != nil {
+		return err
+	}
+	return e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error {
+		return e.recordSnapshot(tx, op, a, op.SavepointLocation)
+	})
 }
 
 // recordSnapshot marks the operation's snapshot READY (creating it for an

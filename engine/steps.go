@@ -30,7 +30,10 @@ const (
 	StepReplaceTaskManagers = "REPLACE_TASKMANAGERS"
 	StepWaitFailover        = "WAIT_FAILOVER"
 	StepDisposeSavepoint    = "DISPOSE_SAVEPOINT"
-	StepDeleteApplication   = "DELETE_APPLICATION"
+	// StepVerifyRestore checks, before a rollback stops anything, that the
+	// snapshot it will restore can be restored (SnapshotFiles.Verify).
+	StepVerifyRestore     = "VERIFY_RESTORE"
+	StepDeleteApplication = "DELETE_APPLICATION"
 	// StepSuspend is where a Maintenance operation waits while the server
 	// is down: a shutting-down engine stops there, a starting one goes on.
 	StepSuspend = "SUSPEND"
@@ -71,6 +74,7 @@ var steps = map[string]stepDef{
 	StepReplaceTaskManagers: {run: (*Engine).stepReplaceTaskManagers},
 	StepWaitFailover:        {run: (*Engine).stepWaitFailover},
 	StepDisposeSavepoint:    {run: (*Engine).stepDisposeSavepoint},
+	StepVerifyRestore:       {run: (*Engine).stepVerifyRestore, noDriver: true},
 	StepDeleteApplication:   {run: func(*Engine, context.Context, *stepRun) error { return nil }, noDriver: true},
 	StepSuspend:             {run: (*Engine).stepSuspend, noDriver: true},
 }
@@ -213,6 +217,9 @@ func (e *Engine) stepSubmit(ctx context.Context, r *stepRun) error {
 		return err
 	}
 	allow := ver.Config.AllowNonRestoredState || op.AllowNonRestoredState
+	if err := e.restoreFiles(ctx, op); err != nil {
+		return err
+	}
 	got, err := e.Driver.Submit(ctx, *app.Cluster, flinkplane.JobSpec{
 		JarPath:               jar,
 		JobID:                 op.JobID,
@@ -259,4 +266,8 @@ func (e *Engine) stepSuspend(ctx context.Context, r *stepRun) error {
 		return errSuspended
 	}
 	return nil
+}
+
+func (e *Engine) stepVerifyRestore(ctx context.Context, r *stepRun) error {
+	return e.verifyRestore(ctx, r.op, r.ver)
 }

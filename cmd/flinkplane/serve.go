@@ -67,6 +67,9 @@ type serveConfig struct {
 	ProbationWindow time.Duration
 	// AutoRollback is the default automatic rollback policy.
 	AutoRollback flinkplane.AutoRollback
+	// KeepSnapshotFiles: every snapshot keeps a copy of the FileSink part
+	// files in progress it refers to (see docs/snapshots.md).
+	KeepSnapshotFiles bool
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -78,6 +81,11 @@ var newClusterDriver = func(cfg serveConfig) (flinkplane.ClusterDriver, error) {
 // newCompatChecker returns the compatibility checker of UpdateApplication's
 // pre-flight, or nil to skip the check.
 var newCompatChecker = func(cfg serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
+
+// newSnapshotFiles returns what keeps, verifies and puts back the files
+// snapshots refer to outside themselves, or nil for none. s3 is the code
+// store's S3-compatible endpoint, nil without --s3-endpoint.
+var newSnapshotFiles = func(cfg serveConfig, s3 *s3.Client, logger *slog.Logger) flinkplane.SnapshotFiles { return nil }
 
 func parseServe(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
@@ -100,6 +108,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	history := intFlag(fs, "health-history", 720, "health samples kept per application")
 	probation := stringFlag(fs, "probation-window", "auto", "how long a started job must run without a restart before its operation succeeds: auto (twice the checkpoint interval, 10s to 2m) or a duration")
 	autoRollback := stringFlag(fs, "auto-rollback", "off", "roll an update back when its job restarts RESTARTS times within WINDOW after it: off or RESTARTS/WINDOW, e.g. 3/5m")
+	keepFiles := boolFlag(fs, "keep-snapshot-files", true, "keep with every snapshot a copy of the FileSink part files in progress it refers to")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -109,7 +118,8 @@ func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
-		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history}
+		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history,
+		KeepSnapshotFiles: *keepFiles}
 	var err error
 	if c.WatchInterval, err = flinkplane.ParseWindow(*watch); err != nil {
 		return nil, fmt.Errorf("--watch-interval: %s", flinkplane.ErrorMessage(err))
@@ -216,7 +226,8 @@ func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
-			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720},
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720,
+			KeepSnapshotFiles: true},
 		PollInterval: time.Second,
 	}
 }
@@ -273,6 +284,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	e := engine.New(m.DB, driver)
 	e.Code = code
 	e.Compat = compat
+	e.Files = newSnapshotFiles(*c, code.S3, m.Logger)
 	e.SavepointDir = filepath.Join(c.DataDir, "savepoints")
 	e.Logger = m.Logger
 	e.StartTimeout = c.StartTimeout

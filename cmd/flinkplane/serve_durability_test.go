@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -20,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/engine"
 	"github.com/flinkplane/flinkplane/mock"
@@ -60,6 +62,7 @@ func runChild() error {
 	// Only the injected fake driver, whatever the seams are wired to.
 	newClusterDriver = func(serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
 	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
+	newSnapshotFiles = func(serveConfig, *s3.Client, *slog.Logger) flinkplane.SnapshotFiles { return nil }
 	if os.Getenv("FLINKPLANE_TEST_JOBS_HANG") != "" {
 		driver.JobStates = []flinkplane.JobHealth{{State: "INITIALIZING"}}
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/flinkplane/flinkplane"
 )
 
@@ -158,8 +159,10 @@ func srvWantErr[T error](t testing.TB, err error, substrings ...string) {
 // checker but those a test injects, whatever the binary wires into the
 // seams, for the rest of the test.
 func withoutDefaults(t testing.TB) {
-	driver, compat := newClusterDriver, newCompatChecker
+	driver, compat, files := newClusterDriver, newCompatChecker, newSnapshotFiles
 	newClusterDriver = func(serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
 	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
-	t.Cleanup(func() { newClusterDriver, newCompatChecker = driver, compat })
+	// The fake driver's savepoints are not files.
+	newSnapshotFiles = func(serveConfig, *s3.Client, *slog.Logger) flinkplane.SnapshotFiles { return nil }
+	t.Cleanup(func() { newClusterDriver, newCompatChecker, newSnapshotFiles = driver, compat, files })
 }

@@ -57,6 +57,13 @@ type Metadata struct {
 	CheckpointID int64
 	MasterStates []string // names
 	Operators    []*Operator
+	// Files are the handles of every state file the _metadata refers to
+	// (absolute, relative to the savepoint directory, or a segment of a
+	// merged file), including those of nested handles that the other fields
+	// do not keep (the shared and private files of incremental handles,
+	// changelog files). Inline state (small state is inlined in _metadata)
+	// is not listed.
+	Files []*StreamHandle
 }
 
 // Operator is the state of one operator.
@@ -128,6 +135,8 @@ var modes = []string{"SPLIT_DISTRIBUTE", "UNION", "BROADCAST"}
 type reader struct {
 	b   []byte
 	off int
+	// files collects the file handles read (see Metadata.Files).
+	files []*StreamHandle
 }
 
 func (r *reader) fail(format string, args ...any) error {
@@ -314,6 +323,7 @@ func ParseMetadata(b []byte) (*Metadata, error) {
 		}
 		m.Operators = append(m.Operators, op)
 	}
+	m.Files = r.files
 	return m, nil
 }
 
@@ -486,6 +496,9 @@ func (r *reader) streamHandle(depth int) (*StreamHandle, error) {
 	}
 	if err != nil {
 		return nil, err
+	}
+	if h.Path != "" || h.Relative != "" {
+		r.files = append(r.files, h)
 	}
 	return h, nil
 }

@@ -54,3 +54,8 @@ gen counter-1.20 FLINK-1_20 "$apps/counter-1.20.jar" dev.flinkplane.fixtures.cou
 gen counter-2.2 FLINK-2_2 "$apps/counter-2.2.jar" dev.flinkplane.fixtures.counter.CounterJob
 gen pojo-list-1.20-files FLINK-1_20 "$apps/pojo-list-1.20.jar" dev.flinkplane.fixtures.pojolist.PojoListJob \
   execution.checkpointing.data-inline-threshold=0 "execution.checkpointing.dir=file://$work/ckpt"
+# FileSink with DefaultRollingPolicy: the writer state refers to an in-progress part file.
+gen ledger-1.20 FLINK-1_20 "$apps/ledger-1.20.jar" dev.flinkplane.fixtures.ledger.LedgerJob
+gen ledger-2.2 FLINK-2_2 "$apps/ledger-2.2.jar" dev.flinkplane.fixtures.ledger.LedgerJob
+gen ledger-1.20-files FLINK-1_20 "$apps/ledger-1.20.jar" dev.flinkplane.fixtures.ledger.LedgerJob \
+  execution.checkpointing.data-inline-threshold=0 "execution.checkpointing.dir=file://$work/ckpt"

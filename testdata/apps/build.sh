@@ -22,12 +22,14 @@ flock 9
 declare -A jars=(
   [counter-1.20]="counter 1.20"
   [counter-2.2]="counter 2.2"
+  [ledger-1.20]="ledger 1.20"
+  [ledger-2.2]="ledger 2.2"
   [pojo-list-1.20]="pojo-list 1.20"
   [pojo-list-2.2]="pojo-list 2.2"
   [legacy-source-1.20]="legacy-source 1.20"
   [kafka-legacy-1.20]="kafka-legacy 1.20"
 )
-order=(counter-1.20 counter-2.2 pojo-list-1.20 pojo-list-2.2 legacy-source-1.20 kafka-legacy-1.20)
+order=(counter-1.20 counter-2.2 ledger-1.20 ledger-2.2 pojo-list-1.20 pojo-list-2.2 legacy-source-1.20 kafka-legacy-1.20)
 
 wanted=("$@")
 if [ ${#wanted[@]} -eq 0 ]; then
