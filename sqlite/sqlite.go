@@ -56,6 +56,7 @@ var migrations = []string{
 		value TEXT NOT NULL,
 		PRIMARY KEY (app, key)
 	);`,
+	metricsMigration, // metric and log tables: sqlite/metrics.go
 }
 
 // DB is a flinkplane.Store backed by one SQLite file.
