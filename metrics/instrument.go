@@ -62,8 +62,9 @@ func (cp *ControlPlane) InstrumentHandler(next http.Handler, classify Classifier
 			return
 		}
 		start := time.Now()
-		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK, op: op}
 		next.ServeHTTP(sw, r)
+		op = sw.op
 		cp.requestSeconds.WithLabelValues(api, op).Observe(time.Since(start).Seconds())
 		cp.requests.WithLabelValues(api, op, sw.errorType()).Inc()
 	})
@@ -73,7 +74,18 @@ type statusWriter struct {
 	http.ResponseWriter
 	status int
 	wrote  bool
+	op     string
 }
+
+// SetOperation lets a handler name the operation when the classifier could
+// not (a query protocol request names it in its body). Handlers find it
+// with a type assertion on their ResponseWriter; known must be a bounded
+// set of names.
+func (w *statusWriter) SetOperation(name string) { w.op = name }
+
+// OperationSetter is implemented by the ResponseWriter of an instrumented
+// handler.
+type OperationSetter interface{ SetOperation(name string) }
 
 func (w *statusWriter) WriteHeader(code int) {
 	if !w.wrote {
