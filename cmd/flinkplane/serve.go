@@ -23,6 +23,7 @@ import (
 	"github.com/flinkplane/flinkplane/awsapi/sigv4"
 	"github.com/flinkplane/flinkplane/codestore"
 	"github.com/flinkplane/flinkplane/engine"
+	"github.com/flinkplane/flinkplane/metrics"
 	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/sqlite"
 )
@@ -56,6 +57,8 @@ type serveConfig struct {
 	// next serve, so that no Flink process outlives the server.
 	SuspendOnExit   bool
 	ShutdownTimeout time.Duration
+	// Monitoring: metrics, logs, Prometheus (monitoring.go).
+	Monitoring monitoringConfig
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -85,6 +88,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	logLevel := stringFlag(fs, "log-level", "info", "log level: debug, info, warn, error")
 	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
 	shutdownTimeout := intFlag(fs, "shutdown-timeout", 300, "seconds shutdown waits for the savepoints of running applications")
+	monitoring := monitoringFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -95,6 +99,7 @@ func parseServe(args []string) (*serveConfig, error) {
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
 		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second}
+	c.Monitoring = monitoring()
 	return c, c.check()
 }
 
@@ -161,8 +166,11 @@ type Main struct {
 	DB     *sqlite.DB
 	Engine *engine.Engine
 	Server *awsapi.Server
+	// Metrics is the watch's MetricsRecorder (monitoring.go).
+	Metrics *metrics.Collector
 
 	driver flinkplane.ClusterDriver
+	mon    monitoring
 	lock   *os.File
 	ln     net.Listener
 	http   *http.Server
@@ -173,7 +181,7 @@ func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
-			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute},
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, Monitoring: defaultMonitoring()},
 		PollInterval: time.Second,
 	}
 }
@@ -227,7 +235,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("compatibility checker: %w", err)
 		}
 	}
-	e := engine.New(m.DB, driver)
+	store, err := m.openMonitoring()
+	if err != nil {
+		return err
+	}
+	e := engine.New(store, driver)
 	e.Code = code
 	e.Compat = compat
 	e.SavepointDir = filepath.Join(c.DataDir, "savepoints")
@@ -246,10 +258,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		creds, _ := parseCredentials(c.Credentials)
 		m.Server.Verifier = sigv4.New(creds, c.Region)
 	}
+	if err := m.serveMonitoring(); err != nil {
+		return err
+	}
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	m.http = &http.Server{Handler: m.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
+	m.http = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
 	go m.http.Serve(m.ln)
 	return nil
 }
@@ -283,6 +298,7 @@ func (m *Main) Close() error {
 		errs = append(errs, m.Engine.Close())
 		m.Engine = nil
 	}
+	errs = append(errs, m.closeMonitoring())
 	if c, ok := m.driver.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}
