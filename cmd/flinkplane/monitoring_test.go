@@ -206,7 +206,7 @@ func TestMonitoring_AWSCLI(t *testing.T) {
 	driver.reading = func(jobID string) flinkplane.JobMetrics {
 		return flinkplane.JobMetrics{JobID: jobID, State: "RUNNING", StatusTimes: map[string]time.Time{"RUNNING": since},
 			Restarts: restarts, HasRestarts: true,
-			Checkpoints: flinkplane.CheckpointMetrics{Completed: 3, Failed: restarts, HasLast: true, LastDuration: 420 * time.Millisecond, LastSize: 7606},
+			Checkpoints:  flinkplane.CheckpointMetrics{Completed: 3, Failed: restarts, HasLast: true, LastDuration: 420 * time.Millisecond, LastSize: 7606},
 			TaskManagers: []flinkplane.ProcessMetrics{{ID: "tm-1", HeapUsed: 30 << 20, HeapMax: 100 << 20, HasHeap: true, CPULoad: 0.25, HasCPU: true}},
 			JobManager:   &flinkplane.ProcessMetrics{ID: "jobmanager", HeapUsed: 60 << 20, HeapMax: 200 << 20, HasHeap: true, CPULoad: 0.1, HasCPU: true}}
 	}
