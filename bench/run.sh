@@ -4,12 +4,14 @@
 #      clients over loopback with 10,000 stored applications, server RSS;
 #   2. cluster lifecycle on real Flink 1.20 and 2.2 (bench/runtimes.sh and,
 #      when present, bench/lifecycle.sh through the API);
-#   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar.
-# Usage: bench/run.sh [api|runtimes|lifecycle|compat ...] (default: all)
+#   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar;
+#   4. metrics: storage per application per day at each MetricsLevel, and
+#      the freshness of numRestarts on real Flink (docs/metrics.md).
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat|metrics ...] (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat)
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat metrics)
 for w in "${what[@]}"; do
 	echo "=== $w"
 	case $w in
@@ -17,6 +19,9 @@ for w in "${what[@]}"; do
 	runtimes) bench/runtimes.sh ;;
 	lifecycle) if [ -x bench/lifecycle.sh ]; then bench/lifecycle.sh; else echo "(no bench/lifecycle.sh)"; fi ;;
 	compat) bench/compat-vs-jdeps.sh ;;
+	metrics)
+		go test -run '^$' -bench 'BenchmarkStorage_AppDay' -benchtime 1x -timeout 30m ./metrics
+		go test -run 'TestRealFlink_Metrics' -v -count=1 -timeout 30m ./cmd/flinkplane | grep -E 'freshness|^(--- |ok|FAIL)' ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

@@ -19,7 +19,7 @@ var t0 = time.Date(2026, 5, 6, 7, 0, 0, 0, time.UTC)
 // env is a collector over a real SQLite store with one application and a
 // fake job whose readings the test sets.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	db     *sqlite.DB
 	c      *metrics.Collector
 	reader *mock.MetricsReader
@@ -28,7 +28,7 @@ type env struct {
 	jobs map[string]flinkplane.JobMetrics
 }
 
-func newEnv(t *testing.T, dir string) *env {
+func newEnv(t testing.TB, dir string) *env {
 	t.Helper()
 	db := sqlite.New(dir)
 	if err := db.Open(); err != nil {
