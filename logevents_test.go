@@ -11,10 +11,10 @@ import (
 func TestParseLogStreamARN(t *testing.T) {
 	for arn, want := range map[string][2]string{
 		"arn:aws:logs:us-east-1:123456789012:log-group:/aws/kinesis-analytics/MyApplication:log-stream:kinesis-analytics-log-stream": {"/aws/kinesis-analytics/MyApplication", "kinesis-analytics-log-stream"},
-		"arn:aws-cn:logs:cn-north-1:1:log-group:g:log-stream:s": {"g", "s"},
-		"arn:aws:logs:us-east-1:1:log-group:g":                  {},
-		"arn:aws:s3:::bucket":                                   {},
-		"arn:aws:logs:us-east-1:1:log-group::log-stream:s":      {},
+		"arn:aws-cn:logs:cn-north-1:1:log-group:g:log-stream:s":                                                                      {"g", "s"},
+		"arn:aws:logs:us-east-1:1:log-group:g":                                                                                       {},
+		"arn:aws:s3:::bucket":                                                                                                        {},
+		"arn:aws:logs:us-east-1:1:log-group::log-stream:s":                                                                           {},
 	} {
 		g, s, ok := flinkplane.ParseLogStreamARN(arn)
 		if ok != (want[0] != "") || g != want[0] || s != want[1] {

@@ -70,5 +70,3 @@ func BenchmarkStorage_AppDay(b *testing.B) {
 		})
 	}
 }
-
-

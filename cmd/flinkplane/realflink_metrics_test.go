@@ -215,7 +215,7 @@ func TestRealFlink_Metrics(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fc, job = r.waitRunning(app, aws.ToString(upd.OperationId))
+	_, job = r.waitRunning(app, aws.ToString(upd.OperationId))
 	waitSnapshot("a checkpoint on FLINK-2_2", func(v map[string]float64) bool {
 		_, rt := v["runningTime"]
 		return rt && v["numberOfCompletedCheckpoints"] >= 1
