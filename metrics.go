@@ -141,6 +141,7 @@ type MetricsReader interface {
 // that is an outage and counts as downtime. The recorder reads more through
 // the driver's MetricsReader when it needs to and returns quickly
 // otherwise; its errors are logged by the caller and never stop the watch.
+// It writes to the store: call it outside any Store transaction.
 type MetricsRecorder interface {
 	RecordMetrics(ctx context.Context, app *Application, at time.Time, health *JobHealth) error
 }
