@@ -71,11 +71,16 @@ type CheckpointInfo struct {
 	Size     int64         `json:"size,omitempty"`
 }
 
-// JobException is the newest entry of a job's exception history.
+// JobException is one entry of a job's exception history (JobHealth
+// carries the newest; the metrics reader all it sees).
 type JobException struct {
 	Time time.Time `json:"time,omitzero"`
+	// Name is the exception class, where Flink gives it.
+	Name string `json:"name,omitempty"`
 	// Task is the failing task ("count-per-key -> Sink: file-sink (1/1)").
 	Task string `json:"task,omitempty"`
+	// Endpoint is the failing TaskManager's address, where Flink gives it.
+	Endpoint string `json:"endpoint,omitempty"`
 	// Stacktrace is Flink's stack trace text (bounded by the driver).
 	Stacktrace string `json:"stacktrace,omitempty"`
 }

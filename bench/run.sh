@@ -8,11 +8,13 @@
 #   4. fault recovery figures on real Flink 1.20 and 2.2 (bench/faults.sh).
 #   5. what keeping a snapshot's files costs (snapfiles: keep, verify, restore
 #      of part files of 64 KiB to 128 MiB against a plain copy).
-# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults|snapfiles ...] (default: all)
+#   6. metrics: storage per application per day at each MetricsLevel, and
+#      the freshness of numRestarts on real Flink (docs/metrics.md).
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults|snapfiles|metrics ...] (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults snapfiles)
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults snapfiles metrics)
 for w in "${what[@]}"; do
 	echo "=== $w"
 	case $w in
@@ -22,6 +24,9 @@ for w in "${what[@]}"; do
 	compat) bench/compat-vs-jdeps.sh ;;
 	faults) bench/faults.sh ;;
 	snapfiles) go test -run '^$' -bench BenchmarkKeep -benchtime 10x ./snapfiles ;;
+	metrics)
+		go test -run '^$' -bench 'BenchmarkStorage_AppDay' -benchtime 1x -timeout 30m ./metrics
+		go test -run 'TestRealFlink_Metrics' -v -count=1 -timeout 30m ./cmd/flinkplane | grep -E 'freshness|^(--- |ok|FAIL)' ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

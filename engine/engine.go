@@ -50,6 +50,9 @@ type Engine struct {
 	// before anything stops, and puts back what a restore needs before a
 	// job is submitted from a snapshot.
 	Files flinkplane.SnapshotFiles
+	// Metrics, if set, is given every poll of a running job (the watch's
+	// and the probation's) to keep the application's metrics.
+	Metrics flinkplane.MetricsRecorder
 
 	// SavepointDir is the directory under which each application's
 	// savepoints are written (one sub-directory per application id).

@@ -119,7 +119,7 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 		}
 		op.Status = flinkplane.OperationFailed
 		op.EndTime = e.now()
-		op.ErrorInfo = errorInfo(step, cause)
+		op.ErrorInfo = errorInfoWithLogs(tx, app, op, step, cause)
 		if stopCluster {
 			app.Cluster, app.JobID, app.RunningVersionID, app.FailedOperation = nil, "", 0, ""
 		}
@@ -175,7 +175,7 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 				rb, err := e.newRollback(tx, app, true, op.ID)
 				if err != nil {
 					// No version to return to: the application stops.
-					op.ErrorInfo = errorInfo(step, cause)
+					op.ErrorInfo = errorInfoWithLogs(tx, app, op, step, cause)
 					app.Status = flinkplane.StatusReady
 					break
 				}

@@ -188,6 +188,7 @@ func (w *watcher) tick(ctx context.Context, app *flinkplane.Application) {
 	}
 	s := e.sample(app, job, &ch, jerr)
 	e.record(s)
+	e.recordMetrics(ctx, app, job)
 	if s.JobID != "" && (w.last == nil || w.last.JobID != s.JobID) {
 		w.checkpoint = nil
 	}
@@ -330,6 +331,19 @@ func (e *Engine) observe(app *flinkplane.Application, job *flinkplane.JobHealth,
 	e.observed[app.Name] = now
 	e.mu.Unlock()
 	e.record(e.sample(app, job, cluster, jerr))
+	e.recordMetrics(e.ctx, app, job)
+}
+
+// recordMetrics hands one poll of an application's job to the metrics
+// recorder (nil job: it could not be read, an outage). It writes through
+// the store, so it is never called inside a transaction.
+func (e *Engine) recordMetrics(ctx context.Context, app *flinkplane.Application, job *flinkplane.JobHealth) {
+	if e.Metrics == nil || app.Cluster == nil || app.JobID == "" {
+		return
+	}
+	if err := e.Metrics.RecordMetrics(ctx, app, e.now(), job); err != nil && ctx.Err() == nil {
+		e.Logger.Warn("cannot record metrics", "application", app.Name, "error", err)
+	}
 }
 
 // record queues a sample for the health writer.

@@ -65,6 +65,7 @@ var migrations = []string{
 		data TEXT NOT NULL
 	);
 	CREATE INDEX health_app ON health (app, seq);`,
+	metricsMigration, // metric and log tables: sqlite/metrics.go
 }
 
 // DB is a flinkplane.Store backed by one SQLite file.

@@ -37,3 +37,15 @@ func TestMigrationsIdempotent(t *testing.T) {
 	db.Close()
 	open(t, dir)
 }
+
+func TestMetricStoreContract(t *testing.T) {
+	storetest.RunMetrics(t,
+		func(t *testing.T) storetest.MetricStore { return open(t, t.TempDir()) },
+		func(t *testing.T, s storetest.MetricStore) storetest.MetricStore {
+			db := s.(*sqlite.DB)
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			return open(t, filepath.Dir(db.Path))
+		})
+}

@@ -23,6 +23,7 @@ import (
 	"github.com/flinkplane/flinkplane/awsapi/sigv4"
 	"github.com/flinkplane/flinkplane/codestore"
 	"github.com/flinkplane/flinkplane/engine"
+	"github.com/flinkplane/flinkplane/metrics"
 	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/sqlite"
 )
@@ -70,6 +71,8 @@ type serveConfig struct {
 	// KeepSnapshotFiles: every snapshot keeps a copy of the FileSink part
 	// files in progress it refers to (see docs/snapshots.md).
 	KeepSnapshotFiles bool
+	// Monitoring: metrics, logs, Prometheus (monitoring.go).
+	Monitoring monitoringConfig
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -109,6 +112,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	probation := stringFlag(fs, "probation-window", "auto", "how long a started job must run without a restart before its operation succeeds: auto (twice the checkpoint interval, 10s to 2m) or a duration")
 	autoRollback := stringFlag(fs, "auto-rollback", "off", "roll an update back when its job restarts RESTARTS times within WINDOW after it: off or RESTARTS/WINDOW, e.g. 3/5m")
 	keepFiles := boolFlag(fs, "keep-snapshot-files", true, "keep with every snapshot a copy of the FileSink part files in progress it refers to")
+	monitoring := monitoringFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -120,6 +124,7 @@ func parseServe(args []string) (*serveConfig, error) {
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
 		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history,
 		KeepSnapshotFiles: *keepFiles}
+	c.Monitoring = monitoring()
 	var err error
 	if c.WatchInterval, err = flinkplane.ParseWindow(*watch); err != nil {
 		return nil, fmt.Errorf("--watch-interval: %s", flinkplane.ErrorMessage(err))
@@ -214,8 +219,11 @@ type Main struct {
 	DB     *sqlite.DB
 	Engine *engine.Engine
 	Server *awsapi.Server
+	// Metrics is the watch's MetricsRecorder (monitoring.go).
+	Metrics *metrics.Collector
 
 	driver flinkplane.ClusterDriver
+	mon    monitoring
 	lock   *os.File
 	ln     net.Listener
 	http   *http.Server
@@ -227,7 +235,7 @@ func NewMain() *Main {
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
 			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720,
-			KeepSnapshotFiles: true},
+			KeepSnapshotFiles: true, Monitoring: defaultMonitoring()},
 		PollInterval: time.Second,
 	}
 }
@@ -281,10 +289,17 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("compatibility checker: %w", err)
 		}
 	}
-	e := engine.New(m.DB, driver)
+	store, err := m.openMonitoring()
+	if err != nil {
+		return err
+	}
+	e := engine.New(store, driver)
 	e.Code = code
 	e.Compat = compat
 	e.Files = newSnapshotFiles(*c, code.S3, m.Logger)
+	if m.Metrics != nil {
+		e.Metrics = m.Metrics
+	}
 	e.SavepointDir = filepath.Join(c.DataDir, "savepoints")
 	e.Logger = m.Logger
 	e.StartTimeout = c.StartTimeout
@@ -308,10 +323,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		creds, _ := parseCredentials(c.Credentials)
 		m.Server.Verifier = sigv4.New(creds, c.Region)
 	}
+	if err := m.serveMonitoring(); err != nil {
+		return err
+	}
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	m.http = &http.Server{Handler: m.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
+	m.http = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
 	go m.http.Serve(m.ln)
 	return nil
 }
@@ -345,6 +363,7 @@ func (m *Main) Close() error {
 		errs = append(errs, m.Engine.Close())
 		m.Engine = nil
 	}
+	errs = append(errs, m.closeMonitoring())
 	if c, ok := m.driver.(io.Closer); ok {
 		errs = append(errs, c.Close())
 	}

@@ -1,0 +1,243 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+var _ flinkplane.LogStore = (*DB)(nil)
+
+func ms(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMilli()
+}
+
+func fromMS(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(v).UTC()
+}
+
+// CreateLogGroup creates a log group; EINUSE if it exists.
+func (db *DB) CreateLogGroup(ctx context.Context, name string, at time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, `INSERT INTO log_groups (name, created) VALUES (?, ?)`, name, ms(at))
+		if isUnique(err) {
+			return flinkplane.Errorf(flinkplane.EINUSE, "The specified log group already exists")
+		}
+		return err
+	})
+}
+
+// CreateLogStream creates a log stream; EINUSE if it exists, ENOTFOUND
+// without its group.
+func (db *DB) CreateLogStream(ctx context.Context, group, stream string, at time.Time) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM log_groups WHERE name = ?`, group).Scan(&n); err != nil {
+			return err
+		}
+		if n == 0 {
+			return flinkplane.Errorf(flinkplane.ENOTFOUND, "The specified log group does not exist.")
+		}
+		_, err := tx.ExecContext(ctx, `INSERT INTO log_streams (grp, name, created) VALUES (?, ?, ?)`, group, stream, ms(at))
+		if isUnique(err) {
+			return flinkplane.Errorf(flinkplane.EINUSE, "The specified log stream already exists")
+		}
+		return err
+	})
+}
+
+// LogGroups lists log groups by name.
+func (db *DB) LogGroups(ctx context.Context, prefix, after string, limit int) ([]flinkplane.LogGroup, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT g.name, g.created, coalesce((SELECT sum(bytes) FROM log_streams s WHERE s.grp = g.name), 0)
+		FROM log_groups g WHERE g.name > ? AND substr(g.name, 1, ?) = ? ORDER BY g.name LIMIT ?`,
+		after, len(prefix), prefix, limitClause(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list log groups: %w", err)
+	}
+	defer rows.Close()
+	var out []flinkplane.LogGroup
+	for rows.Next() {
+		var g flinkplane.LogGroup
+		var created int64
+		if err := rows.Scan(&g.Name, &created, &g.StoredBytes); err != nil {
+			return nil, err
+		}
+		g.CreateTime = fromMS(created)
+		out = append(out, g)
+	}
+	return out, rows.Err()
+}
+
+func (db *DB) groupExists(ctx context.Context, q querier, group string) error {
+	var n int
+	if err := q.QueryRowContext(ctx, `SELECT count(*) FROM log_groups WHERE name = ?`, group).Scan(&n); err != nil {
+		return err
+	}
+	if n == 0 {
+		return flinkplane.Errorf(flinkplane.ENOTFOUND, "The specified log group does not exist.")
+	}
+	return nil
+}
+
+// LogStreams lists a group's streams by name.
+func (db *DB) LogStreams(ctx context.Context, group, prefix, after string, limit int) ([]flinkplane.LogStream, error) {
+	if err := db.groupExists(ctx, db.r, group); err != nil {
+		return nil, err
+	}
+	rows, err := db.r.QueryContext(ctx, `SELECT name, created, first_event, last_event, last_ingest, bytes FROM log_streams
+		WHERE grp = ? AND name > ? AND substr(name, 1, ?) = ? ORDER BY name LIMIT ?`,
+		group, after, len(prefix), prefix, limitClause(limit))
+	if err != nil {
+		return nil, fmt.Errorf("list log streams: %w", err)
+	}
+	defer rows.Close()
+	var out []flinkplane.LogStream
+	for rows.Next() {
+		s := flinkplane.LogStream{Group: group}
+		var created, first, last, ingest int64
+		if err := rows.Scan(&s.Name, &created, &first, &last, &ingest, &s.StoredBytes); err != nil {
+			return nil, err
+		}
+		s.CreateTime, s.FirstEvent, s.LastEvent, s.LastIngestion = fromMS(created), fromMS(first), fromMS(last), fromMS(ingest)
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// PutLogEvents appends events to a stream (creating the group and stream
+// if needed) and sets delivery cursors, in one transaction.
+func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []flinkplane.LogEvent, cursors map[string]string) error {
+	return db.write(ctx, func(tx *sql.Tx) error {
+		now := time.Now()
+		if len(events) > 0 {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO log_groups (name, created) VALUES (?, ?)`, group, ms(now)); err != nil {
+				return fmt.Errorf("put log events: %w", err)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO log_streams (grp, name, created) VALUES (?, ?, ?)`, group, stream, ms(now)); err != nil {
+				return fmt.Errorf("put log events: %w", err)
+			}
+		}
+		var first, last, ingest, bytes int64
+		for _, e := range events {
+			ts, in := ms(e.Time), ms(e.Ingestion)
+			if in == 0 {
+				in = ms(now)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO log_events (grp, stream, ts, ingest, message) VALUES (?, ?, ?, ?, ?)`,
+				group, stream, ts, in, e.Message); err != nil {
+				return fmt.Errorf("put log events: %w", err)
+			}
+			if first == 0 || ts < first {
+				first = ts
+			}
+			last, ingest = max(last, ts), max(ingest, in)
+			bytes += int64(len(e.Message))
+		}
+		if len(events) > 0 {
+			if _, err := tx.ExecContext(ctx, `UPDATE log_streams SET
+				first_event = CASE WHEN first_event = 0 OR first_event > ? THEN ? ELSE first_event END,
+				last_event = max(last_event, ?), last_ingest = max(last_ingest, ?), bytes = bytes + ?
+				WHERE grp = ? AND name = ?`, first, first, last, ingest, bytes, group, stream); err != nil {
+				return fmt.Errorf("put log events: %w", err)
+			}
+		}
+		for _, k := range sortedKeys(cursors) {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO log_cursors (key, value) VALUES (?, ?)
+				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, cursors[k]); err != nil {
+				return fmt.Errorf("put log cursor: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// LogEvents returns the events of q in (time, id) order.
+func (db *DB) LogEvents(ctx context.Context, q flinkplane.LogQuery) ([]flinkplane.LogEvent, error) {
+	if err := db.groupExists(ctx, db.r, q.Group); err != nil {
+		return nil, err
+	}
+	var where []string
+	args := []any{q.Group}
+	where = append(where, "grp = ?")
+	if len(q.Streams) > 0 {
+		where = append(where, "stream IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Streams)), ",")+")")
+		for _, s := range q.Streams {
+			args = append(args, s)
+		}
+	} else if q.Prefix != "" {
+		where = append(where, "substr(stream, 1, ?) = ?")
+		args = append(args, len(q.Prefix), q.Prefix)
+	}
+	if !q.Start.IsZero() {
+		where = append(where, "ts >= ?")
+		args = append(args, q.Start.UnixMilli())
+	}
+	if !q.End.IsZero() {
+		where = append(where, "ts < ?")
+		args = append(args, q.End.UnixMilli())
+	}
+	order := "ts, id"
+	if q.Backward {
+		order = "ts DESC, id DESC"
+		if !q.Before.IsZero() {
+			where = append(where, "(ts, id) < (?, ?)")
+			args = append(args, ms(q.Before.Time), q.Before.ID)
+		}
+	} else if !q.After.IsZero() {
+		where = append(where, "(ts, id) > (?, ?)")
+		args = append(args, ms(q.After.Time), q.After.ID)
+	}
+	query := "SELECT id, stream, ts, ingest, message FROM log_events WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ?"
+	args = append(args, limitClause(q.Limit))
+	rows, err := db.r.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("read log events: %w", err)
+	}
+	defer rows.Close()
+	var out []flinkplane.LogEvent
+	for rows.Next() {
+		var e flinkplane.LogEvent
+		var ts, in int64
+		if err := rows.Scan(&e.ID, &e.Stream, &ts, &in, &e.Message); err != nil {
+			return nil, err
+		}
+		e.Time, e.Ingestion = time.UnixMilli(ts).UTC(), time.UnixMilli(in).UTC()
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// LogCursor returns a delivery cursor, "" if unset.
+func (db *DB) LogCursor(ctx context.Context, key string) (string, error) {
+	var v string
+	err := db.r.QueryRowContext(ctx, `SELECT value FROM log_cursors WHERE key = ?`, key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", nil
+	}
+	return v, err
+}
+
+// ExpireLogEvents deletes events older than before.
+func (db *DB) ExpireLogEvents(ctx context.Context, before time.Time) (int64, error) {
+	var n int64
+	err := db.write(ctx, func(tx *sql.Tx) error {
+		r, err := tx.ExecContext(ctx, `DELETE FROM log_events WHERE ts < ?`, before.UnixMilli())
+		if err != nil {
+			return fmt.Errorf("expire log events: %w", err)
+		}
+		n, _ = r.RowsAffected()
+		return nil
+	})
+	return n, err
+}
