@@ -188,6 +188,8 @@ func (c *CheckpointInfo) Newer(b *CheckpointInfo) *CheckpointInfo {
 func ClassifyFailure(stacktrace, task, root string) string {
 	if root == "" {
 		root = deepestCause(stacktrace)
+	} else if strings.Contains(root, "\n") {
+		root = deepestCause(root) // one line: the deepest cause
 	}
 	if stacktrace == "" {
 		return root
