@@ -217,7 +217,9 @@ func (c *mixedClient) one(vers *mixedVersions) (write bool, err error) {
 		if err != nil || status != 200 {
 			return true, fmt.Errorf("CreateApplication: %d %v %.200s", status, err, out)
 		}
-		var resp struct{ ApplicationDetail struct{ CreateTimestamp json.Number } }
+		var resp struct {
+			ApplicationDetail struct{ CreateTimestamp json.Number }
+		}
 		d := json.NewDecoder(bytes.NewReader(out))
 		d.UseNumber()
 		if err := d.Decode(&resp); err != nil {
