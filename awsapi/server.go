@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -39,6 +38,10 @@ type Server struct {
 	Account string
 	// Verifier, if set, checks SigV4 signatures; nil accepts any request.
 	Verifier *sigv4.Verifier
+	// Admission bounds what a request may cost before it is trusted (see
+	// Admission); nil reads bodies up to model.MaxBodySize without a
+	// memory budget.
+	Admission *Admission
 	// Logs, if set, serves the logs of the applications' clusters on the
 	// extension endpoints (logs.go); NewServer takes it from the engine's
 	// driver when that keeps logs.
@@ -128,20 +131,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, flinkplane.Errorf(model.EUNKNOWNOPERATION, "Only POST / is served."))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, model.MaxBodySize+1))
+	body, release, err := s.Admission.Read(r, s.Verifier)
+	defer release()
 	if err != nil {
-		s.writeError(w, r, flinkplane.Errorf(model.ESERIALIZATION, "Cannot read the request body."))
+		s.writeError(w, r, err)
 		return
 	}
-	if len(body) > model.MaxBodySize {
-		s.writeError(w, r, flinkplane.Errorf(model.ETOOLARGE, "The request body exceeds %d bytes.", model.MaxBodySize))
+	if err := checkContentType(r); err != nil {
+		s.writeError(w, r, err)
 		return
-	}
-	if s.Verifier != nil {
-		if err := s.Verifier.Verify(r, body); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
 	}
 	target := r.Header.Get("X-Amz-Target")
 	name, ok := strings.CutPrefix(target, TargetPrefix)
@@ -199,6 +197,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Logger.Error("internal error", "target", r.Header.Get("X-Amz-Target"), "path", r.URL.Path, "error", err)
 	}
 	b, _ := json.Marshal(errorBody{Type: exception, Message: msg})
+	if status == http.StatusRequestEntityTooLarge {
+		// The rest of the body is not read: the connection cannot serve
+		// another request.
+		w.Header().Set("Connection", "close")
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", exception)
 	w.WriteHeader(status)

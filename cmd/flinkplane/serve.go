@@ -56,6 +56,9 @@ type serveConfig struct {
 	// next serve, so that no Flink process outlives the server.
 	SuspendOnExit   bool
 	ShutdownTimeout time.Duration
+
+	// HTTP limits (serve_http.go).
+	HTTP httpLimits
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -85,6 +88,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	logLevel := stringFlag(fs, "log-level", "info", "log level: debug, info, warn, error")
 	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
 	shutdownTimeout := intFlag(fs, "shutdown-timeout", 300, "seconds shutdown waits for the savepoints of running applications")
+	limits := httpLimitFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -94,7 +98,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
-		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second}
+		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HTTP: limits()}
 	return c, c.check()
 }
 
@@ -165,7 +169,11 @@ type Main struct {
 	driver flinkplane.ClusterDriver
 	lock   *os.File
 	ln     net.Listener
-	http   *http.Server
+	// mux routes every path the server answers: the API at "/"; other
+	// routes are added next to it in Run, and all of them are served
+	// within the same connection limits and timeouts (serve_http.go).
+	mux  *http.ServeMux
+	http *http.Server
 }
 
 // NewMain returns a Main with the default configuration.
@@ -173,7 +181,7 @@ func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
-			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute},
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, HTTP: defaultHTTPLimits()},
 		PollInterval: time.Second,
 	}
 }
@@ -246,11 +254,15 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		creds, _ := parseCredentials(c.Credentials)
 		m.Server.Verifier = sigv4.New(creds, c.Region)
 	}
+	m.Server.Admission = awsapi.NewAdmission(c.HTTP.MaxBodyMemory)
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	m.http = &http.Server{Handler: m.Server, ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
-	go m.http.Serve(m.ln)
+	m.warnExposure()
+	m.mux = http.NewServeMux()
+	m.mux.Handle("/", m.Server)
+	m.http = m.newHTTPServer(m.mux)
+	go m.http.Serve(m.limitListener(m.ln))
 	return nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -66,10 +67,16 @@ func mixedBinary(b *testing.B) string {
 }
 
 func startMixedServer(b *testing.B, extraEnv ...string) *mixedSrv {
+	return startServeBinary(b, mixedApps, extraEnv...)
+}
+
+// startServeBinary runs `flinkplane serve` (mixedBinary) on a fresh data
+// directory holding apps applications.
+func startServeBinary(b *testing.B, apps int, extraEnv ...string) *mixedSrv {
 	b.Helper()
 	bin := mixedBinary(b)
 	dir := b.TempDir()
-	if err := benchPopulate(dir, mixedApps); err != nil {
+	if err := benchPopulate(dir, apps); err != nil {
 		b.Fatal(err)
 	}
 	srvPutObject(b, dir, "bench", "app.jar")
@@ -86,9 +93,9 @@ func startMixedServer(b *testing.B, extraEnv ...string) *mixedSrv {
 	s := &mixedSrv{url: "http://" + addr, cmd: cmd, dir: dir}
 	b.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	for i := 0; ; i++ {
-		resp, err := http.Post(s.url+"/", "application/x-amz-json-1.1", nil)
+		c, err := net.Dial("tcp", addr)
 		if err == nil {
-			resp.Body.Close()
+			c.Close()
 			break
 		}
 		if i > 500 {
