@@ -53,6 +53,10 @@ type Server struct {
 	describeCache responseCache
 }
 
+// SetCacheEntries bounds the cache of encoded DescribeApplication
+// responses (least recently used out); call it before serving.
+func (s *Server) SetCacheEntries(n int) { s.describeCache.max = n }
+
 // NewServer returns a server wired to the engine (and its store and code
 // store).
 func NewServer(e *engine.Engine, region, account string) *Server {

@@ -59,6 +59,9 @@ type serveConfig struct {
 
 	// HTTP limits (serve_http.go).
 	HTTP httpLimits
+	// CacheEntries bounds each read cache (applications, versions,
+	// encoded DescribeApplication responses) by number of entries.
+	CacheEntries int
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -89,6 +92,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
 	shutdownTimeout := intFlag(fs, "shutdown-timeout", 300, "seconds shutdown waits for the savepoints of running applications")
 	limits := httpLimitFlags(fs)
+	cacheEntries := intFlag(fs, "cache-entries", sqlite.DefaultCacheEntries, "entries of each read cache: applications, versions, DescribeApplication responses (least recently used out)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -98,7 +102,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
-		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HTTP: limits()}
+		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HTTP: limits(), CacheEntries: *cacheEntries}
 	return c, c.check()
 }
 
@@ -181,7 +185,7 @@ func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
-			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, HTTP: defaultHTTPLimits()},
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries},
 		PollInterval: time.Second,
 	}
 }
@@ -210,6 +214,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.DB = sqlite.New(c.DataDir)
+	m.DB.CacheEntries = c.CacheEntries
 	if err := m.DB.Open(); err != nil {
 		return err
 	}
@@ -250,6 +255,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Engine = e
 	m.Server = awsapi.NewServer(e, c.Region, c.AccountID)
 	m.Server.Logger = m.Logger
+	m.Server.SetCacheEntries(c.CacheEntries)
 	if c.Auth == "sigv4" {
 		creds, _ := parseCredentials(c.Credentials)
 		m.Server.Verifier = sigv4.New(creds, c.Region)

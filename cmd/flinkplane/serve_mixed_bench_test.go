@@ -260,6 +260,31 @@ func runMixed(b *testing.B, s *mixedSrv, n int, d time.Duration, sampleEvery tim
 	if s.cmd != nil {
 		res.rssStart = vmRSS(s.cmd.Process.Pid)
 	}
+	// With FLINKPLANE_MIXED_RATE set, requests are sent at that total rate
+	// (open loop) and each latency counts from the request's scheduled
+	// time, so that a slow server cannot hide its delay by slowing the
+	// clients; otherwise every client sends as fast as it is answered.
+	var tickets chan time.Time
+	if rate := envInt("FLINKPLANE_MIXED_RATE", 0); rate > 0 {
+		tickets = make(chan time.Time, mixedClients)
+		stopTickets := make(chan struct{})
+		defer close(stopTickets)
+		go func() {
+			interval := time.Second / time.Duration(rate)
+			next := time.Now()
+			for {
+				next = next.Add(interval)
+				if d := time.Until(next); d > 0 {
+					time.Sleep(d)
+				}
+				select {
+				case tickets <- next:
+				case <-stopTickets:
+					return
+				}
+			}
+		}()
+	}
 	var next, done atomic.Int64
 	var failed atomic.Int64
 	var firstFailure atomic.Value
@@ -288,6 +313,9 @@ func runMixed(b *testing.B, s *mixedSrv, n int, d time.Duration, sampleEvery tim
 					break
 				}
 				t0 := time.Now()
+				if tickets != nil {
+					t0 = <-tickets
+				}
 				write, err := c.one(vers)
 				lat := time.Since(t0)
 				if err != nil {
