@@ -152,7 +152,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, flinkplane.Errorf(model.EUNKNOWNOPERATION, "Unknown operation %q.", clip(target)))
 		return
 	}
-	resp, err := s.call(r.Context(), name, fn, body)
+	ups := &uploads{}
+	resp, err := s.call(context.WithValue(r.Context(), uploadsKey{}, ups), name, fn, body)
+	for _, ref := range ups.refs {
+		s.Engine.ReleaseUpload(r.Context(), ref, err == nil)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -168,6 +172,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// uploads are the code uploads (ZipFileContent) of one request: pinned in
+// the code store until the request is answered (engine.ReleaseUpload).
+type uploads struct{ refs []string }
+
+type uploadsKey struct{}
+
+// putZip stores uploaded code and records it with the request.
+func (s *Server) putZip(ctx context.Context, data []byte) (ref, sum string, err error) {
+	ref, sum, err = s.Code.PutZip(ctx, data)
+	if err == nil {
+		if u, ok := ctx.Value(uploadsKey{}).(*uploads); ok {
+			u.refs = append(u.refs, ref)
+		}
+	}
+	return ref, sum, err
 }
 
 // call runs a handler, turning a panic into an internal error.

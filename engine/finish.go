@@ -10,6 +10,7 @@ import (
 // finish commits a successful operation.
 func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 	removeID := ""
+	var refs []string
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		cur, err := tx.Operation(op.ApplicationName, op.ID)
 		if err != nil {
@@ -24,6 +25,9 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 				return err
 			}
 			removeID = app.ID
+			if refs, err = zipRefs(tx, op.ApplicationName); err != nil {
+				return err
+			}
 			return tx.DeleteApplication(op.ApplicationName)
 		}
 		app, err := tx.Application(op.ApplicationName)
@@ -51,7 +55,7 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 		return tx.PutOperation(op)
 	})
 	if err == nil && removeID != "" {
-		e.removeApplication(ctx, removeID)
+		e.removeOwned(ctx, removeID, refs)
 	}
 	return err
 }

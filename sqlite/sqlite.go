@@ -72,6 +72,11 @@ type DB struct {
 	// Path is the database file; set by New.
 	Path string
 
+	// ReserveBytes is the size of the reserve file kept next to the
+	// database so that deletions can be written on a full disk
+	// (ReleaseReserve); 0 means DefaultReserve, < 0 none. Set before Open.
+	ReserveBytes int64
+
 	// CacheEntries bounds each read cache (applications, versions) by
 	// number of entries; 0 means DefaultCacheEntries, < 0 no cache bound.
 	// Set before Open.
@@ -105,6 +110,9 @@ type DB struct {
 	// instead of the database.
 	names []string
 }
+
+// DefaultReserve is the default size of the reserve file.
+const DefaultReserve = 8 << 20
 
 // DefaultCacheEntries is the default bound of each read cache: about 2 KiB
 // an entry, some 40 MiB for both caches when full.
@@ -216,6 +224,10 @@ func (db *DB) Open() error {
 		return fmt.Errorf("open database: %w", err)
 	}
 	db.ckpt.SetMaxOpenConns(1)
+	if db.ReserveBytes == 0 {
+		db.ReserveBytes = DefaultReserve
+	}
+	db.ensureReserve()
 	db.writer.start(db)
 	return nil
 }

@@ -2,8 +2,10 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
+	"os"
 	"sync"
 	"syscall"
 	"time"
@@ -21,10 +23,12 @@ import (
 // inside its own SAVEPOINT (a fn that fails is rolled back to its
 // savepoint and gets its error; the others are unaffected), and commits
 // once: one WAL fsync for the whole batch. Every caller returns only after
-// that commit. If the batch as a whole fails (the commit, or an error that
-// ends SQLite's transaction such as a full disk), each request that had
-// succeeded in it is run again alone, in its own transaction, so that one
-// bad request never fails its neighbours.
+// that commit. A fn is never run twice (it may change what it captured):
+// if the batch as a whole fails (the commit, or an error that ends
+// SQLite's transaction, such as a full disk or an I/O error), every
+// request of the batch that had not failed on its own gets that error.
+// After a full disk the WAL is truncated, so that a retry (DeleteApplication
+// retries once) has the room the WAL held.
 //
 // WAL checkpoints are not run by commits (wal_autocheckpoint is off): the
 // writer runs a PASSIVE checkpoint on its own connection once the WAL has
@@ -42,12 +46,13 @@ type writer struct {
 }
 
 type writeReq struct {
-	ctx  context.Context
-	fn   func(flinkplane.Tx) error
-	err  error
-	ok   bool // fn succeeded in the batch
-	tx   *tx
-	done chan struct{}
+	ctx   context.Context
+	fn    func(flinkplane.Tx) error
+	err   error
+	cause error // the error before fullDisk mapped it
+	ok    bool  // fn succeeded in the batch
+	tx    *tx
+	done  chan struct{}
 }
 
 const (
@@ -140,7 +145,9 @@ func (w *writer) loop(db *DB) {
 			}
 			continue
 		}
-		db.commitBatch(batch)
+		if db.commitBatch(batch) {
+			db.ensureReserve()
+		}
 		db.prepareWriter()
 		w.pending++
 		if w.pending >= checkpointEvery {
@@ -151,8 +158,9 @@ func (w *writer) loop(db *DB) {
 	}
 }
 
-// commitBatch runs and commits a batch, then answers every request.
-func (db *DB) commitBatch(batch []*writeReq) {
+// commitBatch runs and commits a batch, then answers every request. It
+// reports whether a committed request deleted an application.
+func (db *DB) commitBatch(batch []*writeReq) (deleted bool) {
 	var live []*writeReq
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
@@ -163,26 +171,24 @@ func (db *DB) commitBatch(batch []*writeReq) {
 		live = append(live, r)
 	}
 	if len(live) == 0 {
-		return
-	}
-	if len(live) == 1 {
-		db.runAlone(live[0])
-		close(live[0].done)
-		return
+		return false
 	}
 	if err := db.runBatch(live); err != nil {
-		// The batch failed as a whole: run again, each alone, those that
-		// had succeeded in it (the others keep their own error).
 		for _, r := range live {
-			if r.ok || r.err == nil {
-				r.ok, r.err = false, nil
-				db.runAlone(r)
+			if r.err == nil || r.ok {
+				r.ok, r.cause, r.err = false, err, fullDisk(err)
 			}
+		}
+		if IsDiskFull(err) {
+			// Free what the WAL holds for the next try.
+			db.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
 		}
 	}
 	for _, r := range live {
+		deleted = deleted || (r.ok && len(r.tx.deleted) > 0)
 		close(r.done)
 	}
+	return deleted
 }
 
 // runBatch runs the requests in one transaction, one savepoint each. It
@@ -200,12 +206,12 @@ func (db *DB) runBatch(batch []*writeReq) error {
 		}
 		r.tx = &tx{db: db, ctx: context.WithoutCancel(r.ctx), q: stx, stx: stx, dirty: map[string]bool{}}
 		if err := call(r.fn, r.tx); err != nil {
-			r.err = fullDisk(err)
+			r.cause, r.err = err, fullDisk(err)
 			if _, rerr := stx.Exec(`ROLLBACK TO req`); rerr != nil {
 				// SQLite ended the transaction (a full disk, an I/O
 				// error): give up on the batch.
 				stx.Rollback()
-				return r.err
+				return err
 			}
 		} else {
 			r.ok = true
@@ -216,6 +222,9 @@ func (db *DB) runBatch(batch []*writeReq) error {
 		}
 	}
 	if err := stx.Commit(); err != nil {
+		// SQLite may leave the transaction open after a failed COMMIT
+		// (a full disk): end it on the connection.
+		db.w.Exec(`ROLLBACK`)
 		db.invalidateAll(batch)
 		return fmt.Errorf("commit: %w", err)
 	}
@@ -225,27 +234,6 @@ func (db *DB) runBatch(batch []*writeReq) error {
 		}
 	}
 	return nil
-}
-
-// runAlone runs one request in its own transaction.
-func (db *DB) runAlone(r *writeReq) {
-	stx, err := db.w.BeginTx(context.Background(), nil)
-	if err != nil {
-		r.err = fullDisk(fmt.Errorf("begin: %w", err))
-		return
-	}
-	t := &tx{db: db, ctx: context.WithoutCancel(r.ctx), q: stx, stx: stx, dirty: map[string]bool{}}
-	if err := call(r.fn, t); err != nil {
-		stx.Rollback()
-		r.err = fullDisk(err)
-		return
-	}
-	if err := stx.Commit(); err != nil {
-		db.invalidate(t.dirty)
-		r.err = fullDisk(fmt.Errorf("commit: %w", err))
-		return
-	}
-	db.committed(t)
 }
 
 // call runs fn, turning a panic into an error (fn runs on the writer
@@ -311,6 +299,17 @@ func fullDisk(err error) error {
 	return flinkplane.Errorf(flinkplane.ELIMIT, "The server's disk is full: the change was not saved. Free space on the data directory's file system (deleting applications and snapshots frees space) and retry.")
 }
 
+// CodeRefUsed reports whether any version uses the uploaded code ref
+// (engine.CodeRefCounter).
+func (db *DB) CodeRefUsed(ctx context.Context, ref string) (bool, error) {
+	var one int
+	err := db.r.QueryRowContext(ctx, `SELECT 1 FROM versions WHERE json_extract(data, '$.config.code.zipRef') = ? LIMIT 1`, ref).Scan(&one)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // IsDiskFull reports whether err is SQLite's SQLITE_FULL or ENOSPC.
 func IsDiskFull(err error) bool {
 	var se *sqlite.Error
@@ -318,4 +317,51 @@ func IsDiskFull(err error) bool {
 		return true
 	}
 	return errors.Is(err, syscall.ENOSPC)
+}
+
+// The reserve is a file of ReserveBytes next to the database, allocated
+// at Open. When the disk is full, ReleaseReserve deletes it, so that a
+// deletion (which frees space) can still be written; the writer allocates
+// it again once a committed deletion has made room.
+
+func (db *DB) reservePath() string { return db.Path + "-reserve" }
+
+// ensureReserve allocates the reserve file if it is missing or short.
+func (db *DB) ensureReserve() {
+	if db.ReserveBytes <= 0 {
+		return
+	}
+	p := db.reservePath()
+	if fi, err := os.Stat(p); err == nil && fi.Size() >= db.ReserveBytes {
+		return
+	}
+	f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o600)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	if err := syscall.Fallocate(int(f.Fd()), 0, 0, db.ReserveBytes); err != nil {
+		// No room yet (or no fallocate): try again after the next deletion.
+		f.Truncate(0)
+		return
+	}
+	f.Sync()
+}
+
+// ReleaseReserve deletes the reserve file; it reports whether there was
+// one to free.
+func (db *DB) ReleaseReserve() bool {
+	if db.ReserveBytes <= 0 {
+		return false
+	}
+	fi, err := os.Stat(db.reservePath())
+	if err != nil || fi.Size() == 0 {
+		return false
+	}
+	if os.Remove(db.reservePath()) != nil {
+		return false
+	}
+	// The WAL can be checkpointed now that the database file can grow.
+	db.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+	return true
 }

@@ -62,6 +62,9 @@ type serveConfig struct {
 	// CacheEntries bounds each read cache (applications, versions,
 	// encoded DescribeApplication responses) by number of entries.
 	CacheEntries int
+	// DiskReserve is the space (bytes) kept in reserve for deletions on a
+	// full disk (sqlite.DB.ReserveBytes); < 0: none.
+	DiskReserve int64
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -92,6 +95,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
 	shutdownTimeout := intFlag(fs, "shutdown-timeout", 300, "seconds shutdown waits for the savepoints of running applications")
 	limits := httpLimitFlags(fs)
+	reserve := intFlag(fs, "disk-reserve", sqlite.DefaultReserve>>20, "MiB kept in reserve next to the database so that applications can be deleted on a full disk")
 	cacheEntries := intFlag(fs, "cache-entries", sqlite.DefaultCacheEntries, "entries of each read cache: applications, versions, DescribeApplication responses (least recently used out)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -102,7 +106,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
-		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HTTP: limits(), CacheEntries: *cacheEntries}
+		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20}
 	return c, c.check()
 }
 
@@ -185,7 +189,7 @@ func NewMain() *Main {
 	return &Main{
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
-			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries},
+			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve},
 		PollInterval: time.Second,
 	}
 }
@@ -215,6 +219,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.DB = sqlite.New(c.DataDir)
 	m.DB.CacheEntries = c.CacheEntries
+	m.DB.ReserveBytes = c.DiskReserve
+	if c.DiskReserve == 0 {
+		m.DB.ReserveBytes = -1
+	}
 	if err := m.DB.Open(); err != nil {
 		return err
 	}

@@ -2,9 +2,11 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -276,4 +278,48 @@ func TestLimits_ConnsPerClient(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// TestWarnExposure: --auth none on an address beyond loopback is warned
+// about at start-up (issue 9, finding 7).
+func TestWarnExposure(t *testing.T) {
+	withoutDefaults(t)
+	for _, tt := range []struct {
+		addr, auth string
+		warn       bool
+	}{
+		{"0.0.0.0:0", "none", true},
+		{"127.0.0.1:0", "none", false},
+		{"0.0.0.0:0", "sigv4", false},
+	} {
+		var buf syncBuffer
+		m := NewMain()
+		m.Config.Addr, m.Config.Auth, m.Config.Credentials = tt.addr, tt.auth, "AKID:SECRET"
+		m.Config.DataDir = t.TempDir()
+		m.Logger = slog.New(slog.NewTextHandler(&buf, nil))
+		if err := m.Run(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+		m.Close()
+		if got := strings.Contains(buf.String(), "beyond loopback without authentication"); got != tt.warn {
+			t.Errorf("%s --auth %s: warned %v, want %v; log:\n%s", tt.addr, tt.auth, got, tt.warn, buf.String())
+		}
+	}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
