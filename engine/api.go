@@ -10,7 +10,9 @@ import (
 )
 
 // CreateApplication stores a new application at version 1, READY.
-// Returns EINUSE if the name is taken.
+// Returns EINUSE if the name is taken and ELIMIT if its cluster could not
+// fit the machine (CapacityChecker; UpdateApplication checks a changed
+// parallelism the same way).
 func (e *Engine) CreateApplication(ctx context.Context, app *flinkplane.Application, cfg flinkplane.ApplicationConfig, tags []flinkplane.Tag) (*flinkplane.Application, *flinkplane.ApplicationVersion, error) {
 	now := e.now()
 	app.Status = flinkplane.StatusReady
@@ -23,6 +25,9 @@ func (e *Engine) CreateApplication(ctx context.Context, app *flinkplane.Applicat
 		app.ID = newID()
 	}
 	ver := &flinkplane.ApplicationVersion{ApplicationName: app.Name, VersionID: 1, CreateTime: now, Status: flinkplane.StatusReady, Config: cfg}
+	if err := e.checkCapacity(app, cfg); err != nil {
+		return nil, nil, err
+	}
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		if err := tx.CreateApplication(app); err != nil {
 			return err
@@ -333,6 +338,11 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 	cfg := cur.Config.Clone()
 	if in.Change != nil {
 		if err := in.Change(&cfg); err != nil {
+			return nil, nil, "", err
+		}
+	}
+	if cfg.Parallelism != cur.Config.Parallelism {
+		if err := e.checkCapacity(app, cfg); err != nil {
 			return nil, nil, "", err
 		}
 	}

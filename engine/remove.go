@@ -139,3 +139,20 @@ func (e *Engine) freeForDelete(ctx context.Context, name string) {
 	}
 	e.removeApplication(ctx, app.ID)
 }
+
+// CapacityChecker is implemented by cluster drivers that can tell, before
+// an application is created or updated, whether a cluster for it fits the
+// machine (runtime/local does): ELIMIT, with what it needs and what there
+// is, when it does not.
+type CapacityChecker interface {
+	CheckCapacity(spec flinkplane.ClusterSpec) error
+}
+
+// checkCapacity refuses a configuration whose cluster could never start.
+func (e *Engine) checkCapacity(app *flinkplane.Application, cfg flinkplane.ApplicationConfig) error {
+	c, ok := e.Driver.(CapacityChecker)
+	if !ok {
+		return nil
+	}
+	return c.CheckCapacity(clusterSpec(app, &flinkplane.ApplicationVersion{Config: cfg}))
+}

@@ -459,18 +459,24 @@ func jobFailure(h flinkplane.JobHealth) error {
 	return fmt.Errorf("the job ended in status %s", h.State)
 }
 
-// errorInfo is the ErrorString of a failed operation (1-512 characters).
+// errorInfo is the ErrorString of a failed operation (1-512 characters):
+// the step and the cause, without server paths, process ids or JVM output
+// (errorinfo.go); the full error is in the server log.
 func errorInfo(step string, err error) string {
 	msg := err.Error()
 	var fe *flinkplane.Error
 	if errors.As(err, &fe) {
 		msg = fe.Message
 	}
-	msg = strings.TrimSpace(step + ": " + msg)
-	if len(msg) > 512 {
-		msg = msg[:509] + "..."
+	clean := sanitizeCause(msg)
+	if clean != strings.TrimSpace(msg) || fe == nil {
+		clean = strings.TrimRight(clean, ". ") + ". " + logPointer
 	}
-	return msg
+	clean = strings.TrimSpace(step + ": " + clean)
+	if len(clean) > 512 {
+		clean = clean[:509] + "..."
+	}
+	return clean
 }
 
 // terminal reports whether a Flink job status is final.

@@ -16,6 +16,7 @@ import (
 	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/runtime/local"
 )
 
 // Regression tests for issue 9, finding 7: a full disk, files left by a
@@ -216,5 +217,36 @@ func TestDelete_RemovesOwnedFiles(t *testing.T) {
 	}
 	if !exists(stray) || !exists(filepath.Join(dir, "code", "flinkplane-test", "app-1.20.jar")) {
 		t.Fatal("a file no application owned was removed")
+	}
+}
+
+// TestCapacity: a Parallelism the machine cannot run is refused at
+// CreateApplication and UpdateApplication with LimitExceededException
+// saying why (issue 9, finding 7), with the real local driver (nothing is
+// started).
+func TestCapacity(t *testing.T) {
+	dataDir := t.TempDir()
+	m := startMain(t, local.New(dataDir, t.TempDir()), dataDir)
+	c := apiClient(m.URL())
+	custom := func(p, perKPU int32) *types.FlinkApplicationConfiguration {
+		return &types.FlinkApplicationConfiguration{ParallelismConfiguration: &types.ParallelismConfiguration{
+			ConfigurationType: types.ConfigurationTypeCustom, Parallelism: aws.Int32(p), ParallelismPerKPU: aws.Int32(perKPU)}}
+	}
+	_, err := c.CreateApplication(sctx, &kav2.CreateApplicationInput{
+		ApplicationName: aws.String("huge"), RuntimeEnvironment: types.RuntimeEnvironmentFlink120,
+		ServiceExecutionRole: aws.String("arn:aws:iam::123456789012:role/flink"),
+		ApplicationConfiguration: &types.ApplicationConfiguration{FlinkApplicationConfiguration: custom(2147483647, 1),
+			ApplicationCodeConfiguration: &types.ApplicationCodeConfiguration{CodeContentType: types.CodeContentTypeZipfile,
+				CodeContent: &types.CodeContent{S3ContentLocation: &types.S3ContentLocation{BucketARN: aws.String(testBucket), FileKey: aws.String("app-1.20.jar")}}}},
+	})
+	srvWantErr[*types.LimitExceededException](t, err, "Parallelism 2147483647", "TaskManagers")
+	srvCreateApp(t, c, "small", nil)
+	_, err = c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("small"), CurrentApplicationVersionId: aws.Int64(1),
+		ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{FlinkApplicationConfigurationUpdate: &types.FlinkApplicationConfigurationUpdate{
+			ParallelismConfigurationUpdate: &types.ParallelismConfigurationUpdate{ConfigurationTypeUpdate: types.ConfigurationTypeCustom,
+				ParallelismUpdate: aws.Int32(100000), ParallelismPerKPUUpdate: aws.Int32(1)}}}})
+	srvWantErr[*types.LimitExceededException](t, err, "Parallelism 100000")
+	if d := srvDescribe(t, c, "small"); aws.ToInt64(d.ApplicationVersionId) != 1 {
+		t.Fatalf("a refused update made version %d", aws.ToInt64(d.ApplicationVersionId))
 	}
 }
