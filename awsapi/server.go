@@ -38,6 +38,9 @@ type Server struct {
 	Account string
 	// Verifier, if set, checks SigV4 signatures; nil accepts any request.
 	Verifier *sigv4.Verifier
+	// Dashboard, if set, hands out the presigned URLs of
+	// CreateApplicationPresignedUrl.
+	Dashboard Dashboard
 	// Admission bounds what a request may cost before it is trusted (see
 	// Admission); nil reads bodies up to model.MaxBodySize without a
 	// memory budget.
@@ -153,7 +156,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ups := &uploads{}
-	resp, err := s.call(context.WithValue(r.Context(), uploadsKey{}, ups), name, fn, body)
+	ctx := context.WithValue(context.WithValue(r.Context(), uploadsKey{}, ups), baseURLKey{}, baseURL(r))
+	resp, err := s.call(ctx, name, fn, body)
 	for _, ref := range ups.refs {
 		s.Engine.ReleaseUpload(r.Context(), ref, err == nil)
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/flinkplane/flinkplane/awsapi"
 	"github.com/flinkplane/flinkplane/awsapi/sigv4"
 	"github.com/flinkplane/flinkplane/codestore"
+	"github.com/flinkplane/flinkplane/dashboard"
 	"github.com/flinkplane/flinkplane/engine"
 	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/sqlite"
@@ -275,6 +276,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.warnExposure()
 	m.mux = http.NewServeMux()
 	m.mux.Handle("/", m.Server)
+	m.mux.Handle(dashboard.Prefix, m.newDashboard())
 	m.http = m.newHTTPServer(m.mux)
 	go m.http.Serve(m.limitListener(m.ln))
 	return nil

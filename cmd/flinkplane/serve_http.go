@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/dashboard"
 	"github.com/flinkplane/flinkplane/internal/netlimit"
 )
 
@@ -89,6 +91,21 @@ func (m *Main) limitListener(ln net.Listener) net.Listener {
 		}
 	}
 	return nl
+}
+
+// newDashboard returns the dashboard proxy behind
+// CreateApplicationPresignedUrl, reaching clusters through the driver's
+// REST transport (mutual TLS) when it has one.
+func (m *Main) newDashboard() *dashboard.Proxy {
+	var transport func(flinkplane.ClusterHandle) (http.RoundTripper, error)
+	if t, ok := m.driver.(interface {
+		RESTTransport(flinkplane.ClusterHandle) (http.RoundTripper, error)
+	}); ok {
+		transport = t.RESTTransport
+	}
+	d := dashboard.New(m.DB, transport)
+	m.Server.Dashboard = d
+	return d
 }
 
 // warnExposure logs a warning when the API is reachable beyond loopback
