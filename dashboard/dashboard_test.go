@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -152,4 +153,25 @@ func TestProxy(t *testing.T) {
 	if code, _ := get(t, b, "GET", base+"jobs"); code != 403 {
 		t.Errorf("session after an hour and 4 minutes: %d", code)
 	}
+}
+
+// FuzzSignIn: no token but one this proxy signed opens a session, and no
+// input makes the proxy fail.
+func FuzzSignIn(f *testing.F) {
+	p := dashboard.New(nil, nil)
+	good := p.SignInURL("http://h", "app", time.Hour)
+	_, tok, _ := strings.Cut(good, "token=")
+	f.Add(tok)
+	f.Add("")
+	f.Add("c2lnbmlufGFwcHw5OTk5OTk5OTk5fDM2MDA.")
+	f.Add("x.y.z")
+	f.Fuzz(func(t *testing.T, token string) {
+		r := httptest.NewRequest("GET", "/dashboard/app/signin?token="+url.QueryEscape(token), nil)
+		w := httptest.NewRecorder()
+		p.ServeHTTP(w, r)
+		unescaped, _ := url.QueryUnescape(tok)
+		if w.Code == http.StatusSeeOther && token != unescaped {
+			t.Fatalf("token %q opened a session", token)
+		}
+	})
 }

@@ -3,6 +3,7 @@ package engine
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -47,4 +48,25 @@ func TestErrorInfo_NoServerDetails(t *testing.T) {
 			t.Errorf("ErrorInfo %q", got)
 		}
 	}
+}
+
+// FuzzSanitizeCause: whatever a driver or Flink says, ErrorInfo keeps one
+// line without an absolute path or a pid.
+func FuzzSanitizeCause(f *testing.F) {
+	f.Add("start cluster fc-1 (logs in /root/.local/share/flinkplane/clusters/a/fc-1/log): jobmanager (pid 4242) exited\n--- jobmanager.out (tail) ---\nboom")
+	f.Add("savepoint failed: file:///data/savepoints/x/savepoint-1 (No such file)")
+	f.Add("java.lang.NoClassDefFoundError: org/apache/flink/api/Foo")
+	f.Add("process 31337 exited; see /tmp/x:/y,/z;(/w)[/v]")
+	f.Fuzz(func(t *testing.T, msg string) {
+		out := sanitizeCause(msg)
+		if strings.ContainsAny(out, "\n") {
+			t.Fatalf("%q: more than one line: %q", msg, out)
+		}
+		if pathRE.MatchString(out) {
+			t.Fatalf("%q: a path is left: %q", msg, out)
+		}
+		if m := regexp.MustCompile(`\bpid:? ?\d+`).FindString(out); m != "" {
+			t.Fatalf("%q: a pid is left: %q", msg, out)
+		}
+	})
 }
