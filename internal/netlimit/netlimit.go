@@ -6,6 +6,7 @@ package netlimit
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -75,14 +76,29 @@ func (l *Listener) Accept() (net.Conn, error) {
 
 const refusal = `{"__type":"ServiceUnavailableException","message":"Too many connections from this address."}`
 
-// refuse answers 503 and closes c, spending at most a second on it.
+// lingering bounds the refused connections drained at once.
+var lingering = make(chan struct{}, 64)
+
+// refuse answers 503 and closes c, spending at most a second on it. It
+// reads (and drops) what the client sends meanwhile, so that the client's
+// request does not meet a closed socket, whose reset could destroy the
+// answer before the client reads it.
 func refuse(c net.Conn) {
+	defer c.Close()
 	c.SetWriteDeadline(time.Now().Add(time.Second))
 	fmt.Fprintf(c, "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/x-amz-json-1.1\r\nX-Amzn-Errortype: ServiceUnavailableException\r\nRetry-After: 1\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s", len(refusal), refusal)
-	if tc, ok := c.(*net.TCPConn); ok {
-		tc.CloseWrite()
+	tc, ok := c.(*net.TCPConn)
+	if !ok {
+		return
 	}
-	c.Close()
+	tc.CloseWrite()
+	select {
+	case lingering <- struct{}{}:
+		defer func() { <-lingering }()
+		c.SetReadDeadline(time.Now().Add(time.Second))
+		io.Copy(io.Discard, io.LimitReader(c, 64<<10))
+	default: // too many at once: close now
+	}
 }
 
 type conn struct {
