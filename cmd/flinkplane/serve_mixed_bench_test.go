@@ -114,6 +114,7 @@ type mixedResult struct {
 	failed            int64
 	firstFailure      string
 	rssStart, rssPeak int
+	cpuStart, cpu     time.Duration // the server's CPU time
 }
 
 func pct(lat []time.Duration, p float64) float64 {
@@ -259,6 +260,7 @@ func runMixed(b *testing.B, s *mixedSrv, n int, d time.Duration, sampleEvery tim
 	res := &mixedResult{}
 	if s.cmd != nil {
 		res.rssStart = vmRSS(s.cmd.Process.Pid)
+		res.cpuStart = cpuTime(s.cmd)
 	}
 	// With FLINKPLANE_MIXED_RATE set, requests are sent at that total rate
 	// (open loop) and each latency counts from the request's scheduled
@@ -371,6 +373,9 @@ func runMixed(b *testing.B, s *mixedSrv, n int, d time.Duration, sampleEvery tim
 	close(stop)
 	res.rssPeak = <-peak
 	res.n = int(done.Load())
+	if s.cmd != nil {
+		res.cpu = cpuTime(s.cmd) - res.cpuStart
+	}
 	res.failed = failed.Load()
 	if f, ok := firstFailure.Load().(string); ok {
 		res.firstFailure = f
@@ -389,6 +394,11 @@ func (r *mixedResult) report(b *testing.B, s *mixedSrv) {
 	b.ReportMetric(pct(r.writes, 0.99), "write-p99-ms")
 	b.ReportMetric(pct(r.reads, 0.5), "read-p50-ms")
 	b.ReportMetric(pct(r.writes, 0.5), "write-p50-ms")
+	if s.cmd != nil && r.n > 0 {
+		// The server's own CPU per request: the figure the neighbours on a
+		// shared machine change least.
+		b.ReportMetric(float64(r.cpu.Microseconds())/float64(r.n), "server-CPU-µs/op")
+	}
 	if s.cmd != nil {
 		b.ReportMetric(float64(vmRSS(s.cmd.Process.Pid))/1024, "server-RSS-MiB")
 		b.ReportMetric(float64(r.rssPeak)/1024, "server-peak-RSS-MiB")
