@@ -30,19 +30,23 @@ import (
 // After a full disk the WAL is truncated, so that a retry (DeleteApplication
 // retries once) has the room the WAL held.
 //
-// WAL checkpoints are not run by commits (wal_autocheckpoint is off): the
-// writer runs a PASSIVE checkpoint on its own connection once the WAL has
-// grown by checkpointPages since the last one, when no batch is waiting,
-// and a TRUNCATE one when the WAL has grown past truncatePages (readers
-// that never let a passive checkpoint finish would otherwise grow it
-// without end).
+// WAL checkpoints are neither run by commits (wal_autocheckpoint is off)
+// nor by the writer: a checkpointer goroutine, on its own connection, runs
+// a PASSIVE checkpoint (which does not block writers or readers) when the
+// writer has committed checkpointEvery batches since the last one or has
+// been idle for checkpointIdle, and a TRUNCATE one when the WAL has grown
+// past truncateBytes (readers that never let a passive checkpoint finish
+// would otherwise grow it without end).
 type writer struct {
 	mu      sync.Mutex
 	queue   []*writeReq
 	wake    chan struct{}
 	closed  bool
 	done    chan struct{}
-	pending int // WAL frames written since the last checkpoint (approximate: batches)
+	pending int // batches committed since the last checkpoint request
+
+	ckpt     chan struct{} // a checkpoint is wanted
+	ckptDone chan struct{} // the checkpointer has ended
 }
 
 type writeReq struct {
@@ -71,7 +75,34 @@ var errClosed = errors.New("database closed")
 func (w *writer) start(db *DB) {
 	w.wake = make(chan struct{}, 1)
 	w.done = make(chan struct{})
+	w.ckpt = make(chan struct{}, 1)
+	w.ckptDone = make(chan struct{})
 	go w.loop(db)
+	go w.checkpointer(db)
+}
+
+// checkpointer runs the checkpoints the writer asks for, until the writer
+// has ended.
+func (w *writer) checkpointer(db *DB) {
+	defer close(w.ckptDone)
+	for {
+		select {
+		case <-w.ckpt:
+			db.checkpoint()
+		case <-w.done:
+			return
+		}
+	}
+}
+
+// wantCheckpoint asks the checkpointer for a checkpoint (once, if one is
+// already asked for).
+func (w *writer) wantCheckpoint() {
+	w.pending = 0
+	select {
+	case w.ckpt <- struct{}{}:
+	default:
+	}
 }
 
 func (w *writer) stop() {
@@ -87,6 +118,7 @@ func (w *writer) stop() {
 	default:
 	}
 	<-w.done
+	<-w.ckptDone
 }
 
 // do queues fn and waits for its outcome.
@@ -139,8 +171,7 @@ func (w *writer) loop(db *DB) {
 			case <-w.wake:
 			case <-idle.C:
 				if w.pending > 0 {
-					db.checkpoint()
-					w.pending = 0
+					w.wantCheckpoint()
 				}
 			}
 			continue
@@ -149,10 +180,8 @@ func (w *writer) loop(db *DB) {
 			db.ensureReserve()
 		}
 		db.prepareWriter()
-		w.pending++
-		if w.pending >= checkpointEvery {
-			db.checkpoint()
-			w.pending = 0
+		if w.pending++; w.pending >= checkpointEvery {
+			w.wantCheckpoint()
 		}
 		idle.Reset(checkpointIdle)
 	}
