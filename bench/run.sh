@@ -4,12 +4,15 @@
 #      clients over loopback with 10,000 stored applications, server RSS;
 #   2. cluster lifecycle on real Flink 1.20 and 2.2 (bench/runtimes.sh and,
 #      when present, bench/lifecycle.sh through the API);
-#   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar.
-# Usage: bench/run.sh [api|runtimes|lifecycle|compat ...] (default: all)
+#   3. `flinkplane check jar` vs jdeps on a >= 100 MB shaded jar;
+#   4. the attacker's probes (bench/flood.sh) and the mixed load of reads and
+#      durable writes, this tree's binary (bench/mixed.sh; the 30-minute soak
+#      is bench/soak.sh, not run here).
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat|flood|mixed ...] (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat)
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat flood mixed)
 for w in "${what[@]}"; do
 	echo "=== $w"
 	case $w in
@@ -17,6 +20,8 @@ for w in "${what[@]}"; do
 	runtimes) bench/runtimes.sh ;;
 	lifecycle) if [ -x bench/lifecycle.sh ]; then bench/lifecycle.sh; else echo "(no bench/lifecycle.sh)"; fi ;;
 	compat) bench/compat-vs-jdeps.sh ;;
+	flood) bench/flood.sh ;;
+	mixed) bench/mixed.sh -r 1 ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done
