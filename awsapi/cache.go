@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/lru"
 )
 
 // rawJSON is a response body already encoded.
@@ -15,9 +16,13 @@ type rawJSON []byte
 // shows. The store stays the truth: every request reads the application
 // (through the store's own cache) and an entry is used only if it was
 // rendered from the same head.
+//
+// It keeps at most max entries (least recently used out; 0 means
+// defaultCachedResponses).
 type responseCache struct {
 	mu      sync.Mutex
-	entries map[string]cacheEntry
+	max     int
+	entries *lru.Cache[string, cacheEntry]
 }
 
 type cacheKey struct {
@@ -34,7 +39,7 @@ type cacheEntry struct {
 	body rawJSON
 }
 
-const maxCachedResponses = 100000
+const defaultCachedResponses = 10000
 
 func keyOf(a *flinkplane.Application) cacheKey {
 	return cacheKey{a.VersionID, a.Status, a.ConditionalToken, a.UpdateTime, a.MaintenanceWindow, a.RuntimeEnvironment}
@@ -43,7 +48,10 @@ func keyOf(a *flinkplane.Application) cacheKey {
 func (c *responseCache) get(a *flinkplane.Application) rawJSON {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if e, ok := c.entries[a.Name]; ok && e.key == keyOf(a) {
+	if c.entries == nil {
+		return nil
+	}
+	if e, ok := c.entries.Get(a.Name); ok && e.key == keyOf(a) {
 		return e.body
 	}
 	return nil
@@ -52,8 +60,12 @@ func (c *responseCache) get(a *flinkplane.Application) rawJSON {
 func (c *responseCache) put(a *flinkplane.Application, body []byte) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.entries == nil || len(c.entries) >= maxCachedResponses {
-		c.entries = map[string]cacheEntry{}
+	if c.entries == nil {
+		n := c.max
+		if n == 0 {
+			n = defaultCachedResponses
+		}
+		c.entries = lru.New[string, cacheEntry](n)
 	}
-	c.entries[a.Name] = cacheEntry{keyOf(a), body}
+	c.entries.Put(a.Name, cacheEntry{keyOf(a), body})
 }

@@ -60,7 +60,7 @@ func (s *Server) applyCode(ctx context.Context, cfg *flinkplane.ApplicationConfi
 		cfg.Code.S3 = &loc
 	}
 	if z := c.CodeContent.ZipFileContent; z != nil {
-		ref, sum, err := s.Code.PutZip(ctx, z)
+		ref, sum, err := s.putZip(ctx, z)
 		if err != nil {
 			return err
 		}
@@ -297,7 +297,7 @@ func (s *Server) applyUpdate(ctx context.Context, cfg *flinkplane.ApplicationCon
 				cfg.Code = flinkplane.CodeConfig{ContentType: flinkplane.CodeZipFile, S3: &loc}
 			}
 			if z := cc.ZipFileContentUpdate; z != nil {
-				ref, sum, err := s.Code.PutZip(ctx, z)
+				ref, sum, err := s.putZip(ctx, z)
 				if err != nil {
 					return err
 				}

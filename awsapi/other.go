@@ -3,7 +3,8 @@ package awsapi
 import (
 	"context"
 	"fmt"
-	"strings"
+	"net/http"
+	"time"
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/awsapi/model"
@@ -176,8 +177,12 @@ func (s *Server) updateMaintenanceConfiguration(ctx context.Context, body []byte
 			ApplicationMaintenanceWindowStartTime: start, ApplicationMaintenanceWindowEndTime: windowEnd(start)}}, nil
 }
 
-// createPresignedURL returns the Flink dashboard (the JobManager's REST
-// endpoint) of a RUNNING application; Zeppelin URLs do not apply.
+// createPresignedURL returns the presigned URL of the Flink dashboard of a
+// RUNNING application: a link to this server's dashboard proxy (package
+// dashboard), on the address the request came to, which must be used
+// within 3 minutes and opens a read-only session of
+// SessionExpirationDurationInSeconds (12 hours without it). Zeppelin URLs
+// do not apply.
 func (s *Server) createPresignedURL(ctx context.Context, body []byte) (any, error) {
 	var req model.CreateApplicationPresignedUrlRequest
 	if err := decode("CreateApplicationPresignedUrl", body, &req); err != nil {
@@ -193,7 +198,29 @@ func (s *Server) createPresignedURL(ctx context.Context, body []byte) (any, erro
 	if app.Status != flinkplane.StatusRunning || app.Cluster == nil || app.Cluster.RESTURL == "" {
 		return nil, flinkplane.Errorf(flinkplane.EINUSE, "Application %s is in %s status; the Flink dashboard is available while it is RUNNING.", app.Name, app.Status)
 	}
-	return &model.CreateApplicationPresignedUrlResponse{AuthorizedUrl: model.Ptr(strings.TrimRight(app.Cluster.RESTURL, "/") + "/")}, nil
+	if s.Dashboard == nil {
+		return nil, flinkplane.Errorf(flinkplane.EUNSUPPORTED, "This server does not serve Flink dashboards.")
+	}
+	session := time.Duration(model.Value(req.SessionExpirationDurationInSeconds)) * time.Second
+	base, _ := ctx.Value(baseURLKey{}).(string)
+	return &model.CreateApplicationPresignedUrlResponse{AuthorizedUrl: model.Ptr(s.Dashboard.SignInURL(base, app.Name, session))}, nil
+}
+
+// Dashboard hands out presigned URLs of the Flink dashboards
+// (dashboard.Proxy).
+type Dashboard interface {
+	SignInURL(base, application string, session time.Duration) string
+}
+
+type baseURLKey struct{}
+
+// baseURL is the scheme and host a request came to.
+func baseURL(r *http.Request) string {
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
 }
 
 func (s *Server) discoverInputSchema(ctx context.Context, body []byte) (any, error) {

@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -39,6 +38,13 @@ type Server struct {
 	Account string
 	// Verifier, if set, checks SigV4 signatures; nil accepts any request.
 	Verifier *sigv4.Verifier
+	// Dashboard, if set, hands out the presigned URLs of
+	// CreateApplicationPresignedUrl.
+	Dashboard Dashboard
+	// Admission bounds what a request may cost before it is trusted (see
+	// Admission); nil reads bodies up to model.MaxBodySize without a
+	// memory budget.
+	Admission *Admission
 	// Logs, if set, serves the logs of the applications' clusters on the
 	// extension endpoints (logs.go); NewServer takes it from the engine's
 	// driver when that keeps logs.
@@ -49,6 +55,10 @@ type Server struct {
 	ops           map[string]opFunc
 	describeCache responseCache
 }
+
+// SetCacheEntries bounds the cache of encoded DescribeApplication
+// responses (least recently used out); call it before serving.
+func (s *Server) SetCacheEntries(n int) { s.describeCache.max = n }
 
 // NewServer returns a server wired to the engine (and its store and code
 // store).
@@ -128,20 +138,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, flinkplane.Errorf(model.EUNKNOWNOPERATION, "Only POST / is served."))
 		return
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, model.MaxBodySize+1))
+	body, release, err := s.Admission.Read(r, s.Verifier)
+	defer release()
 	if err != nil {
-		s.writeError(w, r, flinkplane.Errorf(model.ESERIALIZATION, "Cannot read the request body."))
+		s.writeError(w, r, err)
 		return
 	}
-	if len(body) > model.MaxBodySize {
-		s.writeError(w, r, flinkplane.Errorf(model.ETOOLARGE, "The request body exceeds %d bytes.", model.MaxBodySize))
+	if err := checkContentType(r); err != nil {
+		s.writeError(w, r, err)
 		return
-	}
-	if s.Verifier != nil {
-		if err := s.Verifier.Verify(r, body); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
 	}
 	target := r.Header.Get("X-Amz-Target")
 	name, ok := strings.CutPrefix(target, TargetPrefix)
@@ -150,7 +155,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, flinkplane.Errorf(model.EUNKNOWNOPERATION, "Unknown operation %q.", clip(target)))
 		return
 	}
-	resp, err := s.call(r.Context(), name, fn, body)
+	ups := &uploads{}
+	ctx := context.WithValue(context.WithValue(r.Context(), uploadsKey{}, ups), baseURLKey{}, baseURL(r))
+	resp, err := s.call(ctx, name, fn, body)
+	for _, ref := range ups.refs {
+		s.Engine.ReleaseUpload(r.Context(), ref, err == nil)
+	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -166,6 +176,23 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Length", fmt.Sprint(len(b)))
 	w.WriteHeader(http.StatusOK)
 	w.Write(b)
+}
+
+// uploads are the code uploads (ZipFileContent) of one request: pinned in
+// the code store until the request is answered (engine.ReleaseUpload).
+type uploads struct{ refs []string }
+
+type uploadsKey struct{}
+
+// putZip stores uploaded code and records it with the request.
+func (s *Server) putZip(ctx context.Context, data []byte) (ref, sum string, err error) {
+	ref, sum, err = s.Code.PutZip(ctx, data)
+	if err == nil {
+		if u, ok := ctx.Value(uploadsKey{}).(*uploads); ok {
+			u.refs = append(u.refs, ref)
+		}
+	}
+	return ref, sum, err
 }
 
 // call runs a handler, turning a panic into an internal error.
@@ -199,6 +226,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		s.Logger.Error("internal error", "target", r.Header.Get("X-Amz-Target"), "path", r.URL.Path, "error", err)
 	}
 	b, _ := json.Marshal(errorBody{Type: exception, Message: msg})
+	if status == http.StatusRequestEntityTooLarge {
+		// The rest of the body is not read: the connection cannot serve
+		// another request.
+		w.Header().Set("Connection", "close")
+	}
 	w.Header().Set("Content-Type", "application/x-amz-json-1.1")
 	w.Header().Set("X-Amzn-ErrorType", exception)
 	w.WriteHeader(status)

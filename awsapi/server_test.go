@@ -37,6 +37,7 @@ func newServer(t testing.TB) *awsapi.Server {
 func call(s http.Handler, op, body string) (int, map[string]any) {
 	r := httptest.NewRequest("POST", "/", strings.NewReader(body))
 	r.Header.Set("X-Amz-Target", awsapi.TargetPrefix+op)
+	r.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	w := httptest.NewRecorder()
 	s.ServeHTTP(w, r)
 	var out map[string]any

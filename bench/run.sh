@@ -10,11 +10,14 @@
 #      of part files of 64 KiB to 128 MiB against a plain copy).
 #   6. metrics: storage per application per day at each MetricsLevel, and
 #      the freshness of numRestarts on real Flink (docs/metrics.md).
-# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults|snapfiles|metrics ...] (default: all)
+#   7. the attacker's probes (bench/flood.sh) and the mixed load of reads and
+#      durable writes, this tree's binary (bench/mixed.sh; the 30-minute soak
+#      is bench/soak.sh, not run here).
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults|snapfiles|metrics|flood|mixed ...] (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults snapfiles metrics)
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults snapfiles metrics flood mixed)
 for w in "${what[@]}"; do
 	echo "=== $w"
 	case $w in
@@ -27,6 +30,8 @@ for w in "${what[@]}"; do
 	metrics)
 		go test -run '^$' -bench 'BenchmarkStorage_AppDay' -benchtime 1x -timeout 30m ./metrics
 		go test -run 'TestRealFlink_Metrics' -v -count=1 -timeout 30m ./cmd/flinkplane | grep -E 'freshness|^(--- |ok|FAIL)' ;;
+	flood) bench/flood.sh ;;
+	mixed) bench/mixed.sh -r 1 ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

@@ -6,8 +6,12 @@
 // bucket is a folder), so `aws s3 cp` is replaced by copying a file there.
 // When S3 is set, objects are read from that S3-compatible endpoint with
 // the AWS SDK's S3 client and cached under Dir/.cache. Uploaded zips are
-// kept under Dir/.zip by content hash. Bucket names and keys that would
-// escape the store (`..`, absolute paths, backslashes) are rejected.
+// kept under Dir/.zip by content hash, pinned from their upload until the
+// request that uploaded them is answered (Release), and removed with the
+// last application that uses them (RemoveZip). Bucket names and keys that
+// would escape the store (`..`, absolute paths, backslashes) are rejected,
+// and so is a file reached through a symbolic link that leads out of the
+// store: every local path is resolved and must stay under Dir.
 package codestore
 
 import (
@@ -23,6 +27,8 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
+	"syscall"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -38,6 +44,9 @@ type Store struct {
 	Dir string
 	// S3, if set, is the S3-compatible endpoint objects are read from.
 	S3 *s3.Client
+
+	mu   sync.Mutex
+	pins map[string]int // uploads not yet released, by reference
 }
 
 var _ flinkplane.CodeStore = (*Store)(nil)
@@ -110,38 +119,98 @@ func (s *Store) Check(ctx context.Context, loc flinkplane.S3ContentLocation) err
 		}
 		return nil
 	}
-	fi, err := os.Stat(s.localPath(bucket, key, loc.ObjectVersion))
-	if err != nil || !fi.Mode().IsRegular() {
-		return missing(loc)
+	_, err = s.resolve(s.localPath(bucket, key, loc.ObjectVersion), loc)
+	return err
+}
+
+// resolve returns the real path of a file of the local tree (no symbolic
+// link left in it), which must be a regular file under Dir: ECODE if it is
+// missing, EINVALID if it is reached through a link out of the store.
+func (s *Store) resolve(p string, loc flinkplane.S3ContentLocation) (string, error) {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return "", missing(loc)
 	}
-	return nil
+	root, err := filepath.EvalSymlinks(s.Dir)
+	if err != nil {
+		return "", missing(loc)
+	}
+	if rel, err := filepath.Rel(root, real); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) || filepath.IsAbs(rel) {
+		return "", flinkplane.Errorf(flinkplane.EINVALID, "The application code %s in bucket %s is a symbolic link that leads out of the code store; it is not used.", loc.FileKey, loc.BucketARN)
+	}
+	fi, err := os.Stat(real)
+	if err != nil || !fi.Mode().IsRegular() {
+		return "", missing(loc)
+	}
+	return real, nil
 }
 
 // PutZip stores uploaded code by its SHA-256 and returns the reference and
 // the checksum shown as CodeMD5: the model fixes its length at 128
-// characters, so it is the hex SHA-512 of the code.
+// characters, so it is the hex SHA-512 of the code. The upload is pinned
+// until Release: RemoveZip leaves it alone meanwhile.
 func (s *Store) PutZip(ctx context.Context, data []byte) (string, string, error) {
 	sum := sha256.Sum256(data)
 	ref := hex.EncodeToString(sum[:])
 	m := sha512.Sum512(data)
-	p := filepath.Join(s.Dir, ".zip", ref+".zip")
-	if _, err := os.Stat(p); err == nil {
+	s.mu.Lock()
+	if s.pins == nil {
+		s.pins = map[string]int{}
+	}
+	s.pins[ref]++
+	s.mu.Unlock()
+	p := s.zipPath(ref)
+	if fi, err := os.Lstat(p); err == nil && fi.Mode().IsRegular() {
 		return ref, hex.EncodeToString(m[:]), nil
 	}
 	if err := writeFile(p, func(w io.Writer) error { _, err := w.Write(data); return err }); err != nil {
+		s.Release(ref)
 		return "", "", err
 	}
 	return ref, hex.EncodeToString(m[:]), nil
 }
 
+func (s *Store) zipPath(ref string) string {
+	return filepath.Join(s.Dir, ".zip", filepath.Base(ref)+".zip")
+}
+
+// Release unpins an upload (see PutZip).
+func (s *Store) Release(ref string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pins[ref]--; s.pins[ref] <= 0 {
+		delete(s.pins, ref)
+	}
+}
+
+// RemoveZip removes an uploaded zip unless it is pinned (an upload of the
+// same content is in flight) or used() reports a version still uses it.
+func (s *Store) RemoveZip(ctx context.Context, ref string, used func() (bool, error)) error {
+	if ref == "" || ref != filepath.Base(ref) || strings.HasPrefix(ref, ".") {
+		return flinkplane.Errorf(flinkplane.EINVALID, "Invalid code reference %q.", ref)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.pins[ref] > 0 {
+		return nil
+	}
+	if u, err := used(); err != nil || u {
+		return err
+	}
+	if err := os.Remove(s.zipPath(ref)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove uploaded code: %w", err)
+	}
+	return nil
+}
+
 // Fetch returns a local file holding the code.
 func (s *Store) Fetch(ctx context.Context, c flinkplane.CodeConfig) (string, error) {
 	if c.ZipRef != "" {
-		p := filepath.Join(s.Dir, ".zip", filepath.Base(c.ZipRef)+".zip")
-		if _, err := os.Stat(p); err != nil {
+		p, err := s.resolve(s.zipPath(c.ZipRef), flinkplane.S3ContentLocation{FileKey: c.ZipRef})
+		if flinkplane.ErrorCode(err) == flinkplane.ECODE {
 			return "", flinkplane.Errorf(flinkplane.ECODE, "The uploaded application code %s is missing from the code store.", c.ZipRef)
 		}
-		return p, nil
+		return p, err
 	}
 	if c.S3 == nil {
 		return "", flinkplane.Errorf(flinkplane.ECODE, "The application has no code: set ApplicationCodeConfiguration with an S3ContentLocation or ZipFileContent.")
@@ -152,11 +221,7 @@ func (s *Store) Fetch(ctx context.Context, c flinkplane.CodeConfig) (string, err
 		return "", err
 	}
 	if s.S3 == nil {
-		p := s.localPath(bucket, key, loc.ObjectVersion)
-		if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
-			return "", missing(loc)
-		}
-		return p, nil
+		return s.resolve(s.localPath(bucket, key, loc.ObjectVersion), loc)
 	}
 	// The object's ETag (or version) names the cached copy: look first.
 	head := &s3.HeadObjectInput{Bucket: aws.String(bucket), Key: aws.String(key)}
@@ -206,6 +271,9 @@ func writeFile(p string, fill func(io.Writer) error) error {
 		return fmt.Errorf("create code directory: %w", err)
 	}
 	if err := atomicfile.Write(p, 0o600, fill); err != nil {
+		if errors.Is(err, syscall.ENOSPC) {
+			return flinkplane.Errorf(flinkplane.ELIMIT, "The server's disk is full: the application code was not stored. Free space on the data directory's file system (deleting applications and snapshots frees space) and retry.")
+		}
 		return fmt.Errorf("write code: %w", err)
 	}
 	return nil

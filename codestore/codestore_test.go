@@ -122,3 +122,83 @@ func TestS3Endpoint(t *testing.T) {
 		t.Fatalf("cache not used: %s %s, %d downloads", p, p2, gets)
 	}
 }
+
+// Symbolic links that lead out of the store are refused (issue 9, finding
+// 7: StartApplication opened a file outside the data directory as the
+// job's jar); links within the store work.
+func TestLocal_Symlinks(t *testing.T) {
+	root := t.TempDir()
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.jar")
+	os.WriteFile(secret, []byte("PK secret"), 0o644)
+	s := codestore.New(root)
+	os.MkdirAll(filepath.Join(root, "bk", "apps"), 0o755)
+	os.WriteFile(filepath.Join(root, "bk", "apps", "real.jar"), []byte("PK"), 0o644)
+	os.Symlink(secret, filepath.Join(root, "bk", "apps", "out.jar"))
+	os.Symlink(filepath.Join(root, "bk", "apps", "real.jar"), filepath.Join(root, "bk", "apps", "in.jar"))
+	os.Symlink("../../../"+filepath.Base(outside)+"/secret.jar", filepath.Join(root, "bk", "apps", "rel.jar"))
+	os.Symlink(outside, filepath.Join(root, "linked-bucket"))
+	loc := func(bucket, key string) flinkplane.S3ContentLocation {
+		return flinkplane.S3ContentLocation{BucketARN: "arn:aws:s3:::" + bucket, FileKey: key}
+	}
+	for _, tt := range []struct {
+		loc  flinkplane.S3ContentLocation
+		code string
+	}{
+		{loc("bk", "apps/real.jar"), ""},
+		{loc("bk", "apps/in.jar"), ""},
+		{loc("bk", "apps/out.jar"), flinkplane.EINVALID},
+		{loc("bk", "apps/rel.jar"), flinkplane.EINVALID},
+		{loc("linked-bucket", "secret.jar"), flinkplane.EINVALID},
+	} {
+		if got := flinkplane.ErrorCode(s.Check(ctx, tt.loc)); got != tt.code {
+			t.Errorf("Check(%s) = %q, want %q", tt.loc.FileKey, got, tt.code)
+		}
+		p, err := s.Fetch(ctx, flinkplane.CodeConfig{S3: &tt.loc})
+		if got := flinkplane.ErrorCode(err); got != tt.code {
+			t.Errorf("Fetch(%s) = %q %v, want %q", tt.loc.FileKey, p, err, tt.code)
+		}
+		if err == nil && p != filepath.Join(root, "bk", "apps", "real.jar") {
+			t.Errorf("Fetch(%s) = %q, want the resolved file", tt.loc.FileKey, p)
+		}
+	}
+	// An upload replaced by a link out of the store.
+	ref, _, err := s.PutZip(ctx, []byte("PK upload"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Release(ref)
+	zp := filepath.Join(root, ".zip", ref+".zip")
+	os.Remove(zp)
+	os.Symlink(secret, zp)
+	if _, err := s.Fetch(ctx, flinkplane.CodeConfig{ZipRef: ref}); flinkplane.ErrorCode(err) != flinkplane.EINVALID {
+		t.Fatalf("Fetch of an upload linked out of the store: %v", err)
+	}
+}
+
+// Uploads are pinned until released, and removed only when unused.
+func TestZip_PinAndRemove(t *testing.T) {
+	s := codestore.New(t.TempDir())
+	ref, _, err := s.PutZip(ctx, []byte("PK pinned"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused := func() (bool, error) { return false, nil }
+	used := func() (bool, error) { return true, nil }
+	s.RemoveZip(ctx, ref, unused)
+	if _, err := s.Fetch(ctx, flinkplane.CodeConfig{ZipRef: ref}); err != nil {
+		t.Fatalf("a pinned upload was removed: %v", err)
+	}
+	s.Release(ref)
+	s.RemoveZip(ctx, ref, used)
+	if _, err := s.Fetch(ctx, flinkplane.CodeConfig{ZipRef: ref}); err != nil {
+		t.Fatalf("a used upload was removed: %v", err)
+	}
+	s.RemoveZip(ctx, ref, unused)
+	if _, err := s.Fetch(ctx, flinkplane.CodeConfig{ZipRef: ref}); flinkplane.ErrorCode(err) != flinkplane.ECODE {
+		t.Fatalf("an unused upload was kept: %v", err)
+	}
+	if err := s.RemoveZip(ctx, "../x", unused); flinkplane.ErrorCode(err) != flinkplane.EINVALID {
+		t.Fatalf("RemoveZip(../x) = %v", err)
+	}
+}

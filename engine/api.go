@@ -10,7 +10,9 @@ import (
 )
 
 // CreateApplication stores a new application at version 1, READY.
-// Returns EINUSE if the name is taken.
+// Returns EINUSE if the name is taken and ELIMIT if its cluster could not
+// fit the machine (CapacityChecker; UpdateApplication checks a changed
+// parallelism the same way).
 func (e *Engine) CreateApplication(ctx context.Context, app *flinkplane.Application, cfg flinkplane.ApplicationConfig, tags []flinkplane.Tag) (*flinkplane.Application, *flinkplane.ApplicationVersion, error) {
 	now := e.now()
 	app.Status = flinkplane.StatusReady
@@ -23,6 +25,9 @@ func (e *Engine) CreateApplication(ctx context.Context, app *flinkplane.Applicat
 		app.ID = newID()
 	}
 	ver := &flinkplane.ApplicationVersion{ApplicationName: app.Name, VersionID: 1, CreateTime: now, Status: flinkplane.StatusReady, Config: cfg}
+	if err := e.checkCapacity(app, cfg); err != nil {
+		return nil, nil, err
+	}
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		if err := tx.CreateApplication(app); err != nil {
 			return err
@@ -355,6 +360,11 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 			return nil, nil, "", err
 		}
 	}
+	if cfg.Parallelism != cur.Config.Parallelism {
+		if err := e.checkCapacity(app, cfg); err != nil {
+			return nil, nil, "", err
+		}
+	}
 	changesCode := cfg.RuntimeEnvironment != cur.Config.RuntimeEnvironment || codeDiffers(cur.Config.Code, cfg.Code)
 	if codeDiffers(cur.Config.Code, cfg.Code) && cfg.Code.S3 != nil && e.Code != nil {
 		if err := e.Code.Check(ctx, *cfg.Code.S3); err != nil {
@@ -614,12 +624,17 @@ func (e *Engine) RollbackApplication(ctx context.Context, name string, version i
 // DeleteApplication deletes an application. created must match its
 // CreateTimestamp (whole-second truncation tolerated). A READY application
 // without a cluster is deleted at once; a RUNNING one is DELETING until its
-// job is cancelled and its cluster stopped. Returns EINUSE for a
-// transitional status and EINVALID for a wrong timestamp.
+// job is cancelled and its cluster stopped. The files the application owns
+// are removed once its deletion is committed (remove.go). Returns EINUSE
+// for a transitional status, EINVALID for a wrong timestamp and ELIMIT if
+// the disk is full even after the application's own unreferenced files
+// were freed.
 func (e *Engine) DeleteApplication(ctx context.Context, name string, created time.Time) error {
 	deferred := false
 	var appID string
-	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+	var refs []string
+	del := func(tx flinkplane.Tx) error {
+		deferred, appID, refs = false, "", nil
 		app, err := tx.Application(name)
 		if err != nil {
 			return err
@@ -634,6 +649,9 @@ func (e *Engine) DeleteApplication(ctx context.Context, name string, created tim
 		}
 		if app.Cluster == nil {
 			appID = app.ID
+			if refs, err = zipRefs(tx, name); err != nil {
+				return err
+			}
 			return tx.DeleteApplication(name)
 		}
 		deferred = true
@@ -643,19 +661,27 @@ func (e *Engine) DeleteApplication(ctx context.Context, name string, created tim
 		}
 		return tx.PutOperation(&flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: flinkplane.OpDeleteApplication,
 			Status: flinkplane.OperationInProgress, StartTime: e.now(), Plan: planDelete()})
-	})
+	}
+	err := e.Store.Update(ctx, del)
+	if flinkplane.ErrorCode(err) == flinkplane.ELIMIT {
+		// A full disk (the store has freed what it could): free the
+		// application's own unreferenced files too, and try again.
+		e.freeForDelete(ctx, name)
+		err = e.Store.Update(ctx, del)
+	}
 	if err == nil && deferred {
 		e.kick(name)
 	}
 	if err == nil && appID != "" {
-		e.removeApplication(ctx, appID)
+		e.removeOwned(ctx, appID, refs)
 	}
 	return err
 }
 
 // ApplicationRemover is implemented by cluster drivers that keep files per
 // application (cluster directories, logs, checkpoints): they are removed
-// when the application is deleted. Savepoints are kept.
+// when the application is deleted (the engine removes its savepoints and
+// uploaded code: remove.go).
 type ApplicationRemover interface {
 	RemoveApplication(ctx context.Context, applicationID string) error
 }

@@ -9,6 +9,7 @@ import (
 // finish commits a successful operation.
 func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 	removeID := ""
+	var refs []string
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		cur, err := tx.Operation(op.ApplicationName, op.ID)
 		if err != nil {
@@ -23,6 +24,9 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 				return err
 			}
 			removeID = app.ID
+			if refs, err = zipRefs(tx, op.ApplicationName); err != nil {
+				return err
+			}
 			return tx.DeleteApplication(op.ApplicationName)
 		}
 		app, err := tx.Application(op.ApplicationName)
@@ -56,7 +60,7 @@ func (e *Engine) finish(ctx context.Context, op *flinkplane.Operation) error {
 		return tx.PutOperation(op)
 	})
 	if err == nil && removeID != "" {
-		e.removeApplication(ctx, removeID)
+		e.removeOwned(ctx, removeID, refs)
 	}
 	if err == nil {
 		e.watch(op.ApplicationName)

@@ -10,10 +10,13 @@ import "github.com/flinkplane/flinkplane"
 // inside its store transaction, set it to
 // errorInfoWithLogs(tx, app, op, step, cause) instead.
 func errorInfoWithLogs(tx flinkplane.Tx, app *flinkplane.Application, op *flinkplane.Operation, step string, cause error) string {
-	info := errorInfo(step, cause)
 	cfg := flinkplane.ApplicationConfig{}
 	if v, err := tx.Version(app.Name, app.VersionID); err == nil {
 		cfg = v.Config
 	}
-	return flinkplane.WithLogLocation(info, flinkplane.LogLocation(app, cfg, op))
+	loc := flinkplane.LogLocation(app, cfg, op)
+	if loc == "" {
+		return errorInfo(step, cause)
+	}
+	return flinkplane.WithLogLocation(errorInfoPointing(step, cause, ""), loc)
 }

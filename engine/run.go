@@ -166,21 +166,34 @@ func clusterSpec(app *flinkplane.Application, ver *flinkplane.ApplicationVersion
 	}
 }
 
-// errorInfo is the ErrorString of a failed operation (1-512 characters).
+// errorInfo is the ErrorString of a failed operation (1-512 characters):
+// the step and the cause, without server paths, process ids or JVM output
+// (errorinfo.go); a cause that was shortened, or is not one of
+// flinkplane's own messages, ends with a pointer to the logs.
 func errorInfo(step string, err error) string {
+	return errorInfoPointing(step, err, logPointer)
+}
+
+// errorInfoPointing is errorInfo with the given pointer to the logs ("":
+// none, the caller says where the log lines are).
+func errorInfoPointing(step string, err error, pointer string) string {
 	msg := err.Error()
 	var fe *flinkplane.Error
 	if errors.As(err, &fe) {
 		msg = fe.Message
 	}
+	clean := sanitizeCause(msg)
+	if pointer != "" && (clean != strings.TrimSpace(msg) || fe == nil) {
+		clean = strings.TrimRight(clean, ". ") + ". " + pointer
+	}
 	if step != "" {
-		msg = step + ": " + msg
+		clean = step + ": " + clean
 	}
-	msg = strings.TrimSpace(msg)
-	if len(msg) > 512 {
-		msg = msg[:509] + "..."
+	clean = strings.TrimSpace(clean)
+	if len(clean) > 512 {
+		clean = clean[:509] + "..."
 	}
-	return msg
+	return clean
 }
 
 // terminal reports whether a Flink job status is final.

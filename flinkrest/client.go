@@ -181,6 +181,21 @@ func (c *Client) UploadJar(ctx context.Context, path string) (string, error) {
 	return filepath.Base(out.Filename), nil
 }
 
+// JarFile is one uploaded JAR of GET /jars.
+type JarFile struct {
+	ID       string `json:"id"`
+	Name     string `json:"name"`
+	Uploaded int64  `json:"uploaded"`
+}
+
+// Jars lists the uploaded JARs.
+func (c *Client) Jars(ctx context.Context) ([]JarFile, error) {
+	var v struct {
+		Files []JarFile `json:"files"`
+	}
+	return v.Files, c.do(ctx, http.MethodGet, "/jars", nil, &v)
+}
+
 // DeleteJar removes an uploaded JAR.
 func (c *Client) DeleteJar(ctx context.Context, jarID string) error {
 	return c.do(ctx, http.MethodDelete, "/jars/"+url.PathEscape(jarID), nil, nil)

@@ -29,7 +29,7 @@ func testClient(t *testing.T, id flinkplane.RuntimeID, version string) {
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	c := flinkrest.New(h.RESTURL)
+	c := localtest.RESTClient(t, d, h)
 
 	cfg, err := c.Config(ctx)
 	if err != nil || !strings.HasPrefix(cfg.FlinkVersion, version) {

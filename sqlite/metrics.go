@@ -78,23 +78,12 @@ const (
 	resHour   = 3600
 )
 
-// write runs fn in a transaction of the writer connection, serialized with
-// the Store's Update transactions.
+// write runs fn in a transaction of the writer, batched and committed
+// with the Store's Update transactions (writer.go).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	db.wlock.Lock()
-	defer db.wlock.Unlock()
-	tx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return err
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("commit: %w", err)
-	}
-	return nil
+	return db.writer.do(ctx, func(t flinkplane.Tx) error {
+		return fn(t.(*tx).stx)
+	})
 }
 
 // PutMetrics merges data points into their minutes and replaces the

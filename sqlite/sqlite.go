@@ -1,9 +1,17 @@
 // Package sqlite implements flinkplane.Store on SQLite (pure Go, no cgo):
 // one database file in WAL mode under the data directory, schema migrations
 // by PRAGMA user_version, records stored as JSON documents with the columns
-// needed to find and order them. A small read cache of applications and
-// versions sits in front of the database; the database stays the truth and
-// every committed write invalidates the cache entries it touched.
+// needed to find and order them. A read cache of applications and versions,
+// bounded (least recently used out) at CacheEntries each, sits in front of
+// the database; the database stays the truth and every committed write
+// invalidates the cache entries it touched.
+//
+// Writes are durable (synchronous=FULL: a commit is on disk before Update
+// returns) and group-committed: one writer goroutine runs the Update
+// transactions waiting at the same time in one SQLite transaction, each in
+// its own savepoint (a failing one is rolled back alone), and commits them
+// with one fsync (writer.go). WAL checkpoints run in the background, not in
+// a commit.
 package sqlite
 
 import (
@@ -17,6 +25,7 @@ import (
 	"sync"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/lru"
 	_ "modernc.org/sqlite"
 )
 
@@ -73,23 +82,51 @@ type DB struct {
 	// Path is the database file; set by New.
 	Path string
 
-	w *sql.DB // the one writer connection
-	r *sql.DB // readers
+	// ReserveBytes is the size of the reserve file kept next to the
+	// database so that deletions can be written on a full disk
+	// (ReleaseReserve); 0 means DefaultReserve, < 0 none. Set before Open.
+	ReserveBytes int64
 
-	mu    sync.Mutex
-	gen   uint64
-	apps  map[string]*flinkplane.Application
-	vers  map[verKey]*flinkplane.ApplicationVersion
-	wlock sync.Mutex
+	// CacheEntries bounds each read cache (applications, versions) by
+	// number of entries; 0 means DefaultCacheEntries, < 0 no cache bound.
+	// Set before Open.
+	CacheEntries int
 
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
+	w    *sql.DB // the one writer connection
+	r    *sql.DB // readers
+	ckpt *sql.DB // the background checkpointer's connection
+
+	mu sync.Mutex
+	// gens counts committed writes per application, in buckets by name: a
+	// record read from the database before a write to its application
+	// committed is not put in the cache after it.
+	gens [genBuckets]uint64
+	apps *lru.Cache[string, *flinkplane.Application]
+	vers *lru.Cache[verKey, *flinkplane.ApplicationVersion]
+	// cachedVers counts the cached versions of each application, so that
+	// deleting an application drops its versions without a scan when it
+	// has none cached.
+	cachedVers map[string]int
+
+	writer writer
+
+	stmtMu   sync.Mutex
+	stmts    map[string]*sql.Stmt
+	wstmts   map[string]*sql.Stmt // prepared on the writer connection
+	wpending map[string]bool      // to prepare there between batches
 
 	// names is the sorted list of application names, loaded at Open and
 	// kept in step with every commit (guarded by mu): listings read it
 	// instead of the database.
 	names []string
 }
+
+// DefaultReserve is the default size of the reserve file.
+const DefaultReserve = 8 << 20
+
+// DefaultCacheEntries is the default bound of each read cache: about 2 KiB
+// an entry, some 40 MiB for both caches when full.
+const DefaultCacheEntries = 10000
 
 // stmt returns a prepared statement of the read pool.
 func (db *DB) stmt(query string) (*sql.Stmt, error) {
@@ -107,6 +144,41 @@ func (db *DB) stmt(query string) (*sql.Stmt, error) {
 	}
 	db.stmts[query] = st
 	return st, nil
+}
+
+// writerStmt returns the statement prepared on the writer connection for
+// query, or nil if it is not prepared yet: then it is prepared by the
+// writer between two batches (the one writer connection is busy during a
+// transaction, so it cannot be prepared there and then).
+func (db *DB) writerStmt(query string) *sql.Stmt {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	if st, ok := db.wstmts[query]; ok {
+		return st
+	}
+	if db.wpending == nil {
+		db.wpending = map[string]bool{}
+	}
+	db.wpending[query] = true
+	return nil
+}
+
+// prepareWriter prepares the statements writerStmt missed; the writer
+// calls it between batches.
+func (db *DB) prepareWriter() {
+	db.stmtMu.Lock()
+	defer db.stmtMu.Unlock()
+	for q := range db.wpending {
+		st, err := db.w.Prepare(q)
+		if err != nil {
+			continue
+		}
+		if db.wstmts == nil {
+			db.wstmts = map[string]*sql.Stmt{}
+		}
+		db.wstmts[q] = st
+	}
+	db.wpending = nil
 }
 
 type verKey struct {
@@ -136,8 +208,14 @@ func (db *DB) Open() error {
 	n := runtime.GOMAXPROCS(0) * 2
 	db.r.SetMaxOpenConns(n)
 	db.r.SetMaxIdleConns(n)
-	db.apps = map[string]*flinkplane.Application{}
-	db.vers = map[verKey]*flinkplane.ApplicationVersion{}
+	size := db.CacheEntries
+	if size == 0 {
+		size = DefaultCacheEntries
+	}
+	db.apps = lru.New[string, *flinkplane.Application](size)
+	db.vers = lru.New[verKey, *flinkplane.ApplicationVersion](size)
+	db.cachedVers = map[string]int{}
+	db.vers.OnEvict = func(k verKey, _ *flinkplane.ApplicationVersion) { db.uncountVersion(k.app) }
 	if err := db.migrate(); err != nil {
 		db.Close()
 		return err
@@ -146,6 +224,21 @@ func (db *DB) Open() error {
 		db.Close()
 		return err
 	}
+	// Checkpoints run in the background (writer.go), never in a commit.
+	if _, err := db.w.Exec(`PRAGMA wal_autocheckpoint = 0`); err != nil {
+		db.Close()
+		return fmt.Errorf("open database: %w", err)
+	}
+	if db.ckpt, err = sql.Open("sqlite", dsn); err != nil {
+		db.Close()
+		return fmt.Errorf("open database: %w", err)
+	}
+	db.ckpt.SetMaxOpenConns(1)
+	if db.ReserveBytes == 0 {
+		db.ReserveBytes = DefaultReserve
+	}
+	db.ensureReserve()
+	db.writer.start(db)
 	return nil
 }
 
@@ -191,14 +284,9 @@ type nameChange struct {
 	add  bool
 }
 
-// applyNames records committed creations and deletions, in order, in the
-// name index.
-func (db *DB) applyNames(changes []nameChange) {
-	if len(changes) == 0 {
-		return
-	}
-	db.mu.Lock()
-	defer db.mu.Unlock()
+// applyNamesLocked records committed creations and deletions, in order, in
+// the name index. db.mu is held.
+func (db *DB) applyNamesLocked(changes []nameChange) {
 	for _, c := range changes {
 		i := sort.SearchStrings(db.names, c.name)
 		found := i < len(db.names) && db.names[i] == c.name
@@ -241,17 +329,27 @@ func (db *DB) migrate() error {
 	return nil
 }
 
-// Close closes the database.
+// Close closes the database. Update transactions already waiting are
+// run first; later ones return an error.
 func (db *DB) Close() error {
 	var errs []error
+	db.writer.stop()
 	db.stmtMu.Lock()
 	for _, st := range db.stmts {
 		st.Close()
 	}
-	db.stmts = nil
+	for _, st := range db.wstmts {
+		st.Close()
+	}
+	db.stmts, db.wstmts = nil, nil
 	db.stmtMu.Unlock()
 	if db.r != nil {
 		errs = append(errs, db.r.Close())
+	}
+	if db.ckpt != nil {
+		// A last checkpoint leaves a small WAL behind.
+		db.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
+		errs = append(errs, db.ckpt.Close())
 	}
 	if db.w != nil {
 		errs = append(errs, db.w.Close())
@@ -265,29 +363,11 @@ func (db *DB) View(ctx context.Context, fn func(flinkplane.Tx) error) error {
 	return fn(t)
 }
 
-// Update runs fn in a write transaction.
+// Update runs fn in a write transaction, durably committed before Update
+// returns nil. Transactions are serialized; those waiting together are
+// committed together (writer.go). fn runs on the writer goroutine.
 func (db *DB) Update(ctx context.Context, fn func(flinkplane.Tx) error) error {
-	db.wlock.Lock()
-	defer db.wlock.Unlock()
-	stx, err := db.w.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("begin: %w", err)
-	}
-	t := &tx{db: db, ctx: ctx, q: stx, dirty: map[string]bool{}}
-	if err := fn(t); err != nil {
-		stx.Rollback()
-		return err
-	}
-	if err := stx.Commit(); err != nil {
-		db.invalidate(t.dirty)
-		return fmt.Errorf("commit: %w", err)
-	}
-	for _, name := range t.deleted {
-		db.dropVersions(name)
-	}
-	db.applyNames(t.names)
-	db.invalidate(t.dirty)
-	return nil
+	return db.writer.do(ctx, fn)
 }
 
 func (db *DB) invalidate(names map[string]bool) {
@@ -296,18 +376,52 @@ func (db *DB) invalidate(names map[string]bool) {
 	}
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	db.gen++
 	for n := range names {
-		delete(db.apps, n)
+		db.gens[genBucket(n)]++
+		db.apps.Delete(n)
 	}
 }
 
-func (db *DB) dropVersions(app string) {
+const genBuckets = 1024
+
+// genBucket is the gens bucket of an application name (FNV-1a).
+func genBucket(name string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(name); i++ {
+		h ^= uint32(name[i])
+		h *= 16777619
+	}
+	return int(h % genBuckets)
+}
+
+func (db *DB) uncountVersion(app string) {
+	if db.cachedVers[app]--; db.cachedVers[app] <= 0 {
+		delete(db.cachedVers, app)
+	}
+}
+
+// cacheVersion adds a version to the cache; db.mu is held.
+func (db *DB) cacheVersion(k verKey, v *flinkplane.ApplicationVersion) {
+	if _, ok := db.vers.Get(k); ok {
+		return
+	}
+	db.cachedVers[k.app]++
+	db.vers.Put(k, v)
+}
+
+// dropVersionsLocked removes an application's versions from the cache;
+// db.mu is held.
+func (db *DB) dropVersionsLocked(app string) {
+	if db.cachedVers[app] == 0 {
+		return
+	}
+	db.vers.DeleteFunc(func(k verKey) bool { return k.app == app })
+	delete(db.cachedVers, app)
+}
+
+// CacheLen returns the number of cached applications and versions.
+func (db *DB) CacheLen() (apps, versions int) {
 	db.mu.Lock()
 	defer db.mu.Unlock()
-	for k := range db.vers {
-		if k.app == app {
-			delete(db.vers, k)
-		}
-	}
+	return db.apps.Len(), db.vers.Len()
 }

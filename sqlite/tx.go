@@ -27,7 +27,31 @@ func (t *tx) query(query string, args ...any) (*sql.Rows, error) {
 		}
 		return st.QueryContext(t.ctx, args...)
 	}
+	if st := t.wstmt(query); st != nil {
+		return st.QueryContext(t.ctx, args...)
+	}
 	return t.q.QueryContext(t.ctx, query, args...)
+}
+
+// wstmt returns the writer connection's prepared statement for query,
+// bound to this transaction, or nil.
+func (t *tx) wstmt(query string) *sql.Stmt {
+	if t.stx == nil {
+		return nil
+	}
+	st := t.db.writerStmt(query)
+	if st == nil {
+		return nil
+	}
+	return t.stx.StmtContext(t.ctx, st)
+}
+
+// exec runs a statement of a write transaction, prepared once.
+func (t *tx) exec(query string, args ...any) (sql.Result, error) {
+	if st := t.wstmt(query); st != nil {
+		return st.ExecContext(t.ctx, args...)
+	}
+	return t.q.ExecContext(t.ctx, query, args...)
 }
 
 func (t *tx) queryRow(query string, args ...any) *sql.Row {
@@ -36,6 +60,9 @@ func (t *tx) queryRow(query string, args ...any) *sql.Row {
 			return st.QueryRowContext(t.ctx, args...)
 		}
 	}
+	if st := t.wstmt(query); st != nil {
+		return st.QueryRowContext(t.ctx, args...)
+	}
 	return t.q.QueryRowContext(t.ctx, query, args...)
 }
 
@@ -43,6 +70,7 @@ type tx struct {
 	db       *DB
 	ctx      context.Context
 	q        querier
+	stx      *sql.Tx // the write transaction (nil when read-only)
 	readOnly bool
 	dirty    map[string]bool
 	deleted  []string
@@ -117,8 +145,8 @@ func notFoundApp(name string) string {
 func (t *tx) Application(name string) (*flinkplane.Application, error) {
 	if t.readOnly {
 		t.db.mu.Lock()
-		a, ok := t.db.apps[name]
-		gen := t.db.gen
+		a, ok := t.db.apps.Get(name)
+		gen := t.db.gens[genBucket(name)]
 		t.db.mu.Unlock()
 		if ok {
 			c := *a
@@ -129,9 +157,9 @@ func (t *tx) Application(name string) (*flinkplane.Application, error) {
 			return nil, err
 		}
 		t.db.mu.Lock()
-		if t.db.gen == gen {
+		if t.db.gens[genBucket(name)] == gen {
 			c := *a
-			t.db.apps[name] = &c
+			t.db.apps.Put(name, &c)
 		}
 		t.db.mu.Unlock()
 		return a, nil
@@ -167,7 +195,7 @@ func (t *tx) CreateApplication(app *flinkplane.Application) error {
 		return err
 	}
 	t.dirty[app.Name] = true
-	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO applications (name, data) VALUES (?, ?)`, app.Name, data); isUnique(err) {
+	if _, err := t.exec(`INSERT INTO applications (name, data) VALUES (?, ?)`, app.Name, data); isUnique(err) {
 		return flinkplane.Errorf(flinkplane.EINUSE, "Application %s already exists.", app.Name)
 	} else if err != nil {
 		return fmt.Errorf("insert application: %w", err)
@@ -185,7 +213,7 @@ func (t *tx) PutApplication(app *flinkplane.Application) error {
 		return err
 	}
 	t.dirty[app.Name] = true
-	res, err := t.q.ExecContext(t.ctx, `UPDATE applications SET data = ? WHERE name = ?`, data, app.Name)
+	res, err := t.exec(`UPDATE applications SET data = ? WHERE name = ?`, data, app.Name)
 	if err != nil {
 		return fmt.Errorf("update application: %w", err)
 	}
@@ -200,7 +228,7 @@ func (t *tx) DeleteApplication(name string) error {
 		return err
 	}
 	t.dirty[name] = true
-	res, err := t.q.ExecContext(t.ctx, `DELETE FROM applications WHERE name = ?`, name)
+	res, err := t.exec(`DELETE FROM applications WHERE name = ?`, name)
 	if err != nil {
 		return fmt.Errorf("delete application: %w", err)
 	}
@@ -208,7 +236,7 @@ func (t *tx) DeleteApplication(name string) error {
 		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(name))
 	}
 	for _, table := range []string{"versions", "snapshots", "operations", "tags", "health"} {
-		if _, err := t.q.ExecContext(t.ctx, `DELETE FROM `+table+` WHERE app = ?`, name); err != nil {
+		if _, err := t.exec(`DELETE FROM `+table+` WHERE app = ?`, name); err != nil {
 			return fmt.Errorf("delete application %s: %w", table, err)
 		}
 	}
@@ -220,7 +248,8 @@ func (t *tx) DeleteApplication(name string) error {
 func (t *tx) Version(app string, id int64) (*flinkplane.ApplicationVersion, error) {
 	k := verKey{app, id}
 	t.db.mu.Lock()
-	v, ok := t.db.vers[k]
+	v, ok := t.db.vers.Get(k)
+	gen := t.db.gens[genBucket(app)]
 	t.db.mu.Unlock()
 	if ok {
 		return v, nil
@@ -233,7 +262,9 @@ func (t *tx) Version(app string, id int64) (*flinkplane.ApplicationVersion, erro
 	}
 	if t.readOnly {
 		t.db.mu.Lock()
-		t.db.vers[k] = v
+		if t.db.gens[genBucket(app)] == gen {
+			t.db.cacheVersion(k, v)
+		}
 		t.db.mu.Unlock()
 	}
 	return v, nil
@@ -251,7 +282,7 @@ func (t *tx) CreateVersion(v *flinkplane.ApplicationVersion) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO versions (app, id, data) VALUES (?, ?, ?)`, v.ApplicationName, v.VersionID, data); isUnique(err) {
+	if _, err := t.exec(`INSERT INTO versions (app, id, data) VALUES (?, ?, ?)`, v.ApplicationName, v.VersionID, data); isUnique(err) {
 		return flinkplane.Errorf(flinkplane.ECONFLICT, "Application version %d of %s already exists.", v.VersionID, v.ApplicationName)
 	} else if err != nil {
 		return fmt.Errorf("insert version: %w", err)
@@ -281,7 +312,7 @@ func (t *tx) CreateSnapshot(s *flinkplane.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO snapshots (app, name, data) VALUES (?, ?, ?)`, s.ApplicationName, s.Name, data); isUnique(err) {
+	if _, err := t.exec(`INSERT INTO snapshots (app, name, data) VALUES (?, ?, ?)`, s.ApplicationName, s.Name, data); isUnique(err) {
 		return flinkplane.Errorf(flinkplane.EINUSE, "Snapshot %s already exists for application %s.", s.Name, s.ApplicationName)
 	} else if err != nil {
 		return fmt.Errorf("insert snapshot: %w", err)
@@ -297,7 +328,7 @@ func (t *tx) PutSnapshot(s *flinkplane.Snapshot) error {
 	if err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(t.ctx, `UPDATE snapshots SET data = ? WHERE app = ? AND name = ?`, data, s.ApplicationName, s.Name)
+	res, err := t.exec(`UPDATE snapshots SET data = ? WHERE app = ? AND name = ?`, data, s.ApplicationName, s.Name)
 	if err != nil {
 		return fmt.Errorf("update snapshot: %w", err)
 	}
@@ -311,7 +342,7 @@ func (t *tx) DeleteSnapshot(app, name string) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	res, err := t.q.ExecContext(t.ctx, `DELETE FROM snapshots WHERE app = ? AND name = ?`, app, name)
+	res, err := t.exec(`DELETE FROM snapshots WHERE app = ? AND name = ?`, app, name)
 	if err != nil {
 		return fmt.Errorf("delete snapshot: %w", err)
 	}
@@ -354,7 +385,7 @@ func (t *tx) PutOperation(op *flinkplane.Operation) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.q.ExecContext(t.ctx, `INSERT INTO operations (app, id, kind, status, data) VALUES (?, ?, ?, ?, ?)
+	if _, err := t.exec(`INSERT INTO operations (app, id, kind, status, data) VALUES (?, ?, ?, ?, ?)
 		ON CONFLICT (app, id) DO UPDATE SET kind = excluded.kind, status = excluded.status, data = excluded.data`,
 		op.ApplicationName, op.ID, op.Kind, op.Status, data); err != nil {
 		return fmt.Errorf("put operation: %w", err)
@@ -387,11 +418,11 @@ func (t *tx) SetTags(app string, tags []flinkplane.Tag) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	if _, err := t.q.ExecContext(t.ctx, `DELETE FROM tags WHERE app = ?`, app); err != nil {
+	if _, err := t.exec(`DELETE FROM tags WHERE app = ?`, app); err != nil {
 		return fmt.Errorf("delete tags: %w", err)
 	}
 	for _, tg := range tags {
-		if _, err := t.q.ExecContext(t.ctx, `INSERT INTO tags (app, key, value) VALUES (?, ?, ?)`, app, tg.Key, tg.Value); err != nil {
+		if _, err := t.exec(`INSERT INTO tags (app, key, value) VALUES (?, ?, ?)`, app, tg.Key, tg.Value); err != nil {
 			return fmt.Errorf("insert tag: %w", err)
 		}
 	}

@@ -26,6 +26,10 @@ const (
 	EUNKNOWNOPERATION = "unknown_operation"
 	// ETOOLARGE: the body is larger than MaxBodySize (HTTP 413).
 	ETOOLARGE = "too_large"
+	// EMEDIATYPE: the Content-Type is not AWS JSON. AWS routes a request
+	// by its Content-Type first and answers one it cannot route with
+	// UnknownOperationException, HTTP 404.
+	EMEDIATYPE = "media_type"
 )
 
 // ProtocolError returns the AWS exception name (the "__type" of the error
@@ -39,6 +43,8 @@ func ProtocolError(code string) (exception string, status int, ok bool) {
 		return "UnknownOperationException", 400, true
 	case ETOOLARGE:
 		return "RequestEntityTooLargeException", 413, true
+	case EMEDIATYPE:
+		return "UnknownOperationException", 404, true
 	}
 	return "", 0, false
 }

@@ -9,7 +9,8 @@
 //
 //	MissingAuthenticationTokenException  no Authorization header
 //	IncompleteSignatureException         malformed Authorization header, no date header,
-//	                                     host not signed, unsupported algorithm
+//	                                     host, the date header, X-Amz-Target or
+//	                                     Content-Type not signed, unsupported algorithm
 //	UnrecognizedClientException          unknown access key id
 //	InvalidSignatureException            wrong signature (wrong secret, tampered body or
 //	                                     header), bad credential scope, clock skew
@@ -90,6 +91,10 @@ type Verifier struct {
 	Service     string            // signing name, "kinesisanalytics"
 	Now         func() time.Time
 	MaxSkew     time.Duration // allowed difference between X-Amz-Date and Now
+	// Required are the headers that must be signed whenever the request
+	// carries them (lower case); nil means DefaultRequired. Host and the
+	// date header (X-Amz-Date, or Date without it) must always be signed.
+	Required []string
 
 	mu   sync.Mutex
 	keys map[string][]byte // akid/date → signing key
@@ -108,60 +113,106 @@ type authorization struct {
 
 // Verify checks the signature of r, whose body is body (r.Body is not
 // read). It returns nil for a valid signature and an *Error otherwise. An
-// X-Amz-Security-Token header is allowed (and covered by the signature when
-// signed) but not required or checked.
+// X-Amz-Security-Token header is allowed (and must be signed when sent)
+// but not checked. Verify is Begin followed by Finish.
 func (v *Verifier) Verify(r *http.Request, body []byte) error {
+	p, err := v.Begin(r)
+	if err != nil {
+		return err
+	}
+	sum := sha256.Sum256(body)
+	return p.Finish(sum[:])
+}
+
+// Pending is a request whose signature passed every check that does not
+// need the body (Begin); Finish completes the verification with the
+// body's SHA-256.
+type Pending struct {
+	v       *Verifier
+	r       *http.Request
+	auth    *authorization
+	amzDate string
+	secret  string
+}
+
+// DefaultRequired are the headers that must be signed whenever a request
+// carries them, besides host and the date header: what the AWS SDKs and
+// the AWS CLI sign for an AWS JSON 1.1 call. Without X-Amz-Target among
+// them a signature would not bind the operation.
+var DefaultRequired = []string{"x-amz-target", "content-type", "x-amz-security-token"}
+
+// Begin checks everything in r's signature that does not need the body:
+// the Authorization header's form, the date (within MaxSkew), the
+// credential scope, the access key and the signed headers (host, the date
+// header, and each of Required the request carries). A request refused here
+// has had none of its body read, so an unauthenticated client cannot make
+// the server hold a large body.
+func (v *Verifier) Begin(r *http.Request) (*Pending, error) {
 	header := r.Header.Get("Authorization")
 	if header == "" {
 		if r.URL.Query().Get("X-Amz-Signature") != "" {
-			return fail(IncompleteSignature, "Query-string authentication is not supported; sign the request with an Authorization header.")
+			return nil, fail(IncompleteSignature, "Query-string authentication is not supported; sign the request with an Authorization header.")
 		}
-		return fail(MissingAuthenticationToken, "Missing Authentication Token")
+		return nil, fail(MissingAuthenticationToken, "Missing Authentication Token")
 	}
 	auth, err := parseAuthorization(header)
 	if err != nil {
-		return err
+		return nil, err
 	}
 
 	// Date: X-Amz-Date, else Date (RFC 1123), as AWS accepts.
 	var when time.Time
+	dateHeader := "x-amz-date"
 	amzDate := r.Header.Get("X-Amz-Date")
 	if amzDate != "" {
 		if when, err = time.Parse(amzDateFmt, amzDate); err != nil {
-			return fail(IncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", clip(amzDate))
+			return nil, fail(IncompleteSignature, "Date must be in ISO-8601 'basic format'. Got '%s'. See http://en.wikipedia.org/wiki/ISO_8601", clip(amzDate))
 		}
 	} else if d := r.Header.Get("Date"); d != "" {
 		if when, err = http.ParseTime(d); err != nil {
-			return fail(IncompleteSignature, "Date must be in RFC 1123 format. Got '%s'.", clip(d))
+			return nil, fail(IncompleteSignature, "Date must be in RFC 1123 format. Got '%s'.", clip(d))
 		}
 		amzDate = when.UTC().Format(amzDateFmt)
+		dateHeader = "date"
 	} else {
-		return fail(IncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", clip(header))
+		return nil, fail(IncompleteSignature, "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' header. Authorization=%s", clip(header))
 	}
 
 	if !contains(auth.signedHeaders, "host") {
-		return fail(IncompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+		return nil, fail(IncompleteSignature, "'Host' or ':authority' must be a 'SignedHeader' in the AWS Authorization.")
+	}
+	if !contains(auth.signedHeaders, dateHeader) {
+		return nil, fail(IncompleteSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", http.CanonicalHeaderKey(dateHeader))
+	}
+	required := v.Required
+	if required == nil {
+		required = DefaultRequired
+	}
+	for _, name := range required {
+		if len(r.Header.Values(name)) > 0 && !contains(auth.signedHeaders, name) {
+			return nil, fail(IncompleteSignature, "'%s' must be a 'SignedHeader' in the AWS Authorization.", http.CanonicalHeaderKey(name))
+		}
 	}
 	if auth.term != terminator {
-		return fail(InvalidSignature, "Credential should be scoped with a valid terminator: '%s', not '%s'.", terminator, clip(auth.term))
+		return nil, fail(InvalidSignature, "Credential should be scoped with a valid terminator: '%s', not '%s'.", terminator, clip(auth.term))
 	}
 	service := v.Service
 	if service == "" {
 		service = "kinesisanalytics"
 	}
 	if auth.service != service {
-		return fail(InvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)
+		return nil, fail(InvalidSignature, "Credential should be scoped to correct service: '%s'. ", service)
 	}
 	if auth.region != v.Region {
-		return fail(InvalidSignature, "Credential should be scoped to a valid region. ")
+		return nil, fail(InvalidSignature, "Credential should be scoped to a valid region. ")
 	}
 	if auth.date != amzDate[:8] {
-		return fail(InvalidSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", clip(auth.date), amzDate[:8], amzDate)
+		return nil, fail(InvalidSignature, "Date in Credential scope does not match YYYYMMDD from ISO-8601 version of date from HTTP: '%s' != '%s', from '%s'.", clip(auth.date), amzDate[:8], amzDate)
 	}
 
 	secret, ok := v.Credentials[auth.accessKey]
 	if !ok {
-		return fail(UnrecognizedClient, "The security token included in the request is invalid.")
+		return nil, fail(UnrecognizedClient, "The security token included in the request is invalid.")
 	}
 
 	now := time.Now
@@ -175,17 +226,23 @@ func (v *Verifier) Verify(r *http.Request, body []byte) error {
 	t := now().UTC()
 	switch {
 	case when.Before(t.Add(-skew)):
-		return fail(InvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)", amzDate, t.Add(-skew).Format(amzDateFmt), t.Format(amzDateFmt), skewText(skew))
+		return nil, fail(InvalidSignature, "Signature expired: %s is now earlier than %s (%s - %s.)", amzDate, t.Add(-skew).Format(amzDateFmt), t.Format(amzDateFmt), skewText(skew))
 	case when.After(t.Add(skew)):
-		return fail(InvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)", amzDate, t.Add(skew).Format(amzDateFmt), t.Format(amzDateFmt), skewText(skew))
+		return nil, fail(InvalidSignature, "Signature not yet current: %s is still later than %s (%s + %s.)", amzDate, t.Add(skew).Format(amzDateFmt), t.Format(amzDateFmt), skewText(skew))
 	}
+	return &Pending{v: v, r: r, auth: auth, amzDate: amzDate, secret: secret}, nil
+}
 
-	creq := canonicalRequest(r, auth.signedHeaders, body)
+// Finish checks the signature over the request and the SHA-256 of its
+// body (32 bytes).
+func (p *Pending) Finish(bodySHA256 []byte) error {
+	auth := p.auth
+	creq := canonicalRequest(p.r, auth.signedHeaders, bodySHA256)
 	scope := auth.date + "/" + auth.region + "/" + auth.service + "/" + terminator
 	sum := sha256.Sum256([]byte(creq))
-	stringToSign := algorithm + "\n" + amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
+	stringToSign := algorithm + "\n" + p.amzDate + "\n" + scope + "\n" + hex.EncodeToString(sum[:])
 
-	mac := hmac.New(sha256.New, v.signingKey(auth.accessKey, secret, auth.date, auth.region, auth.service))
+	mac := hmac.New(sha256.New, p.v.signingKey(auth.accessKey, p.secret, auth.date, auth.region, auth.service))
 	mac.Write([]byte(stringToSign))
 	want := mac.Sum(nil)
 	got, err := hex.DecodeString(auth.signature)
@@ -261,7 +318,7 @@ func parseAuthorization(h string) (*authorization, error) {
 }
 
 // canonicalRequest builds the SigV4 canonical request of r.
-func canonicalRequest(r *http.Request, signed []string, body []byte) string {
+func canonicalRequest(r *http.Request, signed []string, bodySHA256 []byte) string {
 	var b strings.Builder
 	b.WriteString(r.Method)
 	b.WriteByte('\n')
@@ -278,8 +335,7 @@ func canonicalRequest(r *http.Request, signed []string, body []byte) string {
 	b.WriteByte('\n')
 	b.WriteString(strings.Join(signed, ";"))
 	b.WriteByte('\n')
-	sum := sha256.Sum256(body)
-	b.WriteString(hex.EncodeToString(sum[:]))
+	b.WriteString(hex.EncodeToString(bodySHA256))
 	return b.String()
 }
 

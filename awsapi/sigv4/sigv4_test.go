@@ -54,6 +54,26 @@ func signed(t testing.TB, body string, creds aws.Credentials, at time.Time, edit
 	return r
 }
 
+// signedOnly returns a request signed over host, content-length and
+// x-amz-date only (the
+// SDK signer signs every header present), then edited by after.
+func signedOnly(t testing.TB, body string, after func(*http.Request)) *http.Request {
+	t.Helper()
+	r, err := http.NewRequest(http.MethodPost, "http://127.0.0.1:8080/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds(akid, secret), r, hex.EncodeToString(sum[:]), "kinesisanalytics", region, signTime); err != nil {
+		t.Fatal(err)
+	}
+	if h := r.Header.Get("Authorization"); strings.Contains(h, "x-amz-target") || strings.Contains(h, "content-type") {
+		t.Fatalf("signed headers: %s", h)
+	}
+	after(r)
+	return r
+}
+
 func creds(id, key string) aws.Credentials {
 	return aws.Credentials{AccessKeyID: id, SecretAccessKey: key}
 }
@@ -138,6 +158,36 @@ func TestVerify(t *testing.T) {
 			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), "SignedHeaders=", "SignedHeaders=content-type;x-amz-date,Ignored=", 1))
 			return r, []byte(body)
 		}, sigv4.IncompleteSignature, ""},
+		// A signature over host and x-amz-date only does not bind the
+		// operation: a captured DescribeApplication replayed with another
+		// target must not pass (issue 9, finding 3).
+		{"TargetNotSigned", func(t *testing.T) (*http.Request, []byte) {
+			r := signedOnly(t, body, func(r *http.Request) {
+				r.Header.Set("X-Amz-Target", "KinesisAnalytics_20180523.StartApplication")
+				r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			})
+			return r, []byte(body)
+		}, sigv4.IncompleteSignature, "'X-Amz-Target' must be a 'SignedHeader' in the AWS Authorization."},
+		{"ContentTypeNotSigned", func(t *testing.T) (*http.Request, []byte) {
+			r := signed(t, body, creds(akid, secret), signTime, func(r *http.Request) { r.Header.Del("Content-Type") })
+			r.Header.Set("Content-Type", "application/x-amz-json-1.1")
+			return r, []byte(body)
+		}, sigv4.IncompleteSignature, "'Content-Type' must be a 'SignedHeader' in the AWS Authorization."},
+		{"SecurityTokenNotSigned", func(t *testing.T) (*http.Request, []byte) {
+			r := signed(t, body, creds(akid, secret), signTime, nil)
+			r.Header.Set("X-Amz-Security-Token", "FwoGZXIvYXdzEBYaDH")
+			return r, []byte(body)
+		}, sigv4.IncompleteSignature, "'X-Amz-Security-Token' must be a 'SignedHeader' in the AWS Authorization."},
+		{"DateNotSigned", func(t *testing.T) (*http.Request, []byte) {
+			r := signed(t, body, creds(akid, secret), signTime, nil)
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-amz-date", "", 1))
+			return r, []byte(body)
+		}, sigv4.IncompleteSignature, "'X-Amz-Date' must be a 'SignedHeader' in the AWS Authorization."},
+		{"ReplayWithOtherTarget", func(t *testing.T) (*http.Request, []byte) {
+			r := signed(t, body, creds(akid, secret), signTime, nil)
+			r.Header.Set("X-Amz-Target", "KinesisAnalytics_20180523.StartApplication")
+			return r, []byte(body)
+		}, sigv4.InvalidSignature, ""},
 		{"WrongRegion", func(t *testing.T) (*http.Request, []byte) {
 			r, _ := http.NewRequest(http.MethodPost, "http://127.0.0.1:8080/", strings.NewReader(body))
 			sum := sha256.Sum256([]byte(body))
@@ -209,6 +259,41 @@ func TestVerify_OverHTTP(t *testing.T) {
 	resp.Body.Close()
 	if got != nil {
 		t.Fatalf("Verify over HTTP = %v", got)
+	}
+}
+
+// TestBegin checks that everything but the body is verified by Begin, so a
+// refused request never needs its body.
+func TestBegin(t *testing.T) {
+	v := newVerifier()
+	r := signed(t, body, creds(akid, secret), signTime, nil)
+	p, err := v.Begin(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256([]byte(body))
+	if err := p.Finish(sum[:]); err != nil {
+		t.Fatal(err)
+	}
+	other := sha256.Sum256([]byte(body + " "))
+	if err := p.Finish(other[:]); sigv4.ExceptionName(err) != sigv4.InvalidSignature {
+		t.Fatalf("Finish(other body) = %v", err)
+	}
+	for name, edit := range map[string]func(*http.Request){
+		"unsigned": func(r *http.Request) { r.Header.Del("Authorization") },
+		"unknown key": func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), akid, "AKIDOTHER", 1))
+		},
+		"old": func(r *http.Request) { r.Header.Set("X-Amz-Date", "20261125T120000Z") },
+		"target unsigned": func(r *http.Request) {
+			r.Header.Set("Authorization", strings.Replace(r.Header.Get("Authorization"), ";x-amz-target", "", 1))
+		},
+	} {
+		r := signed(t, body, creds(akid, secret), signTime, nil)
+		edit(r)
+		if _, err := v.Begin(r); err == nil {
+			t.Errorf("%s: Begin accepted the request", name)
+		}
 	}
 }
 

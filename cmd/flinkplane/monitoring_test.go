@@ -38,6 +38,10 @@ type monitoredDriver struct {
 func (d *monitoredDriver) ReadMetrics(ctx context.Context, h flinkplane.ClusterHandle, jobID, level string) (flinkplane.JobMetrics, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.reading == nil {
+		// Read by the watch or a probation before the test set a reading.
+		return flinkplane.JobMetrics{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "No metrics yet for job %s.", jobID)
+	}
 	return d.reading(jobID), nil
 }
 
@@ -178,6 +182,7 @@ func TestMonitoring_AWSCLI(t *testing.T) {
 	m.Config.Addr, m.Config.DataDir, m.Config.Region, m.Config.AccountID = "127.0.0.1:0", dataDir, "eu-west-1", "123456789012"
 	m.Config.Monitoring.LogsInterval = 50 * time.Millisecond
 	m.Config.Monitoring.MetricsInterval = time.Second
+	m.Config.ProbationWindow = -1 // the fake job needs no probation
 	m.Driver = driver
 	m.PollInterval = 5 * time.Millisecond
 	m.Logger = discardLogger()

@@ -10,6 +10,8 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/http"
+	"net/http/cookiejar"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -244,16 +246,13 @@ func (r *realEnv) waitRunning(name, opID string) (*flinkrest.Client, flinkrest.J
 	return fc, job
 }
 
-// job returns the Flink REST client of the application's cluster (from
-// CreateApplicationPresignedUrl FLINK_DASHBOARD_URL) and its one job that is
-// not terminal.
+// job returns a read-only Flink REST client of the application's cluster,
+// through the dashboard proxy of CreateApplicationPresignedUrl
+// FLINK_DASHBOARD_URL (signed in as a browser would: the presigned URL sets
+// a session cookie), and its one job that is not terminal.
 func (r *realEnv) job(name string) (*flinkrest.Client, flinkrest.Job) {
 	r.t.Helper()
-	u, err := r.c.CreateApplicationPresignedUrl(sctx, &kav2.CreateApplicationPresignedUrlInput{ApplicationName: aws.String(name), UrlType: types.UrlTypeFlinkDashboardUrl})
-	if err != nil {
-		r.t.Fatal(err)
-	}
-	fc := flinkrest.New(strings.TrimRight(aws.ToString(u.AuthorizedUrl), "/"))
+	fc := dashboardClient(r.t, r.c, name)
 	jobs, err := fc.Jobs(sctx)
 	if err != nil {
 		r.t.Fatal(err)
@@ -272,6 +271,66 @@ func (r *realEnv) job(name string) (*flinkrest.Client, flinkrest.Job) {
 		r.t.Fatal(err)
 	}
 	return fc, job
+}
+
+// dashboardClient signs in with the application's presigned dashboard URL
+// and returns a Flink REST client of the dashboard proxy.
+func dashboardClient(t testing.TB, c *kav2.Client, name string) *flinkrest.Client {
+	t.Helper()
+	u, err := c.CreateApplicationPresignedUrl(sctx, &kav2.CreateApplicationPresignedUrlInput{ApplicationName: aws.String(name), UrlType: types.UrlTypeFlinkDashboardUrl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jar, _ := cookiejar.New(nil)
+	hc := &http.Client{Jar: jar, Timeout: 60 * time.Second}
+	resp, err := hc.Get(aws.ToString(u.AuthorizedUrl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("dashboard sign-in: %d", resp.StatusCode)
+	}
+	base, _, _ := strings.Cut(aws.ToString(u.AuthorizedUrl), "/signin?")
+	fc := flinkrest.New(base)
+	fc.HTTP = hc
+	return fc
+}
+
+// checkDashboardReadOnly opens the application's dashboard through its
+// presigned URL on real Flink: the Web UI and the REST reads come through
+// the proxy (which holds the cluster's client certificate), the UI's
+// submit and cancel are off, and neither a jar upload nor a cancel passes.
+func checkDashboardReadOnly(t *testing.T, c *kav2.Client, name, jobID string) {
+	t.Helper()
+	fc := dashboardClient(t, c, name)
+	resp, err := fc.HTTP.Get(fc.BaseURL + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(b), "Apache Flink Web Dashboard") {
+		t.Fatalf("dashboard index: %d %.200s", resp.StatusCode, b)
+	}
+	cfg, err := fc.Config(sctx)
+	if err != nil || cfg.Features["web-submit"] || cfg.Features["web-cancel"] {
+		t.Fatalf("dashboard /config %+v %v", cfg, err)
+	}
+	for _, req := range []struct{ method, path string }{{"POST", "/jars/upload"}, {"PATCH", "/jobs/" + jobID + "?mode=cancel"}, {"POST", "/jobs/" + jobID + "/stop"}} {
+		rq, _ := http.NewRequest(req.method, fc.BaseURL+req.path, strings.NewReader("{}"))
+		resp, err := fc.HTTP.Do(rq)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("%s %s through the dashboard: %d, want 405", req.method, req.path, resp.StatusCode)
+		}
+	}
+	if j, err := fc.Job(sctx, jobID); err != nil || j.State != "RUNNING" {
+		t.Fatalf("job through the dashboard: %+v %v", j, err)
+	}
 }
 
 func (r *realEnv) start(name string, restore types.ApplicationRestoreType, snapshot string) (*flinkrest.Client, flinkrest.Job) {
@@ -428,6 +487,7 @@ func TestRealFlink_FLINK_1_20(t *testing.T) {
 	if p := restoredFrom(t, fc, job.ID); p != "" {
 		t.Fatalf("SKIP_RESTORE_FROM_SNAPSHOT restored from %s", p)
 	}
+	checkDashboardReadOnly(t, r.c, app, job.ID)
 	waitRecords(t, out, 50)
 	s1 := r.snapshot(app, "s1", types.RuntimeEnvironmentFlink120)
 	waitRecords(t, out, checkOutput(t, out, 0)+50)
@@ -573,7 +633,8 @@ func TestRealFlink_FLINK_2_2(t *testing.T) {
 	out := filepath.Join(r.dataDir, "output", "counter22")
 	r.create(app, types.RuntimeEnvironmentFlink22, fixtures.Counter22, out)
 
-	r.start(app, types.ApplicationRestoreTypeSkipRestoreFromSnapshot, "")
+	_, job0 := r.start(app, types.ApplicationRestoreTypeSkipRestoreFromSnapshot, "")
+	checkDashboardReadOnly(t, r.c, app, job0.ID)
 	waitRecords(t, out, 50)
 	r.snapshot(app, "s22", types.RuntimeEnvironmentFlink22)
 	waitRecords(t, out, checkOutput(t, out, 0)+50)

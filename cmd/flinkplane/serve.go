@@ -22,6 +22,7 @@ import (
 	"github.com/flinkplane/flinkplane/awsapi"
 	"github.com/flinkplane/flinkplane/awsapi/sigv4"
 	"github.com/flinkplane/flinkplane/codestore"
+	"github.com/flinkplane/flinkplane/dashboard"
 	"github.com/flinkplane/flinkplane/engine"
 	"github.com/flinkplane/flinkplane/metrics"
 	"github.com/flinkplane/flinkplane/runtime"
@@ -73,6 +74,14 @@ type serveConfig struct {
 	KeepSnapshotFiles bool
 	// Monitoring: metrics, logs, Prometheus (monitoring.go).
 	Monitoring monitoringConfig
+	// HTTP limits (serve_http.go).
+	HTTP httpLimits
+	// CacheEntries bounds each read cache (applications, versions,
+	// encoded DescribeApplication responses) by number of entries.
+	CacheEntries int
+	// DiskReserve is the space (bytes) kept in reserve for deletions on a
+	// full disk (sqlite.DB.ReserveBytes); < 0: none.
+	DiskReserve int64
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -113,6 +122,9 @@ func parseServe(args []string) (*serveConfig, error) {
 	autoRollback := stringFlag(fs, "auto-rollback", "off", "roll an update back when its job restarts RESTARTS times within WINDOW after it: off or RESTARTS/WINDOW, e.g. 3/5m")
 	keepFiles := boolFlag(fs, "keep-snapshot-files", true, "keep with every snapshot a copy of the FileSink part files in progress it refers to")
 	monitoring := monitoringFlags(fs)
+	limits := httpLimitFlags(fs)
+	reserve := intFlag(fs, "disk-reserve", sqlite.DefaultReserve>>20, "MiB kept in reserve next to the database so that applications can be deleted on a full disk")
+	cacheEntries := intFlag(fs, "cache-entries", sqlite.DefaultCacheEntries, "entries of each read cache: applications, versions, DescribeApplication responses (least recently used out)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -123,7 +135,7 @@ func parseServe(args []string) (*serveConfig, error) {
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
 		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history,
-		KeepSnapshotFiles: *keepFiles}
+		KeepSnapshotFiles: *keepFiles, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20}
 	c.Monitoring = monitoring()
 	var err error
 	if c.WatchInterval, err = flinkplane.ParseWindow(*watch); err != nil {
@@ -226,7 +238,11 @@ type Main struct {
 	mon    monitoring
 	lock   *os.File
 	ln     net.Listener
-	http   *http.Server
+	// mux routes every path the server answers: the API at "/"; other
+	// routes are added next to it in Run, and all of them are served
+	// within the same connection limits and timeouts (serve_http.go).
+	mux  *http.ServeMux
+	http *http.Server
 }
 
 // NewMain returns a Main with the default configuration.
@@ -235,7 +251,8 @@ func NewMain() *Main {
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
 			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720,
-			KeepSnapshotFiles: true, Monitoring: defaultMonitoring()},
+			KeepSnapshotFiles: true, Monitoring: defaultMonitoring(),
+			HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve},
 		PollInterval: time.Second,
 	}
 }
@@ -264,6 +281,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return err
 	}
 	m.DB = sqlite.New(c.DataDir)
+	m.DB.CacheEntries = c.CacheEntries
+	m.DB.ReserveBytes = c.DiskReserve
+	if c.DiskReserve == 0 {
+		m.DB.ReserveBytes = -1
+	}
 	if err := m.DB.Open(); err != nil {
 		return err
 	}
@@ -319,6 +341,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.Engine = e
 	m.Server = awsapi.NewServer(e, c.Region, c.AccountID)
 	m.Server.Logger = m.Logger
+	m.Server.SetCacheEntries(c.CacheEntries)
 	if c.Auth == "sigv4" {
 		creds, _ := parseCredentials(c.Credentials)
 		m.Server.Verifier = sigv4.New(creds, c.Region)
@@ -326,11 +349,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := m.serveMonitoring(); err != nil {
 		return err
 	}
+	m.Server.Admission = awsapi.NewAdmission(c.HTTP.MaxBodyMemory)
 	if m.ln, err = net.Listen("tcp", c.Addr); err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	m.http = &http.Server{Handler: m.handler(), ReadHeaderTimeout: 30 * time.Second, ErrorLog: nil}
-	go m.http.Serve(m.ln)
+	m.warnExposure()
+	m.mux = http.NewServeMux()
+	m.mux.Handle("/", m.handler())
+	m.mux.Handle(dashboard.Prefix, m.newDashboard())
+	m.http = m.newHTTPServer(m.mux)
+	go m.http.Serve(m.limitListener(m.ln))
 	return nil
 }
 

@@ -205,6 +205,7 @@ func benchWarm(b *testing.B, client *http.Client, url string) {
 				for i := w; i < benchApps; i += 8 {
 					req, _ := http.NewRequest("POST", url+"/", strings.NewReader(fmt.Sprintf(`{"ApplicationName":"app-%05d"}`, i)))
 					req.Header.Set("X-Amz-Target", "KinesisAnalytics_20180523.DescribeApplication")
+					req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 					if resp, err := client.Do(req); err == nil {
 						resp.Body.Close()
 					}

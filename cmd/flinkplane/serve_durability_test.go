@@ -105,7 +105,7 @@ type srvChild struct {
 	lines chan string
 }
 
-func srvFreeAddr(t *testing.T) string {
+func srvFreeAddr(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -115,7 +115,7 @@ func srvFreeAddr(t *testing.T) string {
 }
 
 // srvStartChild runs bin (with args) and waits until it serves.
-func srvStartChild(t *testing.T, env []string, bin string, args ...string) *srvChild {
+func srvStartChild(t testing.TB, env []string, bin string, args ...string) *srvChild {
 	t.Helper()
 	cmd := exec.Command(bin, args...)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL} // never outlive the test

@@ -6,7 +6,6 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
-	"github.com/flinkplane/flinkplane/flinkrest"
 	"github.com/flinkplane/flinkplane/runtime/local/localtest"
 )
 
@@ -59,7 +58,7 @@ func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 			b.Fatal(err)
 		}
 		waitSavepoint(b, ctx, d.PollSavepoint, h, jobID, tr)
-		c := flinkrest.New(h.RESTURL)
+		c := localtest.RESTClient(b, d, h)
 		for {
 			if s, _ := c.JobStatus(ctx, jobID); s == "FINISHED" {
 				break

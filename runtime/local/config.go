@@ -155,7 +155,8 @@ func writeConfig(dir string, id flinkplane.RuntimeID, c map[string]string) error
 	if legacy {
 		name = "flink-conf.yaml"
 	}
-	return os.WriteFile(filepath.Join(dir, "conf", name), []byte(b.String()), 0o644)
+	// 0600: it holds the password of the cluster's TLS key stores (tls.go).
+	return os.WriteFile(filepath.Join(dir, "conf", name), []byte(b.String()), 0o600)
 }
 
 func needsQuote(v string) bool {

@@ -44,7 +44,6 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
-	"github.com/flinkplane/flinkplane/flinkrest"
 	"github.com/flinkplane/flinkplane/runtime"
 
 	"github.com/flinkplane/flinkplane/internal/atomicfile"
@@ -82,6 +81,7 @@ type Driver struct {
 	javaVersion int
 	children    map[int]*child // processes started by this driver, by pid
 	submitting  map[string]*sync.Mutex
+	transports  map[string]*http.Transport // mutual-TLS REST transports, by cluster id (tls.go)
 }
 
 // clusterLock serialises submissions to one cluster, so that two
@@ -241,6 +241,10 @@ func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runti
 	if err != nil {
 		return flinkplane.ClusterHandle{}, err
 	}
+	password, err := newRESTTLS(dir, id)
+	if err != nil {
+		return flinkplane.ClusterHandle{}, fmt.Errorf("cluster TLS key: %w", err)
+	}
 	par, slots, tms := sizes(spec)
 	info := clusterInfo{
 		Application:  spec.ApplicationID,
@@ -253,10 +257,11 @@ func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runti
 	h := flinkplane.ClusterHandle{
 		ID:      id,
 		Runtime: spec.Runtime,
-		RESTURL: fmt.Sprintf("http://127.0.0.1:%d", info.RESTPort),
+		RESTURL: fmt.Sprintf("https://127.0.0.1:%d", info.RESTPort),
 		Dir:     dir,
 	}
 	cfg := d.clusterConfig(spec, info, dir, par)
+	restSecurityConfig(cfg, dir, password)
 	if err := writeConfig(dir, spec.Runtime, cfg); err != nil {
 		return h, err
 	}
@@ -321,8 +326,10 @@ func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runti
 func (d *Driver) waitReady(ctx context.Context, h flinkplane.ClusterHandle, tms, slots int) error {
 	ctx, cancel := context.WithTimeout(ctx, d.StartTimeout)
 	defer cancel()
-	c := flinkrest.New(h.RESTURL)
-	c.HTTP = &http.Client{Timeout: 5 * time.Second}
+	c, err := d.RESTClient(h, 5*time.Second)
+	if err != nil {
+		return err
+	}
 	for {
 		for _, pid := range h.PIDs {
 			if d.exited(pid) {
@@ -362,10 +369,10 @@ func (d *Driver) Adopt(ctx context.Context, h flinkplane.ClusterHandle) (bool, e
 		return false, nil
 	}
 	if alive == len(pids) {
-		c := flinkrest.New(h.RESTURL)
-		c.HTTP = &http.Client{Timeout: 5 * time.Second}
-		if _, err := c.Overview(ctx); err == nil {
-			return true, nil
+		if c, err := d.RESTClient(h, 5*time.Second); err == nil {
+			if _, err := c.Overview(ctx); err == nil {
+				return true, nil
+			}
 		}
 	}
 	d.logf("local: cluster %s is only partly alive (%d of %d processes); stopping it", h.ID, alive, len(pids))
@@ -382,6 +389,7 @@ func (d *Driver) Stop(ctx context.Context, h flinkplane.ClusterHandle) error {
 	d.mu.Lock()
 	delete(d.submitting, h.ID)
 	d.mu.Unlock()
+	d.dropTransport(h.ID)
 	marker := markerCluster(h.ID)
 	pids := d.clusterPIDs(h)
 	// Also any process carrying the marker whose pid file was not written.

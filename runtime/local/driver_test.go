@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
-	"github.com/flinkplane/flinkplane/flinkrest"
 	"github.com/flinkplane/flinkplane/internal/fixtures"
 	"github.com/flinkplane/flinkplane/runtime/local"
 	"github.com/flinkplane/flinkplane/runtime/local/localtest"
@@ -54,7 +53,7 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 	if got, want := len(d.ClusterProcesses(h)), 3; got != want {
 		t.Fatalf("processes = %d, want %d (1 JM + 2 TMs)", got, want)
 	}
-	c := flinkrest.New(h.RESTURL)
+	c := localtest.RESTClient(t, d, h)
 	if cfg, err := c.Config(ctx); err != nil {
 		t.Fatal(err)
 	} else if major, minor, _ := id.Version(); !strings.HasPrefix(cfg.FlinkVersion, strings.TrimPrefix(strings.ReplaceAll(string(id), "_", "."), "FLINK-")) {
@@ -95,6 +94,7 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 	if jobID == "" {
 		t.FailNow()
 	}
+	t.Run("RESTNeedsClientCertificate", func(t *testing.T) { checkRESTLocked(t, ctx, d, h, jobID, jar) })
 	t.Run("Savepoint", func(t *testing.T) {
 		tr, err := d.TriggerSavepoint(ctx, h, jobID, "")
 		if err != nil {

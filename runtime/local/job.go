@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -28,8 +29,19 @@ func terminal(state string) bool {
 }
 
 func (d *Driver) client(h flinkplane.ClusterHandle) *flinkrest.Client {
-	return flinkrest.New(h.RESTURL)
+	c, err := d.RESTClient(h, 0)
+	if err != nil {
+		// Every call fails with the reason the TLS key cannot be used.
+		c = flinkrest.New(h.RESTURL)
+		c.HTTP = &http.Client{Transport: failing{err}}
+	}
+	return c
 }
+
+// failing is a transport whose every request fails with err.
+type failing struct{ err error }
+
+func (f failing) RoundTrip(*http.Request) (*http.Response, error) { return nil, f.err }
 
 // Submit runs a job on the cluster and returns its job id.
 //

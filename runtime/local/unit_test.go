@@ -251,3 +251,22 @@ func TestRootCause_DeepestCause(t *testing.T) {
 		t.Fatalf("rootCause without cause = %q", got)
 	}
 }
+
+// An absurd Parallelism is refused with a clear error before anything
+// starts (issue 9, finding 7: 2147483647 used to fail only at start, with
+// a JVM heap error).
+func TestCheckCapacity(t *testing.T) {
+	d := New(t.TempDir(), t.TempDir())
+	if err := d.CheckCapacity(flinkplane.ClusterSpec{Parallelism: 4, ParallelismPerKPU: 2}); err != nil {
+		t.Fatalf("Parallelism 4: %v", err)
+	}
+	err := d.CheckCapacity(flinkplane.ClusterSpec{Parallelism: 2147483647, ParallelismPerKPU: 1})
+	if flinkplane.ErrorCode(err) != flinkplane.ELIMIT || !strings.Contains(flinkplane.ErrorMessage(err), "2147483647 TaskManagers") {
+		t.Fatalf("Parallelism 2147483647: %v", err)
+	}
+	d.MaxTaskManagers = 0 // no count limit: memory decides
+	err = d.CheckCapacity(flinkplane.ClusterSpec{Parallelism: 100000, ParallelismPerKPU: 8})
+	if flinkplane.ErrorCode(err) != flinkplane.ELIMIT || !strings.Contains(flinkplane.ErrorMessage(err), "MiB of memory") {
+		t.Fatalf("Parallelism 100000 without a TaskManager limit: %v", err)
+	}
+}

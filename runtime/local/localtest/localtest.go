@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/flinkrest"
 	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/runtime/local"
 )
@@ -194,4 +195,15 @@ func StartCluster(tb testing.TB, d *local.Driver, spec flinkplane.ClusterSpec) f
 		}
 	})
 	return h
+}
+
+// RESTClient returns the driver's client of the cluster's REST API (mutual
+// TLS with the cluster's key).
+func RESTClient(tb testing.TB, d *local.Driver, h flinkplane.ClusterHandle) *flinkrest.Client {
+	tb.Helper()
+	c, err := d.RESTClient(h, 0)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }
