@@ -178,6 +178,15 @@ func newClusterID() string {
 	return "fc-" + hex.EncodeToString(b)
 }
 
+// SavepointRoot is the directory (or s3p:// URI) under which each
+// application's savepoints are kept, one directory per application id.
+func (d *Driver) SavepointRoot() string {
+	if d.Storage != nil {
+		return s3Scheme + d.Storage.Bucket + "/savepoints"
+	}
+	return filepath.Join(d.DataDir, "savepoints")
+}
+
 // SavepointDir returns the default savepoint directory of an application:
 // a path under the data directory, or an s3p:// URI with Storage.
 func (d *Driver) SavepointDir(applicationID string) string {

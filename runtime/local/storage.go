@@ -65,7 +65,9 @@ func (s *S3Storage) flinkConfig() map[string]string {
 	return c
 }
 
-// isS3 reports whether a location is an S3 URI Flink writes (s3p, s3, s3a).
+// IsS3 reports whether a location is an S3 URI Flink writes (s3p, s3, s3a).
+func IsS3(location string) bool { return isS3(location) }
+
 func isS3(location string) bool {
 	for _, p := range []string{"s3p://", "s3://", "s3a://"} {
 		if strings.HasPrefix(location, p) {
