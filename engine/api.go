@@ -460,8 +460,10 @@ func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur
 		findings = append(findings, flinkplane.Finding{Severity: flinkplane.SeverityError, Code: "CHECK_FAILED",
 			Message: fmt.Sprintf("The %s check could not run: %s", what, flinkplane.ErrorMessage(err))})
 	}
+	var jar string
 	if e.Code != nil && cfg.Code.ContentType != flinkplane.CodePlainText {
-		jar, err := e.Code.Fetch(ctx, cfg.Code)
+		var err error
+		jar, err = e.Code.Fetch(ctx, cfg.Code)
 		if err != nil {
 			return nil, false, err
 		}
@@ -482,6 +484,16 @@ func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur
 			addErr("snapshot "+s.Name, err)
 		}
 		findings = append(findings, f...)
+		// The new job graph against the snapshot's operators (a checker
+		// that can build it on the target runtime).
+		if pc, ok := e.Compat.(flinkplane.PlanChecker); ok && jar != "" {
+			f, err := pc.CheckPlan(ctx, flinkplane.PlanCheck{Target: target, JarPath: jar, Parallelism: cfg.Parallelism.Parallelism,
+				Properties: cfg.EnvironmentProperties, Savepoint: s.Location, AllowNonRestoredState: cfg.AllowNonRestoredState})
+			if err != nil {
+				addErr("job graph", err)
+			}
+			findings = append(findings, f...)
+		}
 	}
 	blocked := false
 	for _, f := range findings {

@@ -76,13 +76,14 @@ func needReal(t testing.TB, runtimes []flinkplane.RuntimeID, jars ...string) map
 // startReal starts Main with the real driver and checker and puts the jars
 // into the local code store (bucket "fixtures", key <name>.jar), as a
 // user's S3 upload.
-func startReal(t testing.TB, jars map[string]string) *realEnv {
+func startReal(t testing.TB, jars map[string]string, configure ...func(*Main)) *realEnv {
 	t.Helper()
-	return startRealPoll(t, jars, 200*time.Millisecond)
+	return startRealPoll(t, jars, 200*time.Millisecond, configure...)
 }
 
-// startRealPoll is startReal with the engine's poll interval.
-func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration) *realEnv {
+// startRealPoll is startReal with the engine's poll interval; configure
+// changes Main before it runs.
+func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration, configure ...func(*Main)) *realEnv {
 	t.Helper()
 	dataDir := t.TempDir()
 	m := NewMain()
@@ -96,6 +97,9 @@ func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration) *re
 	m.Driver = local.New(dataDir, m.Config.RuntimesDir)
 	m.Compat = &compat.Checker{RuntimesDir: m.Config.RuntimesDir, CacheDir: filepath.Join(dataDir, "compat-cache")}
 	m.PollInterval = poll
+	for _, f := range configure {
+		f(m)
+	}
 	if os.Getenv("FLINKPLANE_TEST_LOG") != "" {
 		m.Logger = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	} else {

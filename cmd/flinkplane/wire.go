@@ -32,11 +32,8 @@ func init() {
 		return d, nil
 	}
 	newCompatChecker = func(c serveConfig) (flinkplane.CompatChecker, error) {
-		var ch flinkplane.CompatChecker = &compat.Checker{RuntimesDir: c.RuntimesDir}
-		if st := s3Storage(c); st != nil {
-			ch = &s3SavepointChecker{CompatChecker: ch, storage: st}
-		}
-		return ch, nil
+		return &serveChecker{CompatChecker: &compat.Checker{RuntimesDir: c.RuntimesDir},
+			plans: local.New(c.DataDir, c.RuntimesDir), storage: s3Storage(c)}, nil
 	}
 }
 
@@ -57,24 +54,63 @@ func s3Storage(c serveConfig) *local.S3Storage {
 	}
 }
 
-// s3SavepointChecker checks a savepoint in S3 by copying it to a temporary
-// directory first (the savepoint reader reads local files).
-type s3SavepointChecker struct {
+// serveChecker is serve's compatibility checker: the JAR and savepoint
+// checks, the job-graph check (the new code built on the target runtime by
+// a short-lived JVM, compared with the snapshot's operators), and savepoints
+// in S3 read from a temporary copy (the savepoint reader reads local files).
+type serveChecker struct {
 	flinkplane.CompatChecker
-	storage *local.S3Storage
+	plans   *local.Driver    // builds job graphs; nil: no plan check
+	storage *local.S3Storage // nil: savepoints are local
 }
 
-func (c *s3SavepointChecker) CheckSavepoint(ctx context.Context, location string, target flinkplane.RuntimeID) ([]flinkplane.Finding, error) {
-	if !local.IsS3(location) {
-		return c.CompatChecker.CheckSavepoint(ctx, location, target)
+var _ flinkplane.PlanChecker = (*serveChecker)(nil)
+
+// local returns a local path of a savepoint and a clean-up function.
+func (c *serveChecker) local(ctx context.Context, location string) (string, func(), error) {
+	if !local.IsS3(location) || c.storage == nil {
+		return location, func() {}, nil
 	}
 	dir, err := os.MkdirTemp("", "flinkplane-savepoint-")
 	if err != nil {
-		return nil, err
+		return "", nil, err
 	}
-	defer os.RemoveAll(dir)
+	done := func() { os.RemoveAll(dir) }
 	if err := c.storage.Download(ctx, location, dir); err != nil {
+		done()
+		return "", nil, err
+	}
+	return dir, done, nil
+}
+
+func (c *serveChecker) CheckSavepoint(ctx context.Context, location string, target flinkplane.RuntimeID) ([]flinkplane.Finding, error) {
+	p, done, err := c.local(ctx, location)
+	if err != nil {
 		return nil, err
 	}
-	return c.CompatChecker.CheckSavepoint(ctx, dir, target)
+	defer done()
+	return c.CompatChecker.CheckSavepoint(ctx, p, target)
+}
+
+// CheckPlan builds the new job graph on the target runtime and reports
+// savepoint state that has no operator to go to (compat.PlanFindings). A
+// job graph that cannot be built (main() fails on the target) is a WARNING:
+// the JAR check reports the binary incompatibility itself.
+func (c *serveChecker) CheckPlan(ctx context.Context, pc flinkplane.PlanCheck) ([]flinkplane.Finding, error) {
+	if c.plans == nil {
+		return nil, nil
+	}
+	ops, err := c.plans.JobGraph(ctx, pc.Target, flinkplane.JobSpec{JarPath: pc.JarPath, EntryClass: pc.EntryClass, Parallelism: pc.Parallelism}, pc.Properties)
+	if flinkplane.ErrorCode(err) == flinkplane.ECODE {
+		return []flinkplane.Finding{{Severity: flinkplane.SeverityWarning, Code: "JOB_GRAPH",
+			Message: flinkplane.ErrorMessage(err) + "; the operators of the new job were not compared with the snapshot."}}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	p, done, err := c.local(ctx, pc.Savepoint)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return compat.PlanFindings(p, ops, pc.AllowNonRestoredState, pc.Target)
 }
