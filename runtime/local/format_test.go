@@ -22,9 +22,11 @@ import (
 // savepoints: the rocksdb-state fixture runs on FLINK-1_20 (RocksDB,
 // incremental checkpoints), takes a NATIVE savepoint and then stops with a
 // CANONICAL one; the 2.2 build is restored on FLINK-2_2 from each. The job
-// verifies every state value it reads and fails on a mismatch. The outcome
-// is in docs/compat.md; the compatibility check's finding for each format
-// is asserted against it.
+// verifies every state value it reads and fails on a mismatch (1000 keys at
+// 500 records/s: every key is read within 2 s, the run lasts 15 s). Observed
+// 2026-11-29: both restore (FRocksDB 8.10 reads the 6.20 SST files); the
+// compatibility check warns about the native one (Flink promises native
+// savepoints across minor versions only). docs/compat.md has the outcome.
 func TestSavepointFormats_RocksDB_1_20_to_2_2(t *testing.T) {
 	localtest.RequireRuntime(t, flinkplane.RuntimeFlink120)
 	localtest.RequireRuntime(t, flinkplane.RuntimeFlink22)
@@ -86,8 +88,8 @@ func TestSavepointFormats_RocksDB_1_20_to_2_2(t *testing.T) {
 		}
 		return m
 	}
-	if got := codes(native)[compat.CodeNativeSavepoint]; got != flinkplane.SeverityError {
-		t.Errorf("native 1.20 savepoint for FLINK-2_2: %s finding %q, want ERROR", compat.CodeNativeSavepoint, got)
+	if got := codes(native)[compat.CodeNativeSavepoint]; got != flinkplane.SeverityWarning {
+		t.Errorf("native 1.20 savepoint for FLINK-2_2: %s finding %q, want WARNING", compat.CodeNativeSavepoint, got)
 	}
 	if got, ok := codes(canonical)[compat.CodeNativeSavepoint]; ok {
 		t.Errorf("canonical savepoint flagged %s (%s)", compat.CodeNativeSavepoint, got)
@@ -105,15 +107,10 @@ func TestSavepointFormats_RocksDB_1_20_to_2_2(t *testing.T) {
 		health, werr := waitHealthy(ctx, d, h, job, 15*time.Second)
 		t.Logf("%s 1.20 savepoint on 2.2: %s, all tasks running %v, restarts %d, checkpoints %d, root cause %q (%v)",
 			tc.name, health.State, health.AllTasksRunning, health.Restarts, health.CompletedCheckpoints, health.RootCause, werr)
-		switch tc.name {
-		case "CANONICAL":
-			if werr != nil {
-				t.Errorf("canonical savepoint did not restore on 2.2: %v", werr)
-			}
-		case "NATIVE":
-			if werr == nil {
-				t.Errorf("native 1.20 savepoint restored on 2.2: the compat finding %s is wrong", compat.CodeNativeSavepoint)
-			}
+		if werr != nil {
+			// A change here (a native savepoint that no longer restores)
+			// means NATIVE_SAVEPOINT must become an ERROR.
+			t.Errorf("%s 1.20 savepoint did not restore on 2.2: %v", tc.name, werr)
 		}
 		d.Cancel(ctx, h, job)
 		for i := 0; i < 100; i++ {
