@@ -55,7 +55,7 @@ func PlanFindings(savepointPath string, ops []flinkplane.JobGraphOperator, allow
 		}
 		f := flinkplane.Finding{Severity: flinkplane.SeverityError, Code: CodeStateNotMapped, Class: "operator " + op.ID, Symbol: name,
 			Message: fmt.Sprintf("The savepoint has state for operator %s, which the new job built on %s does not have; Flink refuses the restore (\"Cannot map checkpoint/savepoint state for operator %s to the new program\").", name, target, op.ID),
-			Hint: "Give every stateful operator a uid() that stays the same. For Table API and SQL the planner chooses the operators: the same query can be planned differently by another Flink version, and Flink does not promise SQL state compatibility across versions (upgrade with a compiled plan, or start the new version without this state)."}
+			Hint:    "Give every stateful operator a uid() that stays the same. For Table API and SQL the planner chooses the operators: the same query can be planned differently by another Flink version, and Flink does not promise SQL state compatibility across versions (upgrade with a compiled plan, or start the new version without this state)."}
 		if allowNonRestored {
 			f.Severity = flinkplane.SeverityWarning
 			f.Message = fmt.Sprintf("The savepoint has state for operator %s, which the new job built on %s does not have; with AllowNonRestoredState that state is dropped.", name, target)
