@@ -2,6 +2,8 @@ package local_test
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -24,6 +26,16 @@ func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 	for i := 0; i < b.N; i++ {
 		d := localtest.NewDriver(b, b.TempDir())
 		d.Logf = func(string, ...any) {}
+		// FLINKPLANE_BENCH_CONFIG=k=v,k=v adds cluster configuration, e.g.
+		// state.backend.type=hashmap to compare with a runtime without RocksDB.
+		if extra := os.Getenv("FLINKPLANE_BENCH_CONFIG"); extra != "" {
+			d.ExtraConfig = map[string]string{}
+			for _, kv := range strings.Split(extra, ",") {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					d.ExtraConfig[k] = v
+				}
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		spec := flinkplane.ClusterSpec{ApplicationID: "bench", Runtime: id, Parallelism: 2, ParallelismPerKPU: 1,
 			Checkpoint: flinkplane.CheckpointSpec{Enabled: true, Interval: 10 * time.Second, MinPauseBetweenCheckpoints: 5 * time.Second}}
