@@ -2,7 +2,9 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -22,7 +24,7 @@ func BenchmarkCluster_FLINK_2_2(b *testing.B)  { benchCluster(b, flinkplane.Runt
 func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 	localtest.RequireRuntime(b, id)
 	jar := localtest.TestJobJar(b, id)
-	var readyS, startS, spS, stopS, rssMiB float64
+	var readyS, readyCPU, startS, spS, stopS, rssMiB float64
 	for i := 0; i < b.N; i++ {
 		d := localtest.NewDriver(b, b.TempDir())
 		d.Logf = func(string, ...any) {}
@@ -45,6 +47,11 @@ func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 			b.Fatal(err)
 		}
 		readyS += time.Since(t0).Seconds()
+		// CPU time the cluster's JVMs used to get ready: less sensitive to
+		// the machine's load than the wall time.
+		for _, pid := range d.ClusterProcesses(h) {
+			readyCPU += cpuSeconds(pid)
+		}
 		jobID, err := d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar})
 		if err != nil {
 			b.Fatal(err)
@@ -86,6 +93,7 @@ func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 	}
 	n := float64(b.N)
 	b.ReportMetric(readyS/n, "start-to-cluster-ready-s")
+	b.ReportMetric(readyCPU/n, "cluster-ready-cpu-s")
 	b.ReportMetric(startS/n, "start-to-running-s")
 	b.ReportMetric(spS/n, "savepoint-s")
 	b.ReportMetric(stopS/n, "stop-with-savepoint-s")
@@ -107,4 +115,20 @@ func waitSavepoint(b *testing.B, ctx context.Context, poll func(context.Context,
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// cpuSeconds is the user + system CPU time of a process (/proc/<pid>/stat).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100 // clock ticks (USER_HZ)
 }
