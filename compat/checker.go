@@ -114,7 +114,7 @@ func (c *Checker) CheckJar(ctx context.Context, jarPath string, target flinkplan
 
 // CheckSavepoint implements flinkplane.CompatChecker.
 func (c *Checker) CheckSavepoint(ctx context.Context, savepointPath string, target flinkplane.RuntimeID) ([]flinkplane.Finding, error) {
-	rep, err := CheckSavepoint(ctx, savepointPath, target)
+	rep, err := c.CheckSavepointReport(ctx, savepointPath, target)
 	if err != nil {
 		return nil, err
 	}

@@ -114,6 +114,7 @@ func CheckSavepoint(ctx context.Context, path string, target flinkplane.RuntimeI
 		})
 	}
 	crossMajor := takenMajor == 1 && tmaj >= 2
+	rep.Findings = append(rep.Findings, formatFindings(md, takenMajor, tmaj)...)
 	for _, op := range md.Operators {
 		if err := ctx.Err(); err != nil {
 			return nil, err

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -488,8 +489,10 @@ func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur
 		findings = append(findings, flinkplane.Finding{Severity: flinkplane.SeverityError, Code: "CHECK_FAILED",
 			Message: fmt.Sprintf("The %s check could not run: %s", what, flinkplane.ErrorMessage(err))})
 	}
+	var jar string
 	if e.Code != nil && cfg.Code.ContentType != flinkplane.CodePlainText {
-		jar, err := e.Code.Fetch(ctx, cfg.Code)
+		var err error
+		jar, err = e.Code.Fetch(ctx, cfg.Code)
 		if err != nil {
 			return nil, false, err
 		}
@@ -504,20 +507,89 @@ func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur
 	// Flink (a downgrade) is never restored there; the restore rules refuse
 	// it with their own error (at once for a RUNNING application, at the
 	// next start for a READY one), so it does not block the change itself.
-	if s := flinkplane.LatestRestorable(snaps, target); s != nil && cfg.Restore.Type != flinkplane.RestoreSkip {
+	//
+	// A RUNNING application is upgraded from a savepoint its running job
+	// takes when it stops, which can differ from its latest snapshot (a job
+	// restored from a snapshot writes its state with the serializers it
+	// restored: CEP 1.20 then names a serializer class Flink 2.x removed).
+	// So the check reads a savepoint of the running job itself, taken now
+	// (the job keeps running) and disposed after the check; the latest
+	// snapshot stands in only when that savepoint cannot be taken.
+	if s := flinkplane.LatestRestorable(snaps, target); (s != nil || app.Status == flinkplane.StatusRunning) && cfg.Restore.Type != flinkplane.RestoreSkip {
+		var loc, what string
+		if s != nil {
+			loc, what = s.Location, "snapshot "+s.Name
+		}
+		if probe, err := e.probeSavepoint(ctx, app); err == nil {
+			loc, what = probe, "savepoint of the running job"
+			defer e.Driver.DisposeSavepoint(context.WithoutCancel(ctx), probe)
+		} else if app.Status == flinkplane.StatusRunning {
+			e.Logger.Warn("cannot take a savepoint of the running job for the compatibility check; checking the latest snapshot", "application", app.Name, "error", err)
+		}
+		if loc == "" {
+			return findings, blockedBy(findings, tags), nil
+		}
+		s := &flinkplane.Snapshot{Name: what, Location: loc}
 		f, err := e.Compat.CheckSavepoint(ctx, s.Location, target)
 		if err != nil {
-			addErr("snapshot "+s.Name, err)
+			addErr(s.Name, err)
 		}
 		findings = append(findings, f...)
-	}
-	blocked := false
-	for _, f := range findings {
-		if f.Severity == flinkplane.SeverityError {
-			blocked = CompatMode(tags) == "enforce"
+		// The new job graph against the snapshot's operators (a checker
+		// that can build it on the target runtime).
+		if pc, ok := e.Compat.(flinkplane.PlanChecker); ok && jar != "" {
+			f, err := pc.CheckPlan(ctx, flinkplane.PlanCheck{Target: target, JarPath: jar, Parallelism: cfg.Parallelism.Parallelism,
+				Properties: cfg.EnvironmentProperties, Savepoint: s.Location, AllowNonRestoredState: cfg.AllowNonRestoredState})
+			if err != nil {
+				addErr("job graph", err)
+			}
+			findings = append(findings, f...)
 		}
 	}
-	return findings, blocked, nil
+	return findings, blockedBy(findings, tags), nil
+}
+
+// blockedBy reports whether ERROR findings block the change (the
+// flinkplane:compat-check tag is not "warn").
+func blockedBy(findings []flinkplane.Finding, tags []flinkplane.Tag) bool {
+	for _, f := range findings {
+		if f.Severity == flinkplane.SeverityError {
+			return CompatMode(tags) == "enforce"
+		}
+	}
+	return false
+}
+
+// probeSavepoint takes a savepoint of a RUNNING application's job for the
+// compatibility check (the job keeps running) and returns its location.
+// The caller disposes it; it is no snapshot.
+func (e *Engine) probeSavepoint(ctx context.Context, app *flinkplane.Application) (string, error) {
+	if app.Status != flinkplane.StatusRunning || app.Cluster == nil || app.JobID == "" {
+		return "", errors.New("the application does not run")
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	id, err := e.Driver.TriggerSavepoint(ctx, *app.Cluster, app.JobID, e.savepointDir(app))
+	if err != nil {
+		return "", err
+	}
+	for {
+		st, err := e.Driver.PollSavepoint(ctx, *app.Cluster, app.JobID, id)
+		if err != nil {
+			return "", err
+		}
+		if st.Done {
+			if st.Failure != "" {
+				return "", errors.New(st.Failure)
+			}
+			return st.Location, nil
+		}
+		select {
+		case <-ctx.Done():
+			return "", ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 func findingsMessage(target flinkplane.RuntimeID, findings []flinkplane.Finding) string {

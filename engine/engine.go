@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -291,6 +292,9 @@ func newJobID() string {
 var errCancelled = errors.New("operation cancelled")
 
 func (e *Engine) savepointDir(app *flinkplane.Application) string {
+	if strings.Contains(e.SavepointDir, "://") { // a URI (s3p://bucket/savepoints)
+		return strings.TrimSuffix(e.SavepointDir, "/") + "/" + app.ID
+	}
 	return filepath.Join(e.SavepointDir, app.ID)
 }
 

@@ -831,7 +831,9 @@ func TestCompatPreflight(t *testing.T) {
 		if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "SourceFunction was removed") {
 			t.Fatalf("err = %v", err)
 		}
-		v.calls() // the running job is untouched
+		// The running job is not stopped: only a savepoint of it is taken
+		// for the check, and disposed.
+		v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
 		a := v.app("a")
 		if a.Status != flinkplane.StatusRunning || a.VersionID != 1 {
 			t.Fatalf("app changed: %+v", a)

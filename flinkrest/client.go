@@ -333,7 +333,14 @@ func (c *Client) Exceptions(ctx context.Context, jobID string, max int) ([]Excep
 // cluster's execution.checkpointing.savepoint-dir) and returns its trigger
 // id. cancelJob cancels the job once the savepoint completes.
 func (c *Client) TriggerSavepoint(ctx context.Context, jobID, targetDir string, cancelJob bool) (string, error) {
-	body := map[string]any{"cancel-job": cancelJob, "formatType": "CANONICAL"}
+	return c.TriggerSavepointFormat(ctx, jobID, targetDir, "CANONICAL", cancelJob)
+}
+
+// TriggerSavepointFormat triggers a savepoint in a format: "CANONICAL"
+// (Flink's state-backend-independent format, flinkplane's snapshots) or
+// "NATIVE" (the state backend's own files: RocksDB SST files).
+func (c *Client) TriggerSavepointFormat(ctx context.Context, jobID, targetDir, format string, cancelJob bool) (string, error) {
+	body := map[string]any{"cancel-job": cancelJob, "formatType": format}
 	if targetDir != "" {
 		body["target-directory"] = targetDir
 	}

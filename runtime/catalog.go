@@ -1,14 +1,16 @@
 // Package runtime is the catalog of Flink runtimes flinkplane can run and
 // their installation with Maven.
 //
-// A runtime is the classpath of a Flink standalone cluster assembled from
-// Maven module artifacts (flink-dist is not used): the Flink modules listed in
-// the catalog, their transitive closure (flink-shaded, third-party libraries)
-// as resolved by Maven from the POMs of the exact Flink version, and log4j.
+// A runtime is what a Flink binary distribution holds, assembled from Maven
+// module artifacts (flink-dist itself is not published): the modules of
+// flink-dist's lib/ (see dist.go) with their transitive closure as resolved
+// by Maven from the POMs of the exact versions, log4j, and the S3 file
+// systems as plugins, each in its own directory as in the distribution.
 // Installed layout, shared with the local driver and the compat checker:
 //
-//	<runtimes-dir>/<RuntimeID>/runtime.json   Manifest; written last, its presence means "installed"
-//	<runtimes-dir>/<RuntimeID>/lib/*.jar      the full classpath
+//	<runtimes-dir>/<RuntimeID>/runtime.json        Manifest; written last, its presence means "installed"
+//	<runtimes-dir>/<RuntimeID>/lib/*.jar           the class path of every JVM
+//	<runtimes-dir>/<RuntimeID>/plugins/<name>/*.jar  FLINK_PLUGINS_DIR: loaded by Flink's plugin manager
 package runtime
 
 import (
@@ -24,8 +26,15 @@ type Artifact struct {
 
 func (a Artifact) String() string { return a.Group + ":" + a.Name + ":" + a.Version }
 
+// Plugin is a jar installed under plugins/<Dir>/ and loaded by Flink's
+// plugin manager in its own class loader (not on the class path).
+type Plugin struct {
+	Dir      string
+	Artifact Artifact
+}
+
 // Version is one catalog entry: a RuntimeID pinned to an exact Flink patch
-// version and the artifacts that make up its classpath.
+// version and the artifacts that make up its installation.
 type Version struct {
 	ID           flinkplane.RuntimeID
 	FlinkVersion string
@@ -33,45 +42,28 @@ type Version struct {
 	// JavaMax the newest one it is known to run on (0: no limit known).
 	JavaMin, JavaMax int
 	// Artifacts are the direct dependencies of the generated POM; Maven
-	// adds their runtime closure.
+	// adds their runtime closure. Together: lib/.
 	Artifacts []Artifact
+	// Plugins are copied without their dependencies (each is a
+	// self-contained shaded jar) into plugins/<Dir>/.
+	Plugins []Plugin
 }
 
 // log4jVersion is the log4j version flink-dist bundles in 1.20 and 2.2.
 const log4jVersion = "2.24.3"
 
-// flinkModules are the modules of a standalone session cluster (what
-// flink-dist shades into lib/, see flink-runtime-notes §4.2), plus the file
-// connector that flink-dist ships as lib/flink-connector-files.
-var flinkModules1 = []string{
-	"flink-core", "flink-java", "flink-streaming-java", "flink-runtime",
-	"flink-clients", "flink-runtime-web", "flink-connector-files",
-	"flink-connector-datagen",
-}
+var catalog = map[flinkplane.RuntimeID]Version{}
 
-var flinkModules2 = []string{
-	"flink-core", "flink-core-api", "flink-datastream", "flink-datastream-api",
-	"flink-streaming-java", "flink-runtime", "flink-clients",
-	"flink-runtime-web", "flink-connector-files", "flink-connector-datagen",
-}
-
-func artifacts(version string, modules []string) []Artifact {
-	var a []Artifact
-	for _, m := range modules {
-		a = append(a, Artifact{"org.apache.flink", m, version})
+func init() {
+	for _, v := range []Version{
+		distVersion(flinkplane.RuntimeFlink118, "1.18.1", 8, 17),
+		distVersion(flinkplane.RuntimeFlink119, "1.19.3", 8, 21),
+		distVersion(flinkplane.RuntimeFlink120, "1.20.5", 8, 21),
+		distVersion(flinkplane.RuntimeFlink22, "2.2.1", 11, 0),
+		distVersion(flinkplane.RuntimeFlink23, "2.3.0", 11, 0),
+	} {
+		catalog[v.ID] = v
 	}
-	for _, m := range []string{"log4j-slf4j-impl", "log4j-api", "log4j-core", "log4j-1.2-api"} {
-		a = append(a, Artifact{"org.apache.logging.log4j", m, log4jVersion})
-	}
-	return a
-}
-
-var catalog = map[flinkplane.RuntimeID]Version{
-	flinkplane.RuntimeFlink118: {ID: flinkplane.RuntimeFlink118, FlinkVersion: "1.18.1", JavaMin: 8, JavaMax: 17, Artifacts: artifacts("1.18.1", flinkModules1)},
-	flinkplane.RuntimeFlink119: {ID: flinkplane.RuntimeFlink119, FlinkVersion: "1.19.3", JavaMin: 8, JavaMax: 21, Artifacts: artifacts("1.19.3", flinkModules1)},
-	flinkplane.RuntimeFlink120: {ID: flinkplane.RuntimeFlink120, FlinkVersion: "1.20.5", JavaMin: 8, JavaMax: 21, Artifacts: artifacts("1.20.5", flinkModules1)},
-	flinkplane.RuntimeFlink22:  {ID: flinkplane.RuntimeFlink22, FlinkVersion: "2.2.1", JavaMin: 11, Artifacts: artifacts("2.2.1", flinkModules2)},
-	flinkplane.RuntimeFlink23:  {ID: flinkplane.RuntimeFlink23, FlinkVersion: "2.3.0", JavaMin: 11, Artifacts: artifacts("2.3.0", flinkModules2)},
 }
 
 // Lookup returns the catalog entry of a runtime. Returns EINVALID for a

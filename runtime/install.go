@@ -21,15 +21,28 @@ import (
 	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
 
+// ManifestFormat is the format of runtime.json this flinkplane writes. A
+// runtime installed with an older format (an older catalog: format 0 had
+// the DataStream core only) is outdated: ReadManifest reports it as not
+// installed and Install replaces it.
+const ManifestFormat = 2
+
 // Manifest is runtime.json, the record of a complete installation.
 type Manifest struct {
 	ID           flinkplane.RuntimeID `json:"id"`
+	Format       int                  `json:"format"`
 	FlinkVersion string               `json:"flinkVersion"`
 	JavaMin      int                  `json:"javaMin"`
 	JavaMax      int                  `json:"javaMax,omitempty"`
-	// Jars are relative to the runtime directory ("lib/x.jar").
-	Jars     []string `json:"jars"`
-	Complete bool     `json:"complete"`
+	// Jars are relative to the runtime directory ("lib/x.jar"): the class
+	// path.
+	Jars []string `json:"jars"`
+	// Plugins are relative to the runtime directory
+	// ("plugins/s3-fs-presto/x.jar"), loaded by Flink's plugin manager.
+	Plugins []string `json:"plugins,omitempty"`
+	// Bytes is the installed size of lib/ and plugins/.
+	Bytes    int64 `json:"bytes,omitempty"`
+	Complete bool  `json:"complete"`
 }
 
 // Installer installs runtimes into Dir with Maven.
@@ -75,8 +88,10 @@ func (in *Installer) Install(ctx context.Context, id flinkplane.RuntimeID) (Mani
 	defer unlock()
 
 	if m, err := ReadManifest(in.Dir, id); err == nil {
-		in.printf("%s: Flink %s already installed in %s (%d jars)\n", id, m.FlinkVersion, filepath.Join(in.Dir, string(id)), len(m.Jars))
+		in.printf("%s: Flink %s already installed in %s (%d jars, %d plugins, %s)\n", id, m.FlinkVersion, filepath.Join(in.Dir, string(id)), len(m.Jars), len(m.Plugins), humanBytes(m.Bytes))
 		return m, nil
+	} else if flinkplane.ErrorCode(err) == flinkplane.ENOTFOUND && strings.Contains(flinkplane.ErrorMessage(err), "outdated") {
+		in.printf("%s: %s Replacing it.\n", id, flinkplane.ErrorMessage(err))
 	}
 	// Staging directories left by an interrupted install (we hold the lock).
 	if old, _ := filepath.Glob(filepath.Join(in.Dir, "."+string(id)+".staging-*")); len(old) > 0 {
@@ -97,7 +112,7 @@ func (in *Installer) Install(ctx context.Context, id flinkplane.RuntimeID) (Mani
 	}
 	defer os.RemoveAll(stage)
 
-	in.printf("%s: resolving Flink %s (%d artifacts + their closure) with Maven\n", id, v.FlinkVersion, len(v.Artifacts))
+	in.printf("%s: resolving Flink %s (%d artifacts + their closure, %d plugins) with Maven\n", id, v.FlinkVersion, len(v.Artifacts), len(v.Plugins))
 	if err := in.mavenCopy(ctx, v, stage); err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", id, err)
 	}
@@ -105,18 +120,27 @@ func (in *Installer) Install(ctx context.Context, id flinkplane.RuntimeID) (Mani
 	if err != nil {
 		return Manifest{}, err
 	}
-	if err := checkJars(v, jars); err != nil {
+	plugins, err := listPlugins(stage)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if err := checkJars(v, jars, plugins); err != nil {
 		return Manifest{}, fmt.Errorf("install %s: %w", id, err)
 	}
 	os.Remove(filepath.Join(stage, "pom.xml"))
+	size, err := dirBytes(stage)
+	if err != nil {
+		return Manifest{}, err
+	}
 	if err := os.Rename(stage, final); err != nil {
 		return Manifest{}, err
 	}
-	m := Manifest{ID: id, FlinkVersion: v.FlinkVersion, JavaMin: v.JavaMin, JavaMax: v.JavaMax, Jars: jars, Complete: true}
+	m := Manifest{ID: id, Format: ManifestFormat, FlinkVersion: v.FlinkVersion, JavaMin: v.JavaMin, JavaMax: v.JavaMax,
+		Jars: jars, Plugins: plugins, Bytes: size, Complete: true}
 	if err := writeJSONAtomic(filepath.Join(final, "runtime.json"), m); err != nil {
 		return Manifest{}, err
 	}
-	in.printf("%s: installed Flink %s, %d jars in %s\n", id, v.FlinkVersion, len(jars), final)
+	in.printf("%s: installed Flink %s in %s: %d jars in lib/, %d plugins, %s\n", id, v.FlinkVersion, final, len(jars), len(plugins), humanBytes(size))
 	return m, nil
 }
 
@@ -138,15 +162,23 @@ func Pom(v Version) string {
 	}
 	b.WriteString(`  </dependencies>
   <build>
-    <pluginManagement>
-      <plugins>
-        <plugin>
-          <groupId>org.apache.maven.plugins</groupId>
-          <artifactId>maven-dependency-plugin</artifactId>
-          <version>3.6.1</version>
-        </plugin>
-      </plugins>
-    </pluginManagement>
+    <plugins>
+      <plugin>
+        <groupId>org.apache.maven.plugins</groupId>
+        <artifactId>maven-dependency-plugin</artifactId>
+        <version>3.6.1</version>
+        <configuration>
+          <!-- dependency:copy: the plugins, each into plugins/<name>/ -->
+          <artifactItems>
+`)
+	for _, p := range v.Plugins {
+		fmt.Fprintf(&b, "            <artifactItem><groupId>%s</groupId><artifactId>%s</artifactId><version>%s</version><outputDirectory>${plugins.dir}/%s</outputDirectory></artifactItem>\n",
+			p.Artifact.Group, p.Artifact.Name, p.Artifact.Version, p.Dir)
+	}
+	b.WriteString(`          </artifactItems>
+        </configuration>
+      </plugin>
+    </plugins>
   </build>
 </project>
 `)
@@ -164,10 +196,15 @@ func (in *Installer) mavenCopy(ctx context.Context, v Version, stage string) err
 	if mvn == "" {
 		mvn = "mvn"
 	}
-	cmd := exec.CommandContext(ctx, mvn, "-B", "-f", pom,
+	args := []string{"-B", "-f", pom,
 		"org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy-dependencies",
-		"-DoutputDirectory="+filepath.Join(stage, "lib"),
-		"-DincludeScope=runtime", "-DexcludeTransitive=false")
+		"-DoutputDirectory=" + filepath.Join(stage, "lib"),
+		"-DincludeScope=runtime", "-DexcludeTransitive=false",
+		"-Dplugins.dir=" + filepath.Join(stage, "plugins")}
+	if len(v.Plugins) > 0 {
+		args = append(args, "org.apache.maven.plugins:maven-dependency-plugin:3.6.1:copy")
+	}
+	cmd := exec.CommandContext(ctx, mvn, args...)
 	pr, pw := io.Pipe()
 	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
@@ -220,8 +257,25 @@ func listJars(dir string) ([]string, error) {
 	return jars, nil
 }
 
-// checkJars verifies that every direct artifact was copied.
-func checkJars(v Version, jars []string) error {
+// listPlugins returns plugins/<name>/<jar> of a staging directory.
+func listPlugins(dir string) ([]string, error) {
+	ps, err := filepath.Glob(filepath.Join(dir, "plugins", "*", "*.jar"))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, p := range ps {
+		rel, _ := filepath.Rel(dir, p)
+		out = append(out, filepath.ToSlash(rel))
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// checkJars verifies that every direct artifact and plugin was copied, and
+// that no Flink module is on the class path twice (two versions of one
+// artifact would mean a Maven conflict the catalog did not intend).
+func checkJars(v Version, jars, plugins []string) error {
 	have := map[string]bool{}
 	for _, j := range jars {
 		have[filepath.Base(j)] = true
@@ -231,7 +285,36 @@ func checkJars(v Version, jars []string) error {
 			return fmt.Errorf("artifact %s missing after maven resolution", a)
 		}
 	}
+	havePlugin := map[string]bool{}
+	for _, p := range plugins {
+		havePlugin[p] = true
+	}
+	for _, p := range v.Plugins {
+		if !havePlugin["plugins/"+p.Dir+"/"+p.Artifact.Name+"-"+p.Artifact.Version+".jar"] {
+			return fmt.Errorf("plugin %s missing after maven resolution", p.Artifact)
+		}
+	}
 	return nil
+}
+
+func dirBytes(dir string) (int64, error) {
+	var n int64
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() {
+			if fi, err := d.Info(); err == nil {
+				n += fi.Size()
+			}
+		}
+		return nil
+	})
+	return n, err
+}
+
+func humanBytes(n int64) string {
+	return fmt.Sprintf("%.0f MiB", float64(n)/(1<<20))
 }
 
 // ReadManifest reads the manifest of an installed runtime. Returns ENOTFOUND
@@ -250,6 +333,9 @@ func ReadManifest(dir string, id flinkplane.RuntimeID) (Manifest, error) {
 	if !m.Complete || m.ID != id {
 		return Manifest{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "Runtime %s is not completely installed.", id)
 	}
+	if m.Format < ManifestFormat {
+		return Manifest{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "Runtime %s is outdated (installed by an older flinkplane without the full distribution).", id)
+	}
 	return m, nil
 }
 
@@ -264,7 +350,18 @@ func Classpath(dir string, m Manifest) ([]string, error) {
 		}
 		cp = append(cp, p)
 	}
+	for _, j := range m.Plugins {
+		if _, err := os.Stat(filepath.Join(dir, string(m.ID), filepath.FromSlash(j))); err != nil {
+			return nil, fmt.Errorf("runtime %s: %w", m.ID, err)
+		}
+	}
 	return cp, nil
+}
+
+// PluginsDir returns the plugins directory of an installed runtime
+// (FLINK_PLUGINS_DIR of its JVMs).
+func PluginsDir(dir string, id flinkplane.RuntimeID) string {
+	return filepath.Join(dir, string(id), "plugins")
 }
 
 func writeJSONAtomic(path string, v any) error {

@@ -106,7 +106,8 @@ func runCheckTo(ctx context.Context, args []string, out io.Writer) error {
 		findings, summary, report = rep.Findings, rep.Summary, rep
 		header = fmt.Sprintf("%s against %s: %d classes (%.1f MB), %d nested jars", paths[0], id, summary.Classes, float64(summary.ClassBytes)/1e6, summary.NestedJars)
 	case "savepoint":
-		rep, err := compat.CheckSavepoint(ctx, paths[0], id)
+		c := &compat.Checker{RuntimesDir: *runtimesDir, CacheDir: *cacheDir}
+		rep, err := c.CheckSavepointReport(ctx, paths[0], id)
 		if err != nil {
 			return checkErr(err)
 		}

@@ -17,8 +17,10 @@ import (
 )
 
 // BenchmarkRealFlinkLifecycle measures, through the AWS SDK against the
-// real server on real Flink, for the counter application (parallelism 1:
-// one JobManager and one TaskManager):
+// real server on real Flink, for the counter application (DataStream) and
+// the sql-window application (SQL: the planner loaded through
+// flink-table-planner-loader), parallelism 1 (one JobManager and one
+// TaskManager):
 //
 //	start-s     StartApplication (SKIP_RESTORE_FROM_SNAPSHOT) → RUNNING (job running all tasks)
 //	snapshot-s  CreateApplicationSnapshot → snapshot READY
@@ -28,10 +30,19 @@ import (
 //	go test -run '^$' -bench RealFlinkLifecycle -benchtime 2x ./cmd/flinkplane
 func BenchmarkRealFlinkLifecycle(b *testing.B) {
 	for _, c := range []struct {
-		rt  types.RuntimeEnvironment
-		jar string
-	}{{types.RuntimeEnvironmentFlink120, fixtures.Counter120}, {types.RuntimeEnvironmentFlink22, fixtures.Counter22}} {
-		b.Run(string(c.rt), func(b *testing.B) {
+		name string
+		rt   types.RuntimeEnvironment
+		jar  string
+	}{
+		{"FLINK-1_20", types.RuntimeEnvironmentFlink120, fixtures.Counter120},
+		{"FLINK-2_2", types.RuntimeEnvironmentFlink22, fixtures.Counter22},
+		{"FLINK-1_20-SQL", types.RuntimeEnvironmentFlink120, fixtures.SQLWindow120},
+		{"FLINK-2_2-SQL", types.RuntimeEnvironmentFlink22, fixtures.SQLWindow22},
+	} {
+		if f := os.Getenv("FLINKPLANE_BENCH_APPS"); f != "" && !strings.Contains(","+f+",", ","+c.name+",") {
+			continue
+		}
+		b.Run(c.name, func(b *testing.B) {
 			jars := needReal(b, []flinkplane.RuntimeID{flinkplane.RuntimeID(c.rt)}, c.jar)
 			r := startRealPoll(b, jars, 50*time.Millisecond)
 			const app = "bench"

@@ -78,13 +78,14 @@ func needReal(t testing.TB, runtimes []flinkplane.RuntimeID, jars ...string) map
 // startReal starts Main with the real driver and checker and puts the jars
 // into the local code store (bucket "fixtures", key <name>.jar), as a
 // user's S3 upload.
-func startReal(t testing.TB, jars map[string]string) *realEnv {
+func startReal(t testing.TB, jars map[string]string, configure ...func(*Main)) *realEnv {
 	t.Helper()
-	return startRealPoll(t, jars, 200*time.Millisecond)
+	return startRealPoll(t, jars, 200*time.Millisecond, configure...)
 }
 
-// startRealPoll is startReal with the engine's poll interval.
-func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration) *realEnv {
+// startRealPoll is startReal with the engine's poll interval; configure
+// changes Main before it runs.
+func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration, configure ...func(*Main)) *realEnv {
 	t.Helper()
 	dataDir := t.TempDir()
 	m := NewMain()
@@ -102,6 +103,9 @@ func startRealPoll(t testing.TB, jars map[string]string, poll time.Duration) *re
 	// running and a checkpoint after the restore. (The fault tests set
 	// their own window with the flinkplane:probation-window tag.)
 	m.Config.ProbationWindow = 3 * time.Second
+	for _, f := range configure {
+		f(m)
+	}
 	if v := os.Getenv("FLINKPLANE_TEST_LOG"); v != "" {
 		var lvl slog.Level
 		lvl.UnmarshalText([]byte(v)) // "debug"; anything else: info

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/flinkplane/flinkplane"
@@ -57,11 +58,15 @@ func runRuntime(ctx context.Context, args []string) error {
 		}
 		fmt.Printf("runtimes dir: %s   java: %d\n", *dir, jv)
 		w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-		fmt.Fprintln(w, "RUNTIME\tFLINK\tINSTALLED\tUSABLE\tNOTE")
+		fmt.Fprintln(w, "RUNTIME\tFLINK\tINSTALLED\tSIZE\tUSABLE\tNOTE")
 		for _, id := range runtime.IDs() {
 			v, _ := runtime.Lookup(id)
-			_, err := runtime.ReadManifest(*dir, id)
+			m, err := runtime.ReadManifest(*dir, id)
 			installed := err == nil
+			size := "-"
+			if installed && m.Bytes > 0 {
+				size = fmt.Sprintf("%d MiB", m.Bytes>>20)
+			}
 			usable, note := false, ""
 			if installed {
 				if _, err := runtime.Check(*dir, id, jv); err != nil {
@@ -71,8 +76,11 @@ func runRuntime(ctx context.Context, args []string) error {
 				}
 			} else {
 				note = "flinkplane runtime install " + string(id)
+				if err != nil && strings.Contains(flinkplane.ErrorMessage(err), "outdated") {
+					note = flinkplane.ErrorMessage(err) + " Run: " + note
+				}
 			}
-			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", id, v.FlinkVersion, yesNo(installed), yesNo(usable), note)
+			fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", id, v.FlinkVersion, yesNo(installed), size, yesNo(usable), note)
 		}
 		return w.Flush()
 	}

@@ -50,6 +50,10 @@ type serveConfig struct {
 	S3Region    string
 	S3AccessKey string
 	S3SecretKey string
+	// S3StateBucket: with S3Endpoint, the bucket that holds every
+	// application's checkpoints and savepoints (created if missing); empty
+	// keeps them in the data directory.
+	S3StateBucket string
 
 	StartTimeout time.Duration
 	LogLevel     string
@@ -112,6 +116,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	s3r := stringFlag(fs, "s3-region", "us-east-1", "region of the S3-compatible endpoint")
 	s3a := stringFlag(fs, "s3-access-key", "", "access key of the S3-compatible endpoint")
 	s3s := stringFlag(fs, "s3-secret-key", "", "secret key of the S3-compatible endpoint")
+	s3b := stringFlag(fs, "s3-state-bucket", "flinkplane-state", "with --s3-endpoint: bucket for checkpoints and savepoints (empty: in the data directory)")
 	startTimeout := intFlag(fs, "start-timeout", 300, "seconds a job may take to run with all its tasks")
 	logLevel := stringFlag(fs, "log-level", "info", "log level: debug, info, warn, error")
 	suspend := boolFlag(fs, "suspend-on-exit", true, "at shutdown, stop running applications with a savepoint and restart them at the next start")
@@ -132,7 +137,7 @@ func parseServe(args []string) (*serveConfig, error) {
 		return nil, fmt.Errorf("unexpected arguments: %v", fs.Args())
 	}
 	c := &serveConfig{Addr: *addr, DataDir: *dataDir, RuntimesDir: *runtimesDir, Region: *region, AccountID: *account,
-		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s,
+		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s, S3StateBucket: *s3b,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
 		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history,
 		KeepSnapshotFiles: *keepFiles, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20}
@@ -323,6 +328,9 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		e.Metrics = m.Metrics
 	}
 	e.SavepointDir = filepath.Join(c.DataDir, "savepoints")
+	if sr, ok := driver.(interface{ SavepointRoot() string }); ok {
+		e.SavepointDir = sr.SavepointRoot() // the driver's storage (an s3p:// URI with S3 state storage)
+	}
 	e.Logger = m.Logger
 	e.StartTimeout = c.StartTimeout
 	e.WatchInterval = c.WatchInterval

@@ -1,10 +1,14 @@
 package main
 
 import (
+	"context"
 	"log/slog"
+	"os"
+	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat"
 	"github.com/flinkplane/flinkplane/runtime/local"
@@ -14,15 +18,104 @@ import (
 // serve runs applications on real Flink: child-process clusters of the
 // runtimes installed under --runtimes-dir, checks upgrades with the JAR and
 // savepoint analyser against the same runtimes, and looks after the files
-// snapshots refer to outside themselves.
+// snapshots refer to outside themselves. With --s3-endpoint and
+// --s3-state-bucket, checkpoints and savepoints live in that bucket.
 func init() {
 	newClusterDriver = func(c serveConfig) (flinkplane.ClusterDriver, error) {
-		return local.New(c.DataDir, c.RuntimesDir), nil
+		d := local.New(c.DataDir, c.RuntimesDir)
+		if st := s3Storage(c); st != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+			defer cancel()
+			if err := st.EnsureBucket(ctx); err != nil {
+				return nil, err
+			}
+			d.Storage = st
+		}
+		return d, nil
 	}
 	newCompatChecker = func(c serveConfig) (flinkplane.CompatChecker, error) {
-		return &compat.Checker{RuntimesDir: c.RuntimesDir}, nil
+		return &serveChecker{CompatChecker: &compat.Checker{RuntimesDir: c.RuntimesDir},
+			plans: local.New(c.DataDir, c.RuntimesDir), storage: s3Storage(c)}, nil
 	}
 	newSnapshotFiles = func(c serveConfig, s3 *s3.Client, logger *slog.Logger) flinkplane.SnapshotFiles {
 		return &snapfiles.Files{S3: s3, Logger: logger, NoCopies: !c.KeepSnapshotFiles}
 	}
+}
+
+// s3Storage returns the S3 state storage of the configuration, or nil.
+func s3Storage(c serveConfig) *local.S3Storage {
+	if c.S3Endpoint == "" || c.S3StateBucket == "" {
+		return nil
+	}
+	return &local.S3Storage{
+		Endpoint: c.S3Endpoint, Region: c.S3Region, AccessKey: c.S3AccessKey, SecretKey: c.S3SecretKey,
+		Bucket: c.S3StateBucket,
+		Client: s3.New(s3.Options{
+			Region:       c.S3Region,
+			BaseEndpoint: aws.String(c.S3Endpoint),
+			UsePathStyle: true,
+			Credentials:  credentials.NewStaticCredentialsProvider(c.S3AccessKey, c.S3SecretKey, ""),
+		}),
+	}
+}
+
+// serveChecker is serve's compatibility checker: the JAR and savepoint
+// checks, the job-graph check (the new code built on the target runtime by
+// a short-lived JVM, compared with the snapshot's operators), and savepoints
+// in S3 read from a temporary copy (the savepoint reader reads local files).
+type serveChecker struct {
+	flinkplane.CompatChecker
+	plans   *local.Driver    // builds job graphs; nil: no plan check
+	storage *local.S3Storage // nil: savepoints are local
+}
+
+var _ flinkplane.PlanChecker = (*serveChecker)(nil)
+
+// local returns a local path of a savepoint and a clean-up function.
+func (c *serveChecker) local(ctx context.Context, location string) (string, func(), error) {
+	if !local.IsS3(location) || c.storage == nil {
+		return location, func() {}, nil
+	}
+	dir, err := os.MkdirTemp("", "flinkplane-savepoint-")
+	if err != nil {
+		return "", nil, err
+	}
+	done := func() { os.RemoveAll(dir) }
+	if err := c.storage.Download(ctx, location, dir); err != nil {
+		done()
+		return "", nil, err
+	}
+	return dir, done, nil
+}
+
+func (c *serveChecker) CheckSavepoint(ctx context.Context, location string, target flinkplane.RuntimeID) ([]flinkplane.Finding, error) {
+	p, done, err := c.local(ctx, location)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return c.CompatChecker.CheckSavepoint(ctx, p, target)
+}
+
+// CheckPlan builds the new job graph on the target runtime and reports
+// savepoint state that has no operator to go to (compat.PlanFindings). A
+// job graph that cannot be built (main() fails on the target) is a WARNING:
+// the JAR check reports the binary incompatibility itself.
+func (c *serveChecker) CheckPlan(ctx context.Context, pc flinkplane.PlanCheck) ([]flinkplane.Finding, error) {
+	if c.plans == nil {
+		return nil, nil
+	}
+	ops, err := c.plans.JobGraph(ctx, pc.Target, flinkplane.JobSpec{JarPath: pc.JarPath, EntryClass: pc.EntryClass, Parallelism: pc.Parallelism}, pc.Properties)
+	if flinkplane.ErrorCode(err) == flinkplane.ECODE {
+		return []flinkplane.Finding{{Severity: flinkplane.SeverityWarning, Code: "JOB_GRAPH",
+			Message: flinkplane.ErrorMessage(err) + "; the operators of the new job were not compared with the snapshot."}}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	p, done, err := c.local(ctx, pc.Savepoint)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
+	return compat.PlanFindings(p, ops, pc.AllowNonRestoredState, pc.Target)
 }

@@ -2,6 +2,10 @@ package local_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -19,10 +23,20 @@ func BenchmarkCluster_FLINK_2_2(b *testing.B)  { benchCluster(b, flinkplane.Runt
 func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 	localtest.RequireRuntime(b, id)
 	jar := localtest.TestJobJar(b, id)
-	var readyS, startS, spS, stopS, rssMiB float64
+	var readyS, readyCPU, startS, spS, stopS, rssMiB float64
 	for i := 0; i < b.N; i++ {
 		d := localtest.NewDriver(b, b.TempDir())
 		d.Logf = func(string, ...any) {}
+		// FLINKPLANE_BENCH_CONFIG=k=v,k=v adds cluster configuration, e.g.
+		// state.backend.type=hashmap to compare with a runtime without RocksDB.
+		if extra := os.Getenv("FLINKPLANE_BENCH_CONFIG"); extra != "" {
+			d.ExtraConfig = map[string]string{}
+			for _, kv := range strings.Split(extra, ",") {
+				if k, v, ok := strings.Cut(kv, "="); ok {
+					d.ExtraConfig[k] = v
+				}
+			}
+		}
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 		spec := flinkplane.ClusterSpec{ApplicationID: "bench", Runtime: id, Parallelism: 2, ParallelismPerKPU: 1,
 			Checkpoint: flinkplane.CheckpointSpec{Enabled: true, Interval: 10 * time.Second, MinPauseBetweenCheckpoints: 5 * time.Second}}
@@ -32,6 +46,11 @@ func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 			b.Fatal(err)
 		}
 		readyS += time.Since(t0).Seconds()
+		// CPU time the cluster's JVMs used to get ready: less sensitive to
+		// the machine's load than the wall time.
+		for _, pid := range d.ClusterProcesses(h) {
+			readyCPU += cpuSeconds(pid)
+		}
 		jobID, err := d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar})
 		if err != nil {
 			b.Fatal(err)
@@ -73,6 +92,7 @@ func benchCluster(b *testing.B, id flinkplane.RuntimeID) {
 	}
 	n := float64(b.N)
 	b.ReportMetric(readyS/n, "start-to-cluster-ready-s")
+	b.ReportMetric(readyCPU/n, "cluster-ready-cpu-s")
 	b.ReportMetric(startS/n, "start-to-running-s")
 	b.ReportMetric(spS/n, "savepoint-s")
 	b.ReportMetric(stopS/n, "stop-with-savepoint-s")
@@ -94,4 +114,20 @@ func waitSavepoint(b *testing.B, ctx context.Context, poll func(context.Context,
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+// cpuSeconds is the user + system CPU time of a process (/proc/<pid>/stat).
+func cpuSeconds(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (u + st) / 100 // clock ticks (USER_HZ)
 }

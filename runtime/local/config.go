@@ -57,7 +57,6 @@ func (d *Driver) tmTaskHeapMB(slots int) int {
 // clusterConfig returns the Flink configuration of one cluster.
 func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, dir string, parallelism int) map[string]string {
 	// dir is <data-dir>/clusters/<ApplicationID>/<cluster-id>.
-	ckpt := filepath.Join(d.DataDir, "checkpoints", spec.ApplicationID, filepath.Base(dir))
 	tmp := filepath.Join(dir, "tmp")
 	slots := info.Slots
 	c := map[string]string{
@@ -77,7 +76,6 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		"parallelism.default":                    strconv.Itoa(parallelism),
 		"high-availability.type":                 "NONE",
 		"jobmanager.execution.failover-strategy": "region",
-		"state.backend.type":                     "hashmap",
 		"io.tmp.dirs":                            tmp,
 		"web.tmpdir":                             tmp,
 		"web.upload.dir":                         tmp,
@@ -96,13 +94,6 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		// heartbeat RPCs (heartbeat.rpc-failure-threshold): 4 s instead of
 		// 20 s. The timeout for a hung one stays Flink's 50 s.
 		"heartbeat.interval": "2000",
-
-		// Checkpoint storage: new keys (1.20+, required in 2.x) and the
-		// older ones (1.18/1.19); unknown keys are ignored by Flink.
-		"execution.checkpointing.dir":           "file://" + ckpt,
-		"execution.checkpointing.savepoint-dir": "file://" + info.SavepointDir,
-		"state.checkpoints.dir":                 "file://" + ckpt,
-		"state.savepoints.dir":                  "file://" + info.SavepointDir,
 
 		"jobmanager.memory.heap.size":                fmt.Sprintf("%dm", d.jmHeapMB()),
 		"jobmanager.memory.off-heap.size":            fmt.Sprintf("%dm", jmOffHeap),
@@ -125,6 +116,9 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		c["execution.checkpointing.interval"] = fmt.Sprintf("%dms", cp.Interval.Milliseconds())
 		c["execution.checkpointing.min-pause"] = fmt.Sprintf("%dms", cp.MinPauseBetweenCheckpoints.Milliseconds())
 		c["execution.checkpointing.mode"] = "EXACTLY_ONCE"
+	}
+	for k, v := range d.stateConfig(spec, info, dir) {
+		c[k] = v
 	}
 	for k, v := range d.ExtraConfig {
 		c[k] = v

@@ -72,6 +72,9 @@ type Driver struct {
 	// ExtraConfig is added to every cluster's configuration (e.g.
 	// restart-strategy.type).
 	ExtraConfig map[string]string
+	// Storage, if set, holds checkpoints and savepoints in an S3-compatible
+	// endpoint instead of the data directory.
+	Storage *S3Storage
 	// ExtraJVMArgs are added to every JVM's command line.
 	ExtraJVMArgs []string
 	// Logf logs progress; nil: log.Printf.
@@ -175,8 +178,21 @@ func newClusterID() string {
 	return "fc-" + hex.EncodeToString(b)
 }
 
-// SavepointDir returns the default savepoint directory of an application.
+// SavepointRoot is the directory (or s3p:// URI) under which each
+// application's savepoints are kept, one directory per application id.
+func (d *Driver) SavepointRoot() string {
+	if d.Storage != nil {
+		return s3Scheme + d.Storage.Bucket + "/savepoints"
+	}
+	return filepath.Join(d.DataDir, "savepoints")
+}
+
+// SavepointDir returns the default savepoint directory of an application:
+// a path under the data directory, or an s3p:// URI with Storage.
 func (d *Driver) SavepointDir(applicationID string) string {
+	if d.Storage != nil {
+		return d.Storage.savepointDir(applicationID)
+	}
 	return filepath.Join(d.DataDir, "savepoints", applicationID)
 }
 
@@ -272,6 +288,9 @@ func (d *Driver) start(ctx context.Context, spec flinkplane.ClusterSpec, m runti
 		return h, err
 	}
 	for _, sub := range []string{filepath.Join(d.DataDir, "checkpoints", spec.ApplicationID, id), info.SavepointDir} {
+		if d.Storage != nil {
+			break // in S3: nothing to create
+		}
 		if err := os.MkdirAll(sub, 0o755); err != nil {
 			return h, err
 		}
@@ -555,6 +574,11 @@ func (d *Driver) RemoveApplication(ctx context.Context, applicationID string) er
 	}
 	if err := os.RemoveAll(appDir); err != nil {
 		return err
+	}
+	if d.Storage != nil {
+		if err := d.Storage.removePrefix(ctx, "checkpoints/"+applicationID); err != nil {
+			return err
+		}
 	}
 	return os.RemoveAll(filepath.Join(d.DataDir, "checkpoints", applicationID))
 }

@@ -84,7 +84,7 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 		}
 	}
 	if job.RestoreFrom != "" {
-		if err := CheckSavepointVersion(job.RestoreFrom, h.Runtime); err != nil {
+		if err := d.checkSavepointVersion(ctx, job.RestoreFrom, h.Runtime); err != nil {
 			return "", err
 		}
 	}
@@ -259,6 +259,12 @@ func (d *Driver) Cancel(ctx context.Context, h flinkplane.ClusterHandle, jobID s
 // data directory are removed (EINVALID otherwise); a missing savepoint is not
 // an error.
 func (d *Driver) DisposeSavepoint(ctx context.Context, location string) error {
+	if isS3(location) {
+		if d.Storage == nil {
+			return flinkplane.Errorf(flinkplane.EINVALID, "Savepoint %q is in S3, but no S3 storage is configured; not disposing it.", location)
+		}
+		return d.Storage.dispose(ctx, location)
+	}
 	dir := localPath(location)
 	if filepath.Base(dir) == "_metadata" {
 		dir = filepath.Dir(dir)

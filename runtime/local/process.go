@@ -11,6 +11,7 @@ import (
 	"syscall"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/runtime"
 
 	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
@@ -59,6 +60,9 @@ func (d *Driver) launch(h flinkplane.ClusterHandle, cp []string, role, mainClass
 		"FLINK_CONF_DIR="+conf,
 		"FLINK_LOG_DIR="+logDir,
 		"FLINK_LIB_DIR="+filepath.Dir(cp[0]),
+		// The S3 file systems are plugins, each loaded by Flink's plugin
+		// manager in its own class loader, as in the distribution.
+		"FLINK_PLUGINS_DIR="+runtime.PluginsDir(d.RuntimesDir, h.Runtime),
 	)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pgid: pgid}
 	if err := cmd.Start(); err != nil {

@@ -1,6 +1,7 @@
 package local
 
 import (
+	"context"
 	"encoding/binary"
 	"io"
 	"os"
@@ -58,6 +59,27 @@ func CheckSavepointVersion(location string, target flinkplane.RuntimeID) error {
 			return e
 		}
 		return nil
+	}
+	if max := MaxMetadataVersion(target); v > max {
+		return flinkplane.Errorf(flinkplane.EINVALIDCONFIG,
+			"Snapshot %s has savepoint format version %d, written by a newer Flink than %s can read (up to version %d); a 2.x snapshot cannot be restored on 1.x.",
+			location, v, target, max)
+	}
+	return nil
+}
+
+// checkSavepointVersion is CheckSavepointVersion for local and S3
+// locations (an S3 savepoint's header is read through Storage).
+func (d *Driver) checkSavepointVersion(ctx context.Context, location string, target flinkplane.RuntimeID) error {
+	if !isS3(location) || d.Storage == nil {
+		return CheckSavepointVersion(location, target)
+	}
+	v, err := d.Storage.metadataVersion(ctx, location)
+	if err != nil {
+		if e, ok := err.(*flinkplane.Error); ok {
+			return e
+		}
+		return nil // unreadable here: left to Flink
 	}
 	if max := MaxMetadataVersion(target); v > max {
 		return flinkplane.Errorf(flinkplane.EINVALIDCONFIG,

@@ -28,8 +28,18 @@ declare -A jars=(
   [pojo-list-2.2]="pojo-list 2.2"
   [legacy-source-1.20]="legacy-source 1.20"
   [kafka-legacy-1.20]="kafka-legacy 1.20"
+  [sql-window-1.20]="sql-window 1.20"
+  [sql-window-2.2]="sql-window 2.2"
+  [table-bridge-1.20]="table-bridge 1.20"
+  [table-bridge-2.2]="table-bridge 2.2"
+  [rocksdb-state-1.20]="rocksdb-state 1.20"
+  [rocksdb-state-2.2]="rocksdb-state 2.2"
+  [cep-pattern-1.20]="cep-pattern 1.20"
+  [cep-pattern-2.2]="cep-pattern 2.2"
 )
-order=(counter-1.20 counter-2.2 ledger-1.20 ledger-2.2 pojo-list-1.20 pojo-list-2.2 legacy-source-1.20 kafka-legacy-1.20)
+order=(counter-1.20 counter-2.2 ledger-1.20 ledger-2.2 pojo-list-1.20 pojo-list-2.2 legacy-source-1.20 kafka-legacy-1.20
+  sql-window-1.20 sql-window-2.2 table-bridge-1.20 table-bridge-2.2 rocksdb-state-1.20 rocksdb-state-2.2
+  cep-pattern-1.20 cep-pattern-2.2)
 
 wanted=("$@")
 if [ ${#wanted[@]} -eq 0 ]; then
