@@ -42,6 +42,7 @@ type ClassInfo struct {
 	// Classes of a scanned jar build Methods and Fields on first use from
 	// these (most are never searched).
 	rawMethods, rawFields []rawMember
+	once                  sync.Once
 }
 
 // rawMember is a member of a lazily built ClassInfo.
@@ -50,8 +51,13 @@ type rawMember struct {
 	Name, Descriptor string
 }
 
-// build fills Methods and Fields of a lazily built ClassInfo.
+// build fills Methods and Fields of a lazily built ClassInfo, once (safe
+// for concurrent use).
 func (ci *ClassInfo) build() {
+	ci.once.Do(ci.buildMaps)
+}
+
+func (ci *ClassInfo) buildMaps() {
 	if ci.Methods != nil {
 		return
 	}

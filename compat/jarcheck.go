@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flinkplane/flinkplane"
@@ -113,6 +114,11 @@ type deferredRef struct {
 	site
 	owner, name, desc string
 	field, iface      bool
+	// pooled: found by the constant-pool walk of a class without Flink or
+	// Scala constants (its bytecode is not walked), so site names the
+	// class only: a finding re-reads the class to attribute it to the
+	// methods that use the reference.
+	pooled bool
 }
 
 type classResult struct {
@@ -244,6 +250,11 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				} else {
 					buf = b
 					res.size = int64(len(b))
+					// Bytecode matters only for references into Flink or
+					// Scala (and their attribution): a class whose
+					// constants name neither is checked from its constant
+					// pool alone.
+					parser.SkipCode = !mentionsFlinkOrScala(b)
 					c, err := parser.Parse(b)
 					if err != nil {
 						res.findings = append(res.findings, flinkplane.Finding{
@@ -256,7 +267,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 						}
 						res.seenIdx, res.jarNames = seenIdx[:len(c.Pool)], jarNames
 						clear(res.seenIdx)
-						scanClass(c, ix, res)
+						scanClass(c, ix, res, !parser.SkipCode)
 						if ix.Classes[res.name] == nil {
 							collectEdges(c, jarNames, res)
 						}
@@ -345,7 +356,9 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	}
 
 	var scalaFirst string
-	// Pass 2: findings that need the whole jar.
+	// Pass 2: findings that need the whole jar, per class in parallel (the
+	// world is read-only by now: the Flink ancestry of every jar class is
+	// computed first, and lazily built ClassInfos build once).
 	seen := map[string]bool{}
 	add := func(f flinkplane.Finding) {
 		k := f.Code + "\x00" + f.Class + "\x00" + f.Method + "\x00" + f.Symbol
@@ -356,16 +369,25 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		rep.Findings = append(rep.Findings, f)
 	}
 	memo := map[string]bool{}
-	for _, res := range results {
-		if res == nil || res.name == "" || !live[res.name] {
-			continue
+	for name := range w.user {
+		w.hasFlinkAncestor(name, memo)
+	}
+	flinkAncestor := func(name string) bool {
+		if v, ok := memo[name]; ok {
+			return v
 		}
-		if scalaFirst == "" && res.scala != "" {
-			scalaFirst = res.name
-		}
-		for _, f := range res.findings {
-			add(f)
-		}
+		return w.hasFlinkAncestor(name, map[string]bool{})
+	}
+	type classFindings struct {
+		findings []flinkplane.Finding
+		// unattributed are unresolved pooled references: attributed to
+		// methods below.
+		unattributed []refKey
+	}
+	perClass := make([]classFindings, len(results))
+	check := func(res *classResult, out *classFindings) {
+		add := func(f flinkplane.Finding) { out.findings = append(out.findings, f) }
+		out.findings = append(out.findings, res.findings...)
 		for _, c := range res.cands {
 			if w.user[c.class] != nil {
 				continue // the jar bundles it: its own references are checked
@@ -413,7 +435,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				add(f)
 				continue
 			}
-			if !w.hasFlinkAncestor(d.owner, memo) || dup(d) {
+			if !flinkAncestor(d.owner) || dup(d) {
 				continue
 			}
 			var r resolution
@@ -424,6 +446,73 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				r, touched = w.resolveMethod(d.owner, d.name+d.desc, d.iface)
 			}
 			if r == unresolved && touched {
+				if d.pooled {
+					out.unattributed = append(out.unattributed, refKey{d.owner, d.name, d.desc})
+					continue
+				}
+				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+			}
+		}
+		// Overrides of callbacks the target no longer has: a user method
+		// that shares its name with a method of a Flink supertype but
+		// whose Flink signature no supertype declares any more
+		// (open(Configuration) next to 2.x's open(OpenContext)) is never
+		// called by the runtime.
+		if !isFlink(res.name) && res.info != nil {
+			out.findings = append(out.findings, overrideFindings(w, res.name, res.info, ix.Runtime)...)
+		}
+	}
+	var next atomic.Int64
+	const chunk = 256
+	var pwg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(results) {
+					return
+				}
+				for ri := lo; ri < min(lo+chunk, len(results)); ri++ {
+					if res := results[ri]; res != nil && res.name != "" && live[res.name] {
+						check(res, &perClass[ri])
+					}
+				}
+			}
+		}()
+	}
+	pwg.Wait()
+	unattributed := map[int][]refKey{}
+	for ri, res := range results {
+		if res == nil || res.name == "" || !live[res.name] {
+			continue
+		}
+		if scalaFirst == "" && res.scala != "" {
+			scalaFirst = res.name
+		}
+		for _, f := range perClass[ri].findings {
+			add(f)
+		}
+		if u := perClass[ri].unattributed; len(u) > 0 {
+			unattributed[ri] = u
+		}
+	}
+	// A class checked from its constant pool with an unresolved reference
+	// (rare: a real finding) is read again with its bytecode, so the
+	// finding names the method(s) using the reference like any other.
+	for ri, keys := range unattributed {
+		full, err := rescan(r, files[ri], ix, jarNames)
+		if err != nil {
+			return nil, flinkplane.Errorf(flinkplane.ECODE, "Cannot read %s: %v.", files[ri].Path(), err)
+		}
+		want := map[refKey]bool{}
+		for _, k := range keys {
+			want[k] = true
+		}
+		for _, d := range full.deferred {
+			if k := (refKey{d.owner, d.name, d.desc}); want[k] {
+				delete(want, k) // the first use, like the bytecode path's dedup
 				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
 			}
 		}
@@ -479,18 +568,6 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					Hint:    firstNonEmpty(hintFor(c.class, "", ""), hintFor(why, "", "")),
 				})
 			}
-		}
-	}
-	// Overrides of callbacks the target no longer has: a user method that
-	// shares its name with a method of a Flink supertype but whose Flink
-	// signature no supertype declares any more (open(Configuration) next to
-	// 2.x's open(OpenContext)) is never called by the runtime.
-	for _, res := range results {
-		if res == nil || res.name == "" || !live[res.name] || isFlink(res.name) || res.info == nil {
-			continue
-		}
-		for _, f := range overrideFindings(w, res.name, res.info, ix.Runtime) {
-			add(f)
 		}
 	}
 	rep.Findings = append(rep.Findings, bundledFindings(bundled, ix)...)
@@ -564,8 +641,33 @@ func effectiveClasses(r *jar.Reader) []*jar.File {
 	return out
 }
 
-// scanClass checks one class's references against the target index.
-func scanClass(c *classfile.Class, ix *Index, res *classResult) {
+// rescan reads and checks one class again with its bytecode.
+func rescan(r *jar.Reader, f *jar.File, ix *Index, jarNames map[string]bool) (*classResult, error) {
+	b, err := r.Read(f)
+	if err != nil {
+		return nil, err
+	}
+	var parser classfile.Parser
+	c, err := parser.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	res := &classResult{jarNames: jarNames, seenIdx: make([]bool, len(c.Pool))}
+	scanClass(c, ix, res, true)
+	return res, nil
+}
+
+// mentionsFlinkOrScala reports whether a class file's bytes contain a
+// Flink or Scala name (a conservative test: any occurrence counts).
+func mentionsFlinkOrScala(b []byte) bool {
+	return bytes.Contains(b, flinkBytes) || bytes.Contains(b, scalaBytes)
+}
+
+// scanClass checks one class's references against the target index. With
+// code false the class has no Flink or Scala constant (and was parsed
+// without bytecode): its member references are taken from the constant
+// pool, attributed to the class (see deferredRef.pooled).
+func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 	res.name, res.major = c.Name, c.Major
 	res.info = lazyClassInfo(c)
 	if ix.Classes[c.Name] != nil {
@@ -606,6 +708,21 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 		checkDesc(s, f.Descriptor, flinkplane.SeverityError, "field type")
 		for _, a := range f.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
+		}
+	}
+	if !code {
+		for i := range p {
+			switch e := p[i]; e.Tag {
+			case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
+				if inertConstant(c, p, e) {
+					continue
+				}
+				n := len(res.deferred)
+				checkConstant(c, p, uint16(i), classSite, ix, res, checkClass, checkDesc, 0)
+				for j := n; j < len(res.deferred); j++ {
+					res.deferred[j].pooled = true
+				}
+			}
 		}
 	}
 	for mi := range c.Methods {

@@ -195,6 +195,11 @@ func Parse(b []byte) (*Class, error) {
 // (and b, which its constant pool aliases) must not be used after the next
 // call. A Parser is not safe for concurrent use.
 type Parser struct {
+	// SkipCode skips the bytecode of Code attributes: methods then have
+	// HasCode set and no Refs, and the bytecode is neither walked nor
+	// validated.
+	SkipCode bool
+
 	pool Pool
 	seen []uint32
 	refs []uint16
@@ -635,6 +640,10 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 		case "Code":
 			if m == nil {
 				return r.fail("Code attribute on class")
+			}
+			if ps := c.ps; ps != nil && ps.SkipCode {
+				m.HasCode = true
+				continue
 			}
 			if err := c.readCode(ar, m); err != nil {
 				return fmt.Errorf("method %s%s: %w", m.Name, m.Descriptor, err)
