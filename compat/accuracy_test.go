@@ -338,6 +338,23 @@ func TestCheckSavepoint_Vectors(t *testing.T) {
 	if errs := bySeverity(rep.Findings, flinkplane.SeverityError); len(errs) != 1 || errs[0].Code != compat.CodePojoCollection {
 		t.Errorf("state files: findings = %s, want one POJO_COLLECTION_KRYO", dump(rep.Findings))
 	}
+	// The verdicts proven on real Flink (testdata/apps/kryo-generic restores
+	// with its values on 2.2; pojo-map does not restore).
+	t.Run("KryoGeneric120Warning", func(t *testing.T) {
+		rep := checkSavepoint(t, "testdata/savepoints/kryo-generic-1.20", flinkplane.RuntimeFlink22)
+		if len(rep.Findings) != 1 || rep.Findings[0].Severity != flinkplane.SeverityWarning || rep.Findings[0].Code != compat.CodeKryoState ||
+			rep.Findings[0].Symbol != "dev.flinkplane.fixtures.kryogeneric.Tally" {
+			t.Errorf("findings = %s, want one KRYO_STATE warning for Tally", dump(rep.Findings))
+		}
+	})
+	t.Run("PojoMap120Flagged", func(t *testing.T) {
+		rep := checkSavepoint(t, "testdata/savepoints/pojo-map-1.20", flinkplane.RuntimeFlink22)
+		errs := bySeverity(rep.Findings, flinkplane.SeverityError)
+		if len(rep.Findings) != 1 || len(errs) != 1 || errs[0].Code != compat.CodePojoCollection || errs[0].Symbol != "seen: java.util.Map" ||
+			!strings.Contains(errs[0].Message, "Restoring the state of operator") {
+			t.Errorf("findings = %s, want one POJO_COLLECTION_KRYO for field seen", dump(rep.Findings))
+		}
+	})
 }
 
 // TestCheckSavepoint_Real takes fresh savepoints on the real runtimes.
