@@ -13,6 +13,7 @@ import (
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat"
+	"github.com/flinkplane/flinkplane/compat/savepoint"
 )
 
 // Accuracy tests run the checks on the real fixture jars against the real
@@ -353,6 +354,26 @@ func TestCheckSavepoint_Vectors(t *testing.T) {
 		if len(rep.Findings) != 1 || len(errs) != 1 || errs[0].Code != compat.CodePojoCollection || errs[0].Symbol != "seen: java.util.Map" ||
 			!strings.Contains(errs[0].Message, "Restoring the state of operator") {
 			t.Errorf("findings = %s, want one POJO_COLLECTION_KRYO for field seen", dump(rep.Findings))
+		}
+	})
+	t.Run("NamedByGraph", func(t *testing.T) {
+		g := &flinkplane.JobGraphInfo{Vertices: []flinkplane.JobVertexInfo{{Operators: []flinkplane.OperatorInfo{
+			{ID: savepoint.OperatorIDForUID("pojo-map-state"), UID: "pojo-map-state", Name: "pojo-map-state"}}}}}
+		rep, err := compat.CheckSavepointFor(context.Background(), "testdata/savepoints/pojo-map-1.20", flinkplane.RuntimeFlink22, g, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Findings) != 1 || rep.Findings[0].Class != `operator uid "pojo-map-state"` {
+			t.Errorf("findings = %s, want the operator named by its uid", dump(rep.Findings))
+		}
+		// State the new job does not take is not restored: not checked.
+		g.Vertices[0].Operators[0].ID = savepoint.OperatorIDForUID("other")
+		rep, err = compat.CheckSavepointFor(context.Background(), "testdata/savepoints/pojo-map-1.20", flinkplane.RuntimeFlink22, g, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(rep.Findings) != 0 {
+			t.Errorf("findings = %s for state that is not restored, want none", dump(rep.Findings))
 		}
 	})
 }

@@ -68,23 +68,62 @@ type StateReport struct {
 // locations) against target. Returns ENOTFOUND if path does not exist and
 // EINVALID if it is not a savepoint.
 func CheckSavepoint(ctx context.Context, path string, target flinkplane.RuntimeID) (*SavepointReport, error) {
-	start := time.Now()
+	return CheckSavepointFor(ctx, path, target, nil, nil)
+}
+
+// savepointFiles resolves a savepoint location (its directory or its
+// _metadata file, a local path or a file: URI) to the directory and the
+// _metadata file. Returns ENOTFOUND if it does not exist.
+func savepointFiles(path string) (dir, meta string, err error) {
 	if rest, ok := strings.CutPrefix(path, "file://"); ok {
 		path = rest
 	} else if rest, ok := strings.CutPrefix(path, "file:"); ok {
 		path = rest
 	}
-	dir, meta := path, filepath.Join(path, "_metadata")
+	dir, meta = path, filepath.Join(path, "_metadata")
 	if st, err := os.Stat(path); err != nil {
-		return nil, flinkplane.Errorf(flinkplane.ENOTFOUND, "Savepoint %s not found.", path)
+		return "", "", flinkplane.Errorf(flinkplane.ENOTFOUND, "Savepoint %s not found.", path)
 	} else if !st.IsDir() {
 		dir, meta = filepath.Dir(path), path
+	}
+	return dir, meta, nil
+}
+
+// readSavepointMetadata reads and parses a savepoint's _metadata. Returns
+// ENOTFOUND if it does not exist and EINVALID if it is not a savepoint this
+// reader understands.
+func readSavepointMetadata(path string) (string, *savepoint.Metadata, error) {
+	dir, meta, err := savepointFiles(path)
+	if err != nil {
+		return "", nil, err
+	}
+	b, err := readLimited(meta, 0, maxMetadataSize)
+	if err != nil {
+		return "", nil, flinkplane.Errorf(flinkplane.EINVALID, "Cannot read %s: %v.", meta, err)
+	}
+	md, err := savepoint.ParseMetadata(b)
+	if err != nil {
+		return "", nil, flinkplane.Errorf(flinkplane.EINVALID, "%s is not a readable savepoint: %v.", meta, err)
+	}
+	return dir, md, nil
+}
+
+// CheckSavepointFor is CheckSavepoint for the job of graph (the new job
+// graph, from a dry compile; nil: unknown): findings name operators by the
+// uid graph or previous (the graph of the job that wrote the savepoint)
+// gives them, and state no operator of graph takes (it is not restored) is
+// not checked for serializer compatibility (see CheckStateMapping for it).
+func CheckSavepointFor(ctx context.Context, path string, target flinkplane.RuntimeID, graph, previous *flinkplane.JobGraphInfo) (*SavepointReport, error) {
+	start := time.Now()
+	dir, meta, err := savepointFiles(path)
+	if err != nil {
+		return nil, err
 	}
 	b, err := readLimited(meta, 0, maxMetadataSize)
 	if err != nil {
 		return nil, flinkplane.Errorf(flinkplane.EINVALID, "Cannot read %s: %v.", meta, err)
 	}
-	rep := &SavepointReport{Path: dir, Target: target}
+	rep := &SavepointReport{Path: dir, Target: target, Findings: []flinkplane.Finding{}}
 	md, err := savepoint.ParseMetadata(b)
 	if md != nil {
 		rep.MetadataVersion = md.Version
@@ -119,9 +158,17 @@ func CheckSavepoint(ctx context.Context, path string, target flinkplane.RuntimeI
 			return nil, err
 		}
 		or := OperatorReport{ID: op.ID, UID: op.UID, Name: op.Name, Parallelism: op.Parallelism, MaxParallelism: op.MaxParallelism}
-		where := "operator " + op.ID
-		if op.UID != "" {
-			where = "operator " + op.UID
+		if o, _, ok := graph.Operator(op.ID); ok {
+			or.UID, or.Name = firstNonEmpty(or.UID, o.UID), firstNonEmpty(or.Name, o.Name)
+		} else if o, _, ok := previous.Operator(op.ID); ok {
+			or.UID, or.Name = firstNonEmpty(or.UID, o.UID), firstNonEmpty(or.Name, o.Name)
+		}
+		where := "operator " + operatorLabel(op, graph, previous)
+		// State the new job does not take is not restored: its serializers
+		// do not matter.
+		crossMajor := crossMajor
+		if _, _, ok := graph.Operator(op.ID); graph != nil && !ok {
+			crossMajor = false
 		}
 		states := map[string]*StateReport{}
 		var order []string

@@ -42,6 +42,8 @@ func usageErr(format string, args ...any) error {
 
 const checkUsage = `usage:
   flinkplane check jar APP.jar --target FLINK-2_2 [--format text|json] [--runtimes-dir DIR] [--cache-dir DIR]
+      [--compile] [--savepoint DIR [--allow-non-restored-state] [--previous-jar OLD.jar --previous-target FLINK-1_20]]
+      [--properties FILE] [--flink-config k=v,...] [--parallelism N] [--entry-class C] [-- PROGRAM ARGS]
   flinkplane check savepoint PATH --target FLINK-2_2 [--format text|json]
   flinkplane check operation --endpoint-url URL --application-name NAME --operation-id ID [--format text|json]
 
@@ -65,8 +67,20 @@ func runCheckTo(ctx context.Context, args []string, out io.Writer) error {
 	format := fs.String("format", "text", "output format: text or json")
 	runtimesDir := stringFlag(fs, "runtimes-dir", runtime.DefaultDir(), "directory of installed Flink runtimes")
 	cacheDir := stringFlag(fs, "cache-dir", compat.DefaultCacheDir(), "directory of cached symbol indexes")
-	// Accept flags before and after the positional path.
+	var job *jobFlags
+	if kind == "jar" {
+		job = addJobFlags(fs)
+	}
+	// Accept flags before and after the positional path; program arguments
+	// of the dry compile follow "--".
 	rest := args[1:]
+	var programArgs []string
+	for i, a := range rest {
+		if a == "--" {
+			rest, programArgs = rest[:i], rest[i+1:]
+			break
+		}
+	}
 	var paths []string
 	for {
 		if err := fs.Parse(rest); err != nil {
@@ -99,6 +113,25 @@ func runCheckTo(ctx context.Context, args []string, out io.Writer) error {
 	switch kind {
 	case "jar":
 		c := &compat.Checker{RuntimesDir: *runtimesDir, CacheDir: *cacheDir}
+		if job.dryCompile() {
+			req, err := job.request(paths[0], id, programArgs)
+			if err != nil {
+				return err
+			}
+			rep, err := c.CheckJob(ctx, req)
+			if err != nil {
+				return checkErr(err)
+			}
+			findings, summary, report = rep.Findings, rep.Summary, rep
+			header = fmt.Sprintf("%s against %s: %d classes (%.1f MB), %d nested jars; dry compile on %s", paths[0], id, summary.Classes, float64(summary.ClassBytes)/1e6, summary.NestedJars, id)
+			if rep.Savepoint != "" {
+				header += "; savepoint " + rep.Savepoint
+			}
+			if *format == "text" {
+				defer writeJobGraph(out, rep)
+			}
+			break
+		}
 		rep, err := c.CheckJarReport(ctx, paths[0], id)
 		if err != nil {
 			return checkErr(err)
