@@ -12,7 +12,6 @@
  *   args=N, arg.0 ... arg.N-1    program arguments
  *   parallelism=N                the default parallelism (optional)
  *   conf.<key>=<value>           the Flink configuration the job's cluster runs with
- *   jobgraph=/path               optional: also write the serialized JobGraph there
  *
  * The job's main() runs the way Flink's PackagedProgramUtils.createJobGraph
  * runs it (the REST plan endpoint and the application-mode path): inside a
@@ -40,10 +39,7 @@ import org.apache.flink.streaming.api.graph.StreamNode;
 
 import java.io.File;
 import java.io.FileInputStream;
-import java.io.FileOutputStream;
 import java.io.InputStream;
-import java.io.ObjectOutputStream;
-import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.io.StringWriter;
 import java.lang.reflect.Method;
@@ -176,15 +172,6 @@ public final class DryCompile {
             error(j.key("error"), t);
             program.close();
             return j.end().toString();
-        }
-        String graphFile = in.getProperty("jobgraph", "");
-        if (!graphFile.isEmpty()) {
-            jobGraph.addJars(program.getJobJarAndDependencies());
-            jobGraph.setClasspaths(program.getClasspaths());
-            try (OutputStream os = new FileOutputStream(graphFile);
-                    ObjectOutputStream oos = new ObjectOutputStream(os)) {
-                oos.writeObject(jobGraph);
-            }
         }
 
         j.field("ok", true);
