@@ -820,10 +820,24 @@ func checkClassName(s site, name, sev, ctx string, ix *Index, res *classResult) 
 		}
 		return
 	}
-	if !isFlink(name) || ix.Classes[name] != nil {
+	if !isFlink(name) || ix.Classes[name] != nil || res.bundledFromFlink(name) {
 		return
 	}
 	res.cands = append(res.cands, candidate{site: s, class: name, severity: sev, context: ctx})
+}
+
+// bundledFromFlink reports a reference from a class of the Flink namespace
+// (a relocated library, a bundled connector) to a class the jar bundles,
+// and records it as an edge instead of a candidate: the class loads from the
+// jar and its own references are checked; only user classes' uses of
+// bundled Flink classes matter later (INCOMPATIBLE_BUNDLED_CLASS). Relocated
+// libraries refer to each other a lot, so this keeps the scan's memory down.
+func (res *classResult) bundledFromFlink(name string) bool {
+	if isFlink(res.name) && res.jarNames[name] {
+		res.edges = append(res.edges, name)
+		return true
+	}
+	return false
 }
 
 // checkMember checks a field or method reference.
@@ -842,7 +856,7 @@ func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool
 	}
 	checkDesc(s, desc, flinkplane.SeverityError, "")
 	if ix.Classes[owner] == nil {
-		if isFlink(owner) {
+		if isFlink(owner) && !res.bundledFromFlink(owner) {
 			// A Flink class the runtime lacks: a finding unless bundled,
 			// then resolved against the bundled copy.
 			res.cands = append(res.cands, candidate{site: s, class: owner, severity: flinkplane.SeverityError})

@@ -200,9 +200,10 @@ type Parser struct {
 	// validated.
 	SkipCode bool
 
-	pool Pool
-	seen []uint32
-	refs []uint16
+	pool            Pool
+	seen            []uint32
+	refs            []uint16
+	fields, methods []Member
 	// strs is a direct-mapped cache of short ASCII strings (member names
 	// and descriptors, class names) already decoded, shared by the classes
 	// the Parser parses: most recur from class to class.
@@ -586,7 +587,25 @@ func (c *Class) readMembers(r *reader, methods bool) ([]Member, error) {
 	if int(n)*8 > r.remaining() {
 		return nil, r.fail("member count %d exceeds input", n)
 	}
-	ms := make([]Member, n)
+	var ms []Member
+	if ps := c.ps; ps != nil {
+		// The Parser's member buffers: valid until its next Parse, like
+		// the rest of the Class.
+		buf := &ps.fields
+		if methods {
+			buf = &ps.methods
+		}
+		if cap(*buf) < int(n) {
+			*buf = make([]Member, n)
+		}
+		ms = (*buf)[:n]
+		for i := range ms {
+			m := &ms[i]
+			*m = Member{Annotations: m.Annotations[:0], InvisibleAnnotations: m.InvisibleAnnotations[:0], Exceptions: m.Exceptions[:0]}
+		}
+	} else {
+		ms = make([]Member, n)
+	}
 	for i := range ms {
 		m := &ms[i]
 		if m.Access, err = r.u2(); err != nil {
