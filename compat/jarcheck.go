@@ -132,10 +132,11 @@ type classResult struct {
 	deferred []deferredRef
 	scala    string // first scala/ class referenced
 	err      error
-	// seenIdx marks the member-reference constants already recorded as
-	// deferred references (a scratch buffer of the worker). Two constants
-	// naming the same member (never emitted by javac) are deduplicated in
-	// pass 2.
+	// seenIdx marks the constants already checked with no output that
+	// depends on where they are used (a scratch buffer of the worker): a
+	// method using one again needs no second check. A member reference is
+	// recorded as deferred once, for its first use. Two constants naming
+	// the same member (never emitted by javac) are deduplicated in pass 2.
 	seenIdx []bool
 	// jarNames are the class names of the jar: a deferred reference to a
 	// class neither in the jar nor in the Flink namespace cannot reach a
@@ -783,16 +784,27 @@ func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix 
 		return
 	}
 	switch e.Tag {
-	case classfile.TagClass:
-		if n, err := c.Utf8(e.A); err == nil {
-			checkClass(s, n, flinkplane.SeverityError, "")
-		}
-	case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
-		owner, name, desc, err := c.MemberRef(idx)
-		if err != nil {
+	case classfile.TagClass, classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
+		// Class and member references: checked once per class unless the
+		// outcome depends on the use (candidates, findings name the site).
+		if int(idx) < len(res.seenIdx) && res.seenIdx[idx] {
 			return
 		}
-		checkMember(s, idx, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
+		nc, nf := len(res.cands), len(res.findings)
+		if e.Tag == classfile.TagClass {
+			if n, err := c.Utf8(e.A); err == nil {
+				checkClass(s, n, flinkplane.SeverityError, "")
+			}
+		} else {
+			owner, name, desc, err := c.MemberRef(idx)
+			if err != nil {
+				return
+			}
+			checkMember(s, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
+		}
+		if int(idx) < len(res.seenIdx) && len(res.cands) == nc && len(res.findings) == nf {
+			res.seenIdx[idx] = true
+		}
 	case classfile.TagMethodType:
 		if d, err := c.Utf8(e.A); err == nil {
 			checkDesc(s, d, flinkplane.SeverityError, "")
@@ -841,7 +853,7 @@ func (res *classResult) bundledFromFlink(name string) bool {
 }
 
 // checkMember checks a field or method reference.
-func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
+func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
 	checkDesc func(site, string, string, string)) {
 	if strings.HasPrefix(owner, "[") || strings.HasPrefix(owner, "java/") || strings.HasPrefix(owner, "javax/") ||
 		strings.HasPrefix(owner, "jdk/") || strings.HasPrefix(owner, "sun/") {
@@ -877,12 +889,6 @@ func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool
 					return
 				}
 			}
-		}
-		if int(idx) < len(res.seenIdx) {
-			if res.seenIdx[idx] {
-				return
-			}
-			res.seenIdx[idx] = true
 		}
 		res.deferred = append(res.deferred, deferredRef{site: s, owner: owner, name: name, desc: desc, field: field, iface: iface})
 		return
