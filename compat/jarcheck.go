@@ -138,14 +138,14 @@ type classResult struct {
 	// recorded as deferred once, for its first use. Two constants naming
 	// the same member (never emitted by javac) are deduplicated in pass 2.
 	seenIdx []bool
-	// jarNames are the class names of the jar: a deferred reference to a
-	// class neither in the jar nor in the Flink namespace cannot reach a
-	// Flink class and is not recorded.
-	jarNames map[string]bool
-	// edges are the jar classes this class may load: supertypes, class
-	// constants, annotation types and class names in string constants
-	// (Class.forName).
-	edges []string
+	// jarNames are the class names of the jar (to their index in the
+	// scan's files): a deferred reference to a class neither in the jar nor
+	// in the Flink namespace cannot reach a Flink class and is not recorded.
+	jarNames map[string]int32
+	// edges are the jar classes (indexes) this class may load: supertypes,
+	// class constants, annotation types and class names in string
+	// constants (Class.forName).
+	edges []int32
 }
 
 type refKey struct{ owner, name, desc string }
@@ -176,9 +176,10 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	defer r.Close()
 	rep := &JarReport{Jar: path, Target: ix.Runtime}
 	files := effectiveClasses(r)
-	jarNames := make(map[string]bool, len(files))
-	for _, f := range files {
-		jarNames[f.ClassName] = true
+	// jarNames maps the class names of the jar to their index in files.
+	jarNames := make(map[string]int32, len(files))
+	for i, f := range files {
+		jarNames[f.ClassName] = int32(i)
 	}
 
 	// Pass 1, in parallel: read, parse and check the classes that can load,
@@ -189,20 +190,22 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	// never loads (optional integrations of bundled libraries, inner classes
 	// of shadowed connector classes) is not even decompressed. Bundled Flink
 	// classes the runtime shadows are parsed for their shape only.
-	fileIdx := make(map[string]int, len(files))
-	for i, f := range files {
-		fileIdx[f.ClassName] = i
-	}
+
 	results := make([]*classResult, len(files))
 	queue := make(chan int, len(files))
 	queued := make([]bool, len(files))
 	var mu sync.Mutex
 	var pending sync.WaitGroup
-	enqueue := func(name string) { // with mu held
-		if i, ok := fileIdx[name]; ok && !queued[i] {
+	enqueueIdx := func(i int32) { // with mu held
+		if !queued[i] {
 			queued[i] = true
 			pending.Add(1)
-			queue <- i
+			queue <- int(i)
+		}
+	}
+	enqueue := func(name string) { // with mu held
+		if i, ok := jarNames[name]; ok {
+			enqueueIdx(i)
 		}
 	}
 	mu.Lock()
@@ -212,8 +215,8 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		}
 	}
 	rooted := false
-	for _, n := range entryPoints(r, func(n string) bool { return ix.Classes[n] != nil || jarNames[n] }) {
-		if _, ok := fileIdx[n]; ok && ix.Classes[n] == nil {
+	for _, n := range entryPoints(r, func(n string) bool { _, ok := jarNames[n]; return ok || ix.Classes[n] != nil }) {
+		if _, ok := jarNames[n]; ok && ix.Classes[n] == nil {
 			enqueue(n)
 			rooted = true
 		}
@@ -279,7 +282,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				results[i] = res
 				if res.name != "" && ix.Classes[res.name] == nil {
 					for _, e := range res.edges {
-						enqueue(e)
+						enqueueIdx(e)
 					}
 					for _, c := range res.cands {
 						enqueue(c.class)
@@ -643,7 +646,7 @@ func effectiveClasses(r *jar.Reader) []*jar.File {
 }
 
 // rescan reads and checks one class again with its bytecode.
-func rescan(r *jar.Reader, f *jar.File, ix *Index, jarNames map[string]bool) (*classResult, error) {
+func rescan(r *jar.Reader, f *jar.File, ix *Index, jarNames map[string]int32) (*classResult, error) {
 	b, err := r.Read(f)
 	if err != nil {
 		return nil, err
@@ -845,8 +848,8 @@ func checkClassName(s site, name, sev, ctx string, ix *Index, res *classResult) 
 // bundled Flink classes matter later (INCOMPATIBLE_BUNDLED_CLASS). Relocated
 // libraries refer to each other a lot, so this keeps the scan's memory down.
 func (res *classResult) bundledFromFlink(name string) bool {
-	if isFlink(res.name) && res.jarNames[name] {
-		res.edges = append(res.edges, name)
+	if i, ok := res.jarNames[name]; ok && isFlink(res.name) {
+		res.edges = append(res.edges, i)
 		return true
 	}
 	return false
@@ -867,7 +870,7 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 		return
 	}
 	checkDesc(s, desc, flinkplane.SeverityError, "")
-	if ix.Classes[owner] == nil {
+	if !isFlink(owner) || ix.Classes[owner] == nil { // the index holds org/apache/flink/ only
 		if isFlink(owner) && !res.bundledFromFlink(owner) {
 			// A Flink class the runtime lacks: a finding unless bundled,
 			// then resolved against the bundled copy.
@@ -876,7 +879,7 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 		if name == "<init>" && !isFlink(owner) {
 			return // constructors are not inherited: no Flink class involved
 		}
-		if !isFlink(owner) && res.jarNames != nil && !res.jarNames[owner] {
+		if _, ok := res.jarNames[owner]; !isFlink(owner) && res.jarNames != nil && !ok {
 			return // neither in the jar nor in Flink: no Flink supertype can be found
 		}
 		if owner == res.name {
@@ -1199,13 +1202,13 @@ func entryPoints(r *jar.Reader, exists func(string) bool) []string {
 }
 
 // collectEdges records which jar classes c may load.
-func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult) {
+func collectEdges(c *classfile.Class, jarNames map[string]int32, res *classResult) {
 	if res.name == "" {
 		return
 	}
 	add := func(n string) {
-		if n != c.Name && jarNames[n] {
-			res.edges = append(res.edges, n)
+		if i, ok := jarNames[n]; ok && n != c.Name {
+			res.edges = append(res.edges, i)
 		}
 	}
 	add(c.Super)

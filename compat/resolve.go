@@ -20,8 +20,10 @@ const (
 )
 
 func (w *world) lookup(name string) (*ClassInfo, int) {
-	if c := w.ix.Classes[name]; c != nil {
-		return c, originTarget
+	if isFlink(name) { // the index holds org/apache/flink/ only
+		if c := w.ix.Classes[name]; c != nil {
+			return c, originTarget
+		}
 	}
 	if c := w.user[name]; c != nil {
 		return c, originUser

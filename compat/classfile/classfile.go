@@ -510,15 +510,28 @@ func (p Pool) Utf8(i uint16) (string, error) {
 	return e.str, nil
 }
 
-// attrNames are the attributes readAttributes reads.
-var attrNames = map[string]string{}
-
-func init() {
-	for _, n := range []string{"Code", "RuntimeVisibleAnnotations", "RuntimeInvisibleAnnotations",
-		"RuntimeVisibleParameterAnnotations", "RuntimeInvisibleParameterAnnotations", "Exceptions",
-		"BootstrapMethods", "Signature"} {
-		attrNames[n] = n
+// attrName returns the name of an attribute readAttributes reads, "" for
+// the others (compared without converting the key to a string).
+func attrName(key []byte) string {
+	switch string(key) {
+	case "Code":
+		return "Code"
+	case "RuntimeVisibleAnnotations":
+		return "RuntimeVisibleAnnotations"
+	case "RuntimeInvisibleAnnotations":
+		return "RuntimeInvisibleAnnotations"
+	case "RuntimeVisibleParameterAnnotations":
+		return "RuntimeVisibleParameterAnnotations"
+	case "RuntimeInvisibleParameterAnnotations":
+		return "RuntimeInvisibleParameterAnnotations"
+	case "Exceptions":
+		return "Exceptions"
+	case "BootstrapMethods":
+		return "BootstrapMethods"
+	case "Signature":
+		return "Signature"
 	}
+	return ""
 }
 
 // utf8Key returns the text of Utf8 entry i as bytes for a comparison,
@@ -653,7 +666,7 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 		if err != nil {
 			return err
 		}
-		name := attrNames[string(key)] // "" for attributes not read
+		name := attrName(key) // "" for attributes not read
 		ar := &reader{b: body}
 		switch name {
 		case "Code":
