@@ -258,7 +258,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					// Scala (and their attribution): a class whose
 					// constants name neither is checked from its constant
 					// pool alone.
-					parser.SkipCode = !mentionsFlinkOrScala(b)
+					parser.CodeIf = namesFlinkOrScala
 					c, err := parser.Parse(b)
 					if err != nil {
 						res.findings = append(res.findings, flinkplane.Finding{
@@ -271,7 +271,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 						}
 						res.seenIdx, res.jarNames = seenIdx[:len(c.Pool)], jarNames
 						clear(res.seenIdx)
-						scanClass(c, ix, res, !parser.SkipCode)
+						scanClass(c, ix, res, !c.CodeSkipped)
 						if ix.Classes[res.name] == nil {
 							collectEdges(c, jarNames, res)
 						}
@@ -661,10 +661,19 @@ func rescan(r *jar.Reader, f *jar.File, ix *Index, jarNames map[string]int32) (*
 	return res, nil
 }
 
-// mentionsFlinkOrScala reports whether a class file's bytes contain a
-// Flink or Scala name (a conservative test: any occurrence counts).
-func mentionsFlinkOrScala(b []byte) bool {
-	return bytes.Contains(b, flinkBytes) || bytes.Contains(b, scalaBytes)
+// namesFlinkOrScala reports whether a Utf8 constant names a Flink or Scala
+// class: a class name starting with one, or a descriptor mentioning one.
+// These are what a class's bytecode can refer to in Flink or Scala through
+// its constants (class, member and method-type constants, call sites).
+func namesFlinkOrScala(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	switch b[0] {
+	case '(', 'L', '[':
+		return bytes.Contains(b, lFlinkBytes) || bytes.Contains(b, lScalaBytes)
+	}
+	return bytes.HasPrefix(b, flinkBytes) || bytes.HasPrefix(b, scalaBytes)
 }
 
 // scanClass checks one class's references against the target index. With
@@ -748,6 +757,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 var (
 	jdkOwners   = [][]byte{[]byte("["), []byte("java/"), []byte("javax/"), []byte("jdk/"), []byte("sun/")}
 	flinkBytes  = []byte(FlinkPrefix)
+	lFlinkBytes = []byte("L" + FlinkPrefix)
 	scalaBytes  = []byte("scala/")
 	lScalaBytes = []byte("Lscala/")
 )

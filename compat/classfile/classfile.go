@@ -129,6 +129,9 @@ type Class struct {
 	Bootstrap            []BootstrapMethod
 	// Signature is the generic signature, if present.
 	Signature string
+	// CodeSkipped reports that the methods' bytecode was not read
+	// (Parser.SkipCode, Parser.CodeIf).
+	CodeSkipped bool
 
 	seen  []uint32 // readCode's per-method deduplication
 	stamp uint32
@@ -199,6 +202,9 @@ type Parser struct {
 	// HasCode set and no Refs, and the bytecode is neither walked nor
 	// validated.
 	SkipCode bool
+	// CodeIf, when set, skips the bytecode (like SkipCode) of a class none
+	// of whose Utf8 constants it returns true for (Class.CodeSkipped).
+	CodeIf func(utf8 []byte) bool
 
 	pool            Pool
 	seen            []uint32
@@ -324,6 +330,16 @@ func (c *Class) parse(b []byte, ps *Parser) error {
 	}
 	if err := c.readPool(r, ps); err != nil {
 		return err
+	}
+	c.CodeSkipped = ps.SkipCode
+	if f := ps.CodeIf; f != nil && !c.CodeSkipped {
+		c.CodeSkipped = true
+		for i := range c.Pool {
+			if e := &c.Pool[i]; e.Tag == TagUtf8 && f(e.raw) {
+				c.CodeSkipped = false
+				break
+			}
+		}
 	}
 	if c.Access, err = r.u2(); err != nil {
 		return err
@@ -673,7 +689,7 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 			if m == nil {
 				return r.fail("Code attribute on class")
 			}
-			if ps := c.ps; ps != nil && ps.SkipCode {
+			if c.CodeSkipped {
 				m.HasCode = true
 				continue
 			}
