@@ -217,14 +217,34 @@ func TestIndex_CacheInvalidation(t *testing.T) {
 	if ix.Class("org/apache/flink/api/common/time/Time") != nil {
 		t.Error("2.2 index has the removed Time class")
 	}
-	files, _ := filepath.Glob(filepath.Join(cacheDir, "index-FLINK-2_2-*.gob"))
-	if len(files) != 1 {
+	files, _ := filepath.Glob(filepath.Join(cacheDir, "index-FLINK-2_2-*"))
+	if len(files) != 1 || !strings.HasSuffix(files[0], ".bin") {
 		t.Fatalf("cache files %q, want one", files)
 	}
-	// A second load reads the cache.
+	// A second load reads the cache: the same index.
 	ix2, err := compat.LoadIndex(context.Background(), runtimesDir(), cacheDir, flinkplane.RuntimeFlink22)
-	if err != nil || ix2.Key != ix.Key || len(ix2.Classes) != len(ix.Classes) {
+	if err != nil || ix2.Key != ix.Key || len(ix2.Classes) != len(ix.Classes) || ix2.HasScala != ix.HasScala || ix2.FlinkVersion != ix.FlinkVersion {
 		t.Fatalf("cached index differs: %v", err)
+	}
+	built, err := compat.BuildIndex(context.Background(), nil)
+	if err != nil || len(built.Classes) != 0 {
+		t.Fatalf("empty index: %v", err)
+	}
+	for name, c := range ix.Classes {
+		c2 := ix2.Class(name)
+		if c2 == nil || c2.Super != c.Super || strings.Join(c2.Interfaces, ",") != strings.Join(c.Interfaces, ",") || c2.Access != c.Access {
+			t.Fatalf("class %s differs in the cache: %+v vs %+v", name, c2, c)
+		}
+		for k := range c.Methods {
+			if !c2.HasMethod(k) {
+				t.Fatalf("method %s#%s lost in the cache", name, k)
+			}
+		}
+		for k := range c.Fields {
+			if !c2.HasField(k) {
+				t.Fatalf("field %s#%s lost in the cache", name, k)
+			}
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package compat
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -24,7 +23,7 @@ import (
 
 // indexFormat changes whenever the cached index layout or its content rules
 // change, invalidating every cache file.
-const indexFormat = "flinkplane-compat-index-v1"
+const indexFormat = "flinkplane-compat-index-v2"
 
 // FlinkPrefix is the internal-name prefix of the namespace the index covers.
 const FlinkPrefix = "org/apache/flink/"
@@ -207,8 +206,8 @@ func LoadIndex(ctx context.Context, runtimesDir, cacheDir string, id flinkplane.
 	}
 	var cacheFile string
 	if cacheDir != "" {
-		cacheFile = filepath.Join(cacheDir, fmt.Sprintf("index-%s-%s.gob", id, key[:16]))
-		if ix, err := readIndex(cacheFile); err == nil && ix.Key == key {
+		cacheFile = filepath.Join(cacheDir, fmt.Sprintf("index-%s-%s.bin", id, key[:16]))
+		if ix, err := readIndexFile(cacheFile); err == nil && ix.Key == key {
 			return ix, nil
 		}
 	}
@@ -222,7 +221,7 @@ func LoadIndex(ctx context.Context, runtimesDir, cacheDir string, id flinkplane.
 			return nil, fmt.Errorf("cache index: %w", err)
 		}
 		// Remove stale cache files of the same runtime.
-		old, _ := filepath.Glob(filepath.Join(cacheDir, fmt.Sprintf("index-%s-*.gob", id)))
+		old, _ := filepath.Glob(filepath.Join(cacheDir, fmt.Sprintf("index-%s-*", id)))
 		for _, o := range old {
 			if o != cacheFile {
 				os.Remove(o)
@@ -232,25 +231,12 @@ func LoadIndex(ctx context.Context, runtimesDir, cacheDir string, id flinkplane.
 	return ix, nil
 }
 
-func readIndex(name string) (*Index, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var ix Index
-	if err := gob.NewDecoder(f).Decode(&ix); err != nil {
-		return nil, err
-	}
-	return &ix, nil
-}
-
 // writeIndex writes the index atomically: temp file, fsync, rename.
 func writeIndex(name string, ix *Index) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(name, 0o644, func(w io.Writer) error { return gob.NewEncoder(w).Encode(ix) })
+	return atomicfile.Write(name, 0o644, func(w io.Writer) error { return writeIndexTo(w, ix) })
 }
 
 // BuildIndex indexes the org/apache/flink/ classes of the given jars. The
