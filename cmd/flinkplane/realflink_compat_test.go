@@ -176,13 +176,19 @@ func TestRealFlink_StateMapping_MatchesFlink(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	// main() sees the configuration of the cluster it would run on.
 	c := &compat.Checker{RuntimesDir: fixtures.RuntimesDir(), CacheDir: t.TempDir()}
 	req := compat.JobCheck{Target: flinkplane.RuntimeFlink22, Savepoint: sp,
-		Job:      flinkplane.CompileSpec{JarPath: jars[fixtures.CounterUID22], Properties: props},
-		Previous: flinkplane.CompileSpec{JarPath: jars[fixtures.Counter120], Properties: props}, PreviousTarget: flinkplane.RuntimeFlink120}
+		Job: flinkplane.CompileSpec{JarPath: jars[fixtures.CounterUID22], Properties: props,
+			FlinkConfig: d.JobConfiguration(spec(flinkplane.RuntimeFlink22, "map22"))},
+		Previous: flinkplane.CompileSpec{JarPath: jars[fixtures.Counter120], Properties: props,
+			FlinkConfig: d.JobConfiguration(spec(flinkplane.RuntimeFlink120, "map120"))}, PreviousTarget: flinkplane.RuntimeFlink120}
 	rep, err := c.CheckJob(ctx, req)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if g := rep.JobGraph; g == nil || !g.Checkpointing.Enabled || g.Checkpointing.IntervalMillis != 1000 || g.Parallelism != 1 {
+		t.Errorf("job graph %+v, want the cluster's checkpointing (1000 ms) and parallelism 1", g)
 	}
 	if rep.Summary.Errors != 1 || rep.Findings[0].Code != compat.CodeStateNotMapped || rep.Findings[0].Class != `uid "count-per-key"` {
 		t.Fatalf("check of counter-uid-2.2: %+v, want one STATE_NOT_MAPPED for uid count-per-key", rep.Findings)
