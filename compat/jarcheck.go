@@ -175,12 +175,8 @@ func openJar(path string) (*jar.Reader, error) {
 func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader, ix *Index) (*JarReport, error) {
 	defer r.Close()
 	rep := &JarReport{Jar: path, Target: ix.Runtime}
-	files := effectiveClasses(r)
 	// jarNames maps the class names of the jar to their index in files.
-	jarNames := make(map[string]int32, len(files))
-	for i, f := range files {
-		jarNames[f.ClassName] = int32(i)
-	}
+	files, jarNames := effectiveClasses(r)
 
 	// Pass 1, in parallel: read, parse and check the classes that can load,
 	// starting from the entry points (Main-Class / program-class, service
@@ -304,8 +300,6 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	w := &world{ix: ix, user: map[string]*ClassInfo{}}
 	var bundled []bundledClass // Flink classes in the jar
 	versions := map[uint16][]string{}
-	byName := map[string]int{}
-	live := map[string]bool{}
 	rep.Summary.JarClasses = len(files)
 	for i, f := range files {
 		res := results[i]
@@ -339,9 +333,9 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 			versions[res.major] = append(versions[res.major], res.name)
 		}
 		w.user[res.name] = res.info
-		byName[res.name] = i
-		live[res.name] = true
 	}
+	// live: a class of the jar that loads (parsed, not shadowed).
+	live := func(res *classResult) bool { return res != nil && res.name != "" && w.user[res.name] != nil }
 	rep.Summary.NestedJars = len(r.NestedJars())
 
 	// Relocated libraries: a missing class under a relocation root
@@ -479,7 +473,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					return
 				}
 				for ri := lo; ri < min(lo+chunk, len(results)); ri++ {
-					if res := results[ri]; res != nil && res.name != "" && live[res.name] {
+					if res := results[ri]; live(res) {
 						check(res, &perClass[ri])
 					}
 				}
@@ -489,7 +483,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	pwg.Wait()
 	unattributed := map[int][]refKey{}
 	for ri, res := range results {
-		if res == nil || res.name == "" || !live[res.name] {
+		if !live(res) {
 			continue
 		}
 		if scalaFirst == "" && res.scala != "" {
@@ -531,8 +525,8 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 			return v
 		}
 		brokenMemo[name] = ""
-		i, ok := byName[name]
-		if !ok {
+		i, ok := jarNames[name]
+		if !ok || !live(results[i]) || results[i].name != name {
 			return ""
 		}
 		res := results[i]
@@ -557,7 +551,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		return why
 	}
 	for _, res := range results {
-		if res == nil || res.name == "" || !live[res.name] || isFlink(res.name) {
+		if !live(res) || isFlink(res.name) {
 			continue
 		}
 		for _, c := range res.cands {
@@ -617,9 +611,9 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 // class name the outer jar's entry before a nested jar's, and in a
 // multi-release jar (manifest Multi-Release: true) the highest
 // META-INF/versions/N variant with N not above the runtime's Java release.
-func effectiveClasses(r *jar.Reader) []*jar.File {
-	best := map[string]*jar.File{}
-	var order []string
+func effectiveClasses(r *jar.Reader) ([]*jar.File, map[string]int32) {
+	idx := make(map[string]int32, len(r.Files()))
+	var out []*jar.File
 	multiRelease := strings.EqualFold(strings.TrimSpace(r.Manifest["Multi-Release"]), "true")
 	for _, f := range r.Files() {
 		if f.ClassName == "" || f.Release > runtimeJavaRelease || (f.Release > 0 && !multiRelease) {
@@ -628,21 +622,17 @@ func effectiveClasses(r *jar.Reader) []*jar.File {
 		if strings.HasSuffix(f.ClassName, "module-info") || strings.HasSuffix(f.ClassName, "package-info") {
 			continue
 		}
-		b, ok := best[f.ClassName]
+		i, ok := idx[f.ClassName]
 		if !ok {
-			order = append(order, f.ClassName)
-			best[f.ClassName] = f
+			idx[f.ClassName] = int32(len(out))
+			out = append(out, f)
 			continue
 		}
-		if b.Nested == f.Nested && f.Release > b.Release {
-			best[f.ClassName] = f
+		if b := out[i]; b.Nested == f.Nested && f.Release > b.Release {
+			out[i] = f
 		}
 	}
-	out := make([]*jar.File, 0, len(order))
-	for _, n := range order {
-		out = append(out, best[n])
-	}
-	return out
+	return out, idx
 }
 
 // rescan reads and checks one class again with its bytecode.
@@ -700,6 +690,9 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 		checkClassName(s, name, sev, ctx, ix, res)
 	}
 	checkDesc := func(s site, desc, sev, ctx string) {
+		if !code {
+			return // no Utf8 constant of the class names Flink or Scala
+		}
 		if !strings.Contains(desc, "org/apache/flink/") && !strings.Contains(desc, "Lscala/") {
 			return
 		}
