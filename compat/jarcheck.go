@@ -88,6 +88,8 @@ type site struct {
 	// itself; method() joins them only for a finding.
 	name, desc string
 	field      bool
+	// m is the method's index in the class, -1 for the class or a field.
+	m int32
 }
 
 // method returns name+descriptor of a method site, name+":"+descriptor of
@@ -111,11 +113,14 @@ type candidate struct {
 // deferredRef is a member reference whose owner is not a target class: it is
 // resolved once every class of the jar is known.
 type deferredRef struct {
-	site
 	owner, name, desc string
-	field, iface      bool
+	// method is the index of the method using the reference in its class
+	// (classResult.site), -1 for the class itself.
+	method      int32
+	field       bool
+	iface       bool
 	// pooled: found by the constant-pool walk of a class without Flink or
-	// Scala constants (its bytecode is not walked), so site names the
+	// Scala constants (its bytecode is not walked), so its site is the
 	// class only: a finding re-reads the class to attribute it to the
 	// methods that use the reference.
 	pooled bool
@@ -124,6 +129,7 @@ type deferredRef struct {
 type classResult struct {
 	name     string
 	info     *ClassInfo
+	methods  []rawMember // the class's methods, for the sites of deferred refs
 	major    uint16
 	size     int64
 	path     string
@@ -149,6 +155,16 @@ type classResult struct {
 }
 
 type refKey struct{ owner, name, desc string }
+
+// site returns the site of a deferred reference made by method m (-1: the
+// class itself).
+func (res *classResult) site(m int32) site {
+	if m < 0 || int(m) >= len(res.methods) {
+		return site{class: res.name, m: -1}
+	}
+	mm := res.methods[m]
+	return site{class: res.name, name: mm.Name, desc: mm.Descriptor, m: m}
+}
 
 // ScanJar checks the jar at path against index ix. The returned report's
 // findings are sorted by severity, class and method.
@@ -426,7 +442,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					continue
 				}
 				// The owner is neither in the runtime nor in the jar.
-				f := memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime)
+				f := memberFinding(res.site(d.method), d.owner, d.name, d.desc, d.field, ix.Runtime)
 				if optionalRelocated(d.owner) {
 					f.Severity = flinkplane.SeverityWarning
 				}
@@ -448,7 +464,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					out.unattributed = append(out.unattributed, refKey{d.owner, d.name, d.desc})
 					continue
 				}
-				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+				add(memberFinding(res.site(d.method), d.owner, d.name, d.desc, d.field, ix.Runtime))
 			}
 		}
 		// Overrides of callbacks the target no longer has: a user method
@@ -511,7 +527,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		for _, d := range full.deferred {
 			if k := (refKey{d.owner, d.name, d.desc}); want[k] {
 				delete(want, k) // the first use, like the bytecode path's dedup
-				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+				add(memberFinding(full.site(d.method), d.owner, d.name, d.desc, d.field, ix.Runtime))
 			}
 		}
 	}
@@ -673,11 +689,12 @@ func namesFlinkOrScala(b []byte) bool {
 func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 	res.name, res.major = c.Name, c.Major
 	res.info = lazyClassInfo(c)
+	res.methods = res.info.rawMethods
 	if ix.Classes[c.Name] != nil {
 		return // shadowed by the runtime
 	}
 	p := c.Pool
-	classSite := site{class: c.Name}
+	classSite := site{class: c.Name, m: -1}
 	// checkClass records a reference to class name (internal form or array
 	// descriptor) used at s.
 	checkClass := func(s site, name, sev, ctx string) {
@@ -710,7 +727,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 		checkDesc(classSite, a, flinkplane.SeverityWarning, "annotation")
 	}
 	for _, f := range c.Fields {
-		s := site{class: c.Name, name: f.Name, desc: f.Descriptor, field: true}
+		s := site{class: c.Name, name: f.Name, desc: f.Descriptor, field: true, m: -1}
 		checkDesc(s, f.Descriptor, flinkplane.SeverityError, "field type")
 		for _, a := range f.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
@@ -733,7 +750,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 	}
 	for mi := range c.Methods {
 		m := &c.Methods[mi]
-		s := site{class: c.Name, name: m.Name, desc: m.Descriptor}
+		s := site{class: c.Name, name: m.Name, desc: m.Descriptor, m: int32(mi)}
 		checkDesc(s, m.Descriptor, flinkplane.SeverityError, "signature")
 		for _, a := range m.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
@@ -896,7 +913,7 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 				}
 			}
 		}
-		res.deferred = append(res.deferred, deferredRef{site: s, owner: owner, name: name, desc: desc, field: field, iface: iface})
+		res.deferred = append(res.deferred, deferredRef{method: s.m, owner: owner, name: name, desc: desc, field: field, iface: iface})
 		return
 	}
 	w := world{ix: ix}
