@@ -116,9 +116,9 @@ type deferredRef struct {
 	owner, name, desc string
 	// method is the index of the method using the reference in its class
 	// (classResult.site), -1 for the class itself.
-	method      int32
-	field       bool
-	iface       bool
+	method int32
+	field  bool
+	iface  bool
 	// pooled: found by the constant-pool walk of a class without Flink or
 	// Scala constants (its bytecode is not walked), so its site is the
 	// class only: a finding re-reads the class to attribute it to the
