@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat/classfile"
@@ -42,6 +43,9 @@ type ClassInfo struct {
 	// these (most are never searched).
 	rawMethods, rawFields []rawMember
 	once                  sync.Once
+	// anc caches whether a jar class has a Flink supertype (see
+	// world.hasFlinkAncestor).
+	anc atomic.Int32
 }
 
 // rawMember is a member of a lazily built ClassInfo.

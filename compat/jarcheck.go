@@ -371,8 +371,8 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 
 	var scalaFirst string
 	// Pass 2: findings that need the whole jar, per class in parallel (the
-	// world is read-only by now: the Flink ancestry of every jar class is
-	// computed first, and lazily built ClassInfos build once).
+	// world is read-only by now, but for what ClassInfos compute once:
+	// their member maps and whether they have a Flink supertype).
 	seen := map[string]bool{}
 	add := func(f flinkplane.Finding) {
 		k := f.Code + "\x00" + f.Class + "\x00" + f.Method + "\x00" + f.Symbol
@@ -381,16 +381,6 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		}
 		seen[k] = true
 		rep.Findings = append(rep.Findings, f)
-	}
-	memo := map[string]bool{}
-	for name := range w.user {
-		w.hasFlinkAncestor(name, memo)
-	}
-	flinkAncestor := func(name string) bool {
-		if v, ok := memo[name]; ok {
-			return v
-		}
-		return w.hasFlinkAncestor(name, map[string]bool{})
 	}
 	type classFindings struct {
 		findings []flinkplane.Finding
@@ -449,7 +439,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				add(f)
 				continue
 			}
-			if !flinkAncestor(d.owner) || dup(d) {
+			if !w.hasFlinkAncestor(d.owner) || dup(d) {
 				continue
 			}
 			var r resolution

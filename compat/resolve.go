@@ -152,30 +152,47 @@ func (w *world) resolveField(owner, nameDesc string) (r resolution, touchedFlink
 }
 
 // hasFlinkAncestor reports whether class name (a user class) has a class of
-// the target runtime among its supertypes.
-func (w *world) hasFlinkAncestor(name string, memo map[string]bool) bool {
-	if v, ok := memo[name]; ok {
-		return v
-	}
-	memo[name] = false // cycle guard
+// the target runtime among its supertypes. The answer is kept in the user
+// class's ClassInfo, so concurrent callers share it without a map.
+func (w *world) hasFlinkAncestor(name string) bool {
+	return w.flinkAncestor(name, 0)
+}
+
+func (w *world) flinkAncestor(name string, depth int) bool {
 	ci, origin := w.lookup(name)
-	var v bool
 	switch {
 	case ci == nil:
-		v = isFlink(name)
+		return isFlink(name)
 	case origin == originTarget:
-		v = true
-	default:
-		if ci.Super != "" {
-			v = w.hasFlinkAncestor(ci.Super, memo)
-		}
-		for _, i := range ci.Interfaces {
-			v = v || w.hasFlinkAncestor(i, memo)
-		}
+		return true
 	}
-	memo[name] = v
+	switch ci.anc.Load() {
+	case ancYes:
+		return true
+	case ancNo:
+		return false
+	}
+	if depth > 64 {
+		return false // a cyclic or absurdly deep hierarchy (malformed jar)
+	}
+	v := ci.Super != "" && w.flinkAncestor(ci.Super, depth+1)
+	for _, i := range ci.Interfaces {
+		v = v || w.flinkAncestor(i, depth+1)
+	}
+	if v {
+		ci.anc.Store(ancYes)
+	} else {
+		ci.anc.Store(ancNo)
+	}
 	return v
 }
+
+// ClassInfo.anc values.
+const (
+	ancUnknown = iota
+	ancNo
+	ancYes
+)
 
 // cannotDeclare reports whether class c, which is not indexed, certainly
 // does not declare a member with descriptor nameDesc: JDK classes cannot
