@@ -190,7 +190,7 @@ func openJar(path string) (*jar.Reader, error) {
 // scanReader is ScanJar on the opened jar r, which it closes.
 func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader, ix *Index) (*JarReport, error) {
 	defer r.Close()
-	rep := &JarReport{Jar: path, Target: ix.Runtime}
+	rep := &JarReport{Jar: path, Target: ix.Runtime, Findings: []flinkplane.Finding{}}
 	// jarNames maps the class names of the jar to their index in files.
 	files, jarNames := effectiveClasses(r)
 
@@ -1243,10 +1243,22 @@ func collectEdges(c *classfile.Class, jarNames map[string]int32, res *classResul
 			addDesc(a)
 		}
 	}
+	// Names not decoded yet are looked up from their bytes (a map lookup
+	// with string(b) does not allocate).
+	addRaw := func(b []byte) {
+		if i, ok := jarNames[string(b)]; ok && string(b) != c.Name {
+			res.edges = append(res.edges, i)
+		}
+	}
+	var dotted []byte
 	for i := range c.Pool {
 		e := c.Pool[i]
 		switch e.Tag {
 		case classfile.TagClass:
+			if b, ok := c.RawASCII(e.A); ok && len(b) > 0 && b[0] != '[' {
+				addRaw(b)
+				continue
+			}
 			n, err := c.Utf8(e.A)
 			if err != nil {
 				continue
@@ -1258,8 +1270,18 @@ func collectEdges(c *classfile.Class, jarNames map[string]int32, res *classResul
 			}
 		case classfile.TagString:
 			// Class.forName("a.b.C") and class names in configuration.
-			if b, ok := c.RawASCII(e.A); ok && (len(b) < 3 || len(b) > 300 || bytes.IndexByte(b, '.') < 0 || bytes.ContainsAny(b, " /;")) {
-				continue // the same test on the text, without decoding it
+			if b, ok := c.RawASCII(e.A); ok {
+				if len(b) < 3 || len(b) > 300 || bytes.IndexByte(b, '.') < 0 || bytes.ContainsAny(b, " /;") {
+					continue // the same test on the text, without decoding it
+				}
+				dotted = append(dotted[:0], b...)
+				for j, x := range dotted {
+					if x == '.' {
+						dotted[j] = '/'
+					}
+				}
+				addRaw(dotted)
+				continue
 			}
 			n, err := c.Utf8(e.A)
 			if err != nil || len(n) < 3 || len(n) > 300 || !strings.Contains(n, ".") || strings.ContainsAny(n, " /;") {
