@@ -727,7 +727,7 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 		for i := range p {
 			switch e := p[i]; e.Tag {
 			case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
-				if inertConstant(c, p, e) {
+				if inertConstant(c, p, e, res.jarNames) {
 					continue
 				}
 				n := len(res.deferred)
@@ -764,10 +764,11 @@ var (
 
 // inertConstant reports, from the undecoded constant-pool text, that
 // checkConstant would do nothing for e: a class reference outside Flink
-// and Scala (and not an array), or a member of a JDK class (or array)
-// whose descriptor names no Flink or Scala class. Text that is not plain
-// ASCII, or already decoded, is left to the full check.
-func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant) bool {
+// and Scala (and not an array), or a member of a JDK class (or array), or
+// of a class neither in the jar nor in Flink or Scala, whose descriptor
+// names no Flink or Scala class. Text that is not plain ASCII, or already
+// decoded, is left to the full check.
+func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant, jarNames map[string]int32) bool {
 	switch e.Tag {
 	case classfile.TagClass:
 		n, ok := c.RawASCII(e.A)
@@ -777,8 +778,17 @@ func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant) b
 			return false
 		}
 		owner, ok := c.RawASCII(p[e.A].A)
-		if !ok || !slices.ContainsFunc(jdkOwners, func(pre []byte) bool { return bytes.HasPrefix(owner, pre) }) {
+		if !ok {
 			return false
+		}
+		if !slices.ContainsFunc(jdkOwners, func(pre []byte) bool { return bytes.HasPrefix(owner, pre) }) {
+			// Not a JDK class: inert as well when it is neither in the
+			// jar nor in the Flink or Scala namespace (no Flink supertype
+			// can be reached through it).
+			if _, inJar := jarNames[string(owner)]; inJar || jarNames == nil ||
+				bytes.HasPrefix(owner, flinkBytes) || bytes.HasPrefix(owner, scalaBytes) {
+				return false
+			}
 		}
 		desc, ok := c.RawASCII(p[e.B].B)
 		return ok && !bytes.Contains(desc, flinkBytes) && !bytes.Contains(desc, lScalaBytes)
@@ -793,7 +803,7 @@ func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix 
 		return
 	}
 	e := p[idx]
-	if inertConstant(c, p, e) {
+	if inertConstant(c, p, e, res.jarNames) {
 		return
 	}
 	switch e.Tag {
