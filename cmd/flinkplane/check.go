@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -156,9 +155,7 @@ func runCheckTo(ctx context.Context, args []string, out io.Writer) error {
 		}
 	}
 	if *format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(report); err != nil {
+		if err := writeReportJSON(out, report); err != nil {
 			return &exitError{code: exitUsage, err: err}
 		}
 	} else {
