@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -293,14 +294,11 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				mu.Lock()
 				results[i] = res
 				if res.name != "" && ix.Classes[res.name] == nil {
+					// Edges cover every jar class the class refers to: the
+					// owners of its member references are class constants,
+					// and candidates add theirs.
 					for _, e := range res.edges {
 						enqueueIdx(e)
-					}
-					for _, c := range res.cands {
-						enqueue(c.class)
-					}
-					for _, d := range res.deferred {
-						enqueue(d.owner)
 					}
 				}
 				mu.Unlock()
@@ -373,9 +371,10 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	// Pass 2: findings that need the whole jar, per class in parallel (the
 	// world is read-only by now, but for what ClassInfos compute once:
 	// their member maps and whether they have a Flink supertype).
-	seen := map[string]bool{}
+	type findingKey struct{ code, class, method, symbol string }
+	seen := map[findingKey]bool{}
 	add := func(f flinkplane.Finding) {
-		k := f.Code + "\x00" + f.Class + "\x00" + f.Method + "\x00" + f.Symbol
+		k := findingKey{f.Code, f.Class, f.Method, f.Symbol}
 		if seen[k] {
 			return
 		}
@@ -858,6 +857,9 @@ func checkClassName(s site, name, sev, ctx string, ix *Index, res *classResult) 
 	if !isFlink(name) || ix.Classes[name] != nil || res.bundledFromFlink(name) {
 		return
 	}
+	if i, ok := res.jarNames[name]; ok {
+		res.edges = append(res.edges, i) // loads from the jar (a descriptor may be its only mention)
+	}
 	res.cands = append(res.cands, candidate{site: s, class: name, severity: sev, context: ctx})
 }
 
@@ -1165,24 +1167,34 @@ func contextText(ctx string) string {
 	}
 }
 
-var severityRank = map[string]int{flinkplane.SeverityError: 0, flinkplane.SeverityWarning: 1, flinkplane.SeverityInfo: 2}
+// severityRank orders severities: errors first.
+func severityRank(s string) int {
+	switch s {
+	case flinkplane.SeverityError:
+		return 0
+	case flinkplane.SeverityWarning:
+		return 1
+	case flinkplane.SeverityInfo:
+		return 2
+	}
+	return 3
+}
 
 func sortFindings(fs []flinkplane.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if severityRank[a.Severity] != severityRank[b.Severity] {
-			return severityRank[a.Severity] < severityRank[b.Severity]
+	slices.SortStableFunc(fs, func(a, b flinkplane.Finding) int {
+		if c := cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)); c != 0 {
+			return c
 		}
-		if a.Class != b.Class {
-			return a.Class < b.Class
+		if c := strings.Compare(a.Class, b.Class); c != 0 {
+			return c
 		}
-		if a.Method != b.Method {
-			return a.Method < b.Method
+		if c := strings.Compare(a.Method, b.Method); c != 0 {
+			return c
 		}
-		if a.Code != b.Code {
-			return a.Code < b.Code
+		if c := strings.Compare(a.Code, b.Code); c != 0 {
+			return c
 		}
-		return a.Symbol < b.Symbol
+		return strings.Compare(a.Symbol, b.Symbol)
 	})
 }
 
