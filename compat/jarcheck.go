@@ -128,7 +128,9 @@ type deferredRef struct {
 }
 
 type classResult struct {
+	idx      int32 // in the scan's files
 	name     string
+	differs  bool // a bundled class the runtime shadows, of another shape
 	info     *ClassInfo
 	methods  []rawMember // the class's methods, for the sites of deferred refs
 	major    uint16
@@ -205,6 +207,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	// classes the runtime shadows are parsed for their shape only.
 
 	results := make([]*classResult, len(files))
+	w := &world{ix: ix, user: map[string]*classResult{}} // user: filled by pass 1
 	queue := make(chan int, len(files))
 	queued := make([]bool, len(files))
 	var mu sync.Mutex
@@ -260,7 +263,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					continue
 				}
 				f := files[i]
-				res := &classResult{path: f.Path()}
+				res := &classResult{path: f.Path(), idx: int32(i)}
 				b, err := r.ReadBuf(f, buf)
 				if err != nil {
 					res.err = err
@@ -285,8 +288,12 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 						res.seenIdx, res.jarNames = seenIdx[:len(c.Pool)], jarNames
 						clear(res.seenIdx)
 						scanClass(c, ix, res, !c.CodeSkipped)
-						if ix.Classes[res.name] == nil {
+						if rc := ix.Classes[res.name]; rc == nil {
 							collectEdges(c, jarNames, res)
+						} else if isFlink(res.name) {
+							// Bundled, shadowed by the runtime's copy:
+							// compared for its shape only.
+							res.differs = !sameShape(res.info, rc)
 						}
 						res.seenIdx, res.jarNames = nil, nil
 					}
@@ -294,6 +301,11 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				mu.Lock()
 				results[i] = res
 				if res.name != "" && ix.Classes[res.name] == nil {
+					// A class name declared twice (a malformed jar): the
+					// later file wins, as in file order.
+					if prev := w.user[res.name]; prev == nil || prev.idx < res.idx {
+						w.user[res.name] = res
+					}
 					// Edges cover every jar class the class refers to: the
 					// owners of its member references are class constants,
 					// and candidates add theirs.
@@ -311,7 +323,6 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		return nil, err
 	}
 
-	w := &world{ix: ix, user: map[string]*ClassInfo{}}
 	var bundled []bundledClass // Flink classes in the jar
 	versions := map[uint16][]string{}
 	rep.Summary.JarClasses = len(files)
@@ -334,11 +345,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		}
 		shadowed := ix.Classes[res.name] != nil
 		if isFlink(res.name) {
-			b := bundledClass{name: res.name, shadowed: shadowed, live: !shadowed}
-			if shadowed {
-				b.differs = !sameShape(res.info, ix.Classes[res.name])
-			}
-			bundled = append(bundled, b)
+			bundled = append(bundled, bundledClass{name: res.name, shadowed: shadowed, live: !shadowed, differs: res.differs})
 		}
 		if shadowed {
 			continue // the runtime's copy is used: never loaded
@@ -346,7 +353,6 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		if res.major > RuntimeJavaMajor {
 			versions[res.major] = append(versions[res.major], res.name)
 		}
-		w.user[res.name] = res.info
 	}
 	// live: a class of the jar that loads (parsed, not shadowed).
 	live := func(res *classResult) bool { return res != nil && res.name != "" && w.user[res.name] != nil }

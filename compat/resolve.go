@@ -9,7 +9,7 @@ import "strings"
 // used only for names the runtime does not have.
 type world struct {
 	ix   *Index
-	user map[string]*ClassInfo // effective classes of the user jar
+	user map[string]*classResult // effective classes of the user jar
 }
 
 // origin of a class name.
@@ -25,8 +25,8 @@ func (w *world) lookup(name string) (*ClassInfo, int) {
 			return c, originTarget
 		}
 	}
-	if c := w.user[name]; c != nil {
-		return c, originUser
+	if r := w.user[name]; r != nil {
+		return r.info, originUser
 	}
 	return nil, originUnknown
 }
