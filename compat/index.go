@@ -44,7 +44,7 @@ type ClassInfo struct {
 	rawMethods, rawFields []rawMember
 	once                  sync.Once
 	// anc caches whether a jar class has a Flink supertype (see
-	// world.hasFlinkAncestor).
+	// world.infoHasFlinkAncestor).
 	anc atomic.Int32
 }
 

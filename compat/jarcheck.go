@@ -115,6 +115,9 @@ type candidate struct {
 // resolved once every class of the jar is known.
 type deferredRef struct {
 	owner, name, desc string
+	// ownerIdx is the owner's index in the scan's files, -1 when the jar
+	// does not have it.
+	ownerIdx int32
 	// method is the index of the method using the reference in its class
 	// (classResult.site), -1 for the class itself.
 	method int32
@@ -129,6 +132,7 @@ type deferredRef struct {
 
 type classResult struct {
 	idx      int32 // in the scan's files
+	loaded   bool  // the class the jar gives its name (world.user)
 	name     string
 	differs  bool // a bundled class the runtime shadows, of another shape
 	info     *ClassInfo
@@ -304,7 +308,11 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					// A class name declared twice (a malformed jar): the
 					// later file wins, as in file order.
 					if prev := w.user[res.name]; prev == nil || prev.idx < res.idx {
+						if prev != nil {
+							prev.loaded = false
+						}
 						w.user[res.name] = res
+						res.loaded = true
 					}
 					// Edges cover every jar class the class refers to: the
 					// owners of its member references are class constants,
@@ -432,7 +440,13 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 			return false
 		}
 		for _, d := range res.deferred {
-			if isFlink(d.owner) && w.user[d.owner] == nil {
+			var owner *classResult // the jar's class of that name, if it loads
+			if d.ownerIdx >= 0 {
+				if o := results[d.ownerIdx]; o != nil && o.loaded && o.name == d.owner {
+					owner = o
+				}
+			}
+			if owner == nil && isFlink(d.owner) {
 				if dup(d) {
 					continue
 				}
@@ -444,7 +458,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				add(f)
 				continue
 			}
-			if !w.hasFlinkAncestor(d.owner) || dup(d) {
+			if owner == nil || !w.infoHasFlinkAncestor(owner.info) || dup(d) {
 				continue
 			}
 			var r resolution
@@ -921,7 +935,11 @@ func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index,
 				}
 			}
 		}
-		res.deferred = append(res.deferred, deferredRef{method: s.m, owner: owner, name: name, desc: desc, field: field, iface: iface})
+		oi := int32(-1)
+		if i, ok := res.jarNames[owner]; ok {
+			oi = i
+		}
+		res.deferred = append(res.deferred, deferredRef{method: s.m, owner: owner, ownerIdx: oi, name: name, desc: desc, field: field, iface: iface})
 		return
 	}
 	w := world{ix: ix}

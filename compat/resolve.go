@@ -151,11 +151,11 @@ func (w *world) resolveField(owner, nameDesc string) (r resolution, touchedFlink
 	return r, touchedFlink
 }
 
-// hasFlinkAncestor reports whether class name (a user class) has a class of
-// the target runtime among its supertypes. The answer is kept in the user
-// class's ClassInfo, so concurrent callers share it without a map.
-func (w *world) hasFlinkAncestor(name string) bool {
-	return w.flinkAncestor(name, 0)
+// infoHasFlinkAncestor reports whether the jar class of ci has a class of
+// the target runtime among its supertypes. The answer is kept in the
+// ClassInfo, so concurrent callers share it without a map.
+func (w *world) infoHasFlinkAncestor(ci *ClassInfo) bool {
+	return w.infoFlinkAncestor(ci, 0)
 }
 
 func (w *world) flinkAncestor(name string, depth int) bool {
@@ -166,6 +166,10 @@ func (w *world) flinkAncestor(name string, depth int) bool {
 	case origin == originTarget:
 		return true
 	}
+	return w.infoFlinkAncestor(ci, depth)
+}
+
+func (w *world) infoFlinkAncestor(ci *ClassInfo, depth int) bool {
 	switch ci.anc.Load() {
 	case ancYes:
 		return true
