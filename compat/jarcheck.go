@@ -279,6 +279,9 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					// constants name neither is checked from its constant
 					// pool alone.
 					parser.CodeIf = namesFlinkOrScala
+					// A class the runtime shadows is compared for its shape
+					// only: its bytecode does not matter either.
+					parser.SkipCode = isFlink(f.ClassName) && ix.Classes[f.ClassName] != nil
 					c, err := parser.Parse(b)
 					if err != nil {
 						res.findings = append(res.findings, flinkplane.Finding{
