@@ -119,7 +119,7 @@ func TestCompileJob(t *testing.T) {
 			t.Fatal(err)
 		}
 		errs := bySeverity(rep.Findings, flinkplane.SeverityError)
-		if len(errs) != 1 || errs[0].Code != compat.CodeStateNotMapped || errs[0].Class != `uid "count-per-key"` ||
+		if len(errs) != 1 || errs[0].Code != compat.CodeUnmappedState || errs[0].Class != `uid "count-per-key"` ||
 			!strings.Contains(errs[0].Hint, `uid "count-per-key-v2"`) {
 			t.Errorf("findings %s, want STATE_NOT_MAPPED naming uid count-per-key", dump(rep.Findings))
 		}

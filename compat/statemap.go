@@ -12,7 +12,7 @@ import (
 
 // Finding codes of the state mapping (a savepoint against a job graph).
 const (
-	CodeStateNotMapped = "STATE_NOT_MAPPED"
+	CodeUnmappedState  = "STATE_NOT_MAPPED"
 	CodeStateDropped   = "STATE_NOT_RESTORED"
 	CodeMaxParallelism = "MAX_PARALLELISM_MISMATCH"
 )
@@ -81,7 +81,7 @@ func StateMapping(dir string, md *savepoint.Metadata, graph, previous *flinkplan
 		if len(names) > 0 {
 			what = "its state (" + strings.Join(names, ", ") + ")"
 		}
-		if !hasState(op) {
+		if !operatorHasState(op) {
 			continue // Flink skips empty operator state ("Skipping empty savepoint state")
 		}
 		if allowNonRestoredState {
@@ -92,7 +92,7 @@ func StateMapping(dir string, md *savepoint.Metadata, graph, previous *flinkplan
 			continue
 		}
 		f := flinkplane.Finding{
-			Severity: flinkplane.SeverityError, Code: CodeStateNotMapped, Class: label, Symbol: op.ID,
+			Severity: flinkplane.SeverityError, Code: CodeUnmappedState, Class: label, Symbol: op.ID,
 			Message: fmt.Sprintf("No operator of the new job takes the state of operator %s: Flink fails the restore (\"Cannot map checkpoint/savepoint state for operator %s to the new program, because the operator is not available in the new program\"), so %s would be lost.", label, op.ID, what),
 			Hint:    "Keep the operator's uid in the new job (uid(...) on the operator), or set AllowNonRestoredState to start without this state.",
 		}
@@ -148,9 +148,9 @@ func renamed(op *savepoint.Operator, graph, previous *flinkplane.JobGraphInfo) s
 	return ""
 }
 
-// hasState reports whether an operator's savepoint state holds any state
+// operatorHasState reports whether an operator's savepoint state holds any state
 // handle (Flink's OperatorSubtaskState.hasState, or coordinator state).
-func hasState(op *savepoint.Operator) bool {
+func operatorHasState(op *savepoint.Operator) bool {
 	if op.Coordinator != nil {
 		return true
 	}

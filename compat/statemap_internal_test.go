@@ -42,7 +42,7 @@ func TestStateMapping(t *testing.T) {
 	})
 	t.Run("UidChanged", func(t *testing.T) {
 		fs := check(t, counterGraph("count-per-key-v2"), nil, false)
-		if len(fs) != 1 || fs[0].Severity != flinkplane.SeverityError || fs[0].Code != CodeStateNotMapped {
+		if len(fs) != 1 || fs[0].Severity != flinkplane.SeverityError || fs[0].Code != CodeUnmappedState {
 			t.Fatalf("findings %+v, want one STATE_NOT_MAPPED error", fs)
 		}
 		f := fs[0]

@@ -456,9 +456,6 @@ func jobFailure(h flinkplane.JobHealth) error {
 	if h.RootCause != "" {
 		return errors.New(h.RootCause)
 	}
-	if h.State == "FINISHED" { // no error: main() built a bounded job
-		return errors.New("the job finished by itself without an error: a streaming application runs until it is stopped (did main() build a bounded or BATCH job?)")
-	}
 	return fmt.Errorf("the job ended in status %s", h.State)
 }
 

@@ -190,7 +190,7 @@ func TestRealFlink_StateMapping_MatchesFlink(t *testing.T) {
 	if g := rep.JobGraph; g == nil || !g.Checkpointing.Enabled || g.Checkpointing.IntervalMillis != 1000 || g.Parallelism != 1 {
 		t.Errorf("job graph %+v, want the cluster's checkpointing (1000 ms) and parallelism 1", g)
 	}
-	if rep.Summary.Errors != 1 || rep.Findings[0].Code != compat.CodeStateNotMapped || rep.Findings[0].Class != `uid "count-per-key"` {
+	if rep.Summary.Errors != 1 || rep.Findings[0].Code != compat.CodeUnmappedState || rep.Findings[0].Class != `uid "count-per-key"` {
 		t.Fatalf("check of counter-uid-2.2: %+v, want one STATE_NOT_MAPPED for uid count-per-key", rep.Findings)
 	}
 	unmapped := rep.Findings[0].Symbol

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/flinkrest"
@@ -250,19 +249,5 @@ func TestRootCause_DeepestCause(t *testing.T) {
 	}
 	if got := rootCause(flinkrest.Exception{Stacktrace: "java.lang.Exception: boom\n\tat x.y(Z.java:1)"}); got != "java.lang.Exception: boom" {
 		t.Fatalf("rootCause without cause = %q", got)
-	}
-}
-
-// TestJobConfiguration: the configuration a dry compile gives main() is the
-// cluster's: checkpointing and parallelism as the application sets them.
-func TestJobConfiguration(t *testing.T) {
-	d := New(t.TempDir(), t.TempDir())
-	c := d.JobConfiguration(flinkplane.ClusterSpec{ApplicationID: "a", Runtime: flinkplane.RuntimeFlink22, Parallelism: 4, ParallelismPerKPU: 2,
-		Checkpoint: flinkplane.CheckpointSpec{Enabled: true, Interval: 60 * time.Second, MinPauseBetweenCheckpoints: 5 * time.Second}})
-	for k, want := range map[string]string{"parallelism.default": "4", "execution.checkpointing.interval": "60000ms",
-		"execution.checkpointing.min-pause": "5000ms", "state.backend.type": "hashmap"} {
-		if got := c[k]; got != want {
-			t.Errorf("%s = %q, want %q", k, got, want)
-		}
 	}
 }
