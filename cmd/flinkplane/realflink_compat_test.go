@@ -21,7 +21,7 @@ import (
 	"github.com/flinkplane/flinkplane/runtime/local/localtest"
 )
 
-func (r *realEnv) upgrade(app, jar string) (*kav2.UpdateApplicationOutput, error) {
+func (r *realEnv) upgradeJar22(app, jar string) (*kav2.UpdateApplicationOutput, error) {
 	return r.c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String(app),
 		CurrentApplicationVersionId: r.describe(app).ApplicationVersionId, RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22,
 		ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
@@ -50,7 +50,7 @@ func TestRealFlink_KryoGeneric_Upgrade(t *testing.T) {
 		t.Fatalf("savepoint verdict %+v, want one KRYO_STATE warning", rep.Findings)
 	}
 
-	up, err := r.upgrade(app, fixtures.KryoGeneric22)
+	up, err := r.upgradeJar22(app, fixtures.KryoGeneric22)
 	if err != nil {
 		t.Fatalf("upgrade refused: %v", err)
 	}
@@ -95,7 +95,7 @@ func TestRealFlink_PojoMap_Refused(t *testing.T) {
 	_, job := r.start(app, types.ApplicationRestoreTypeSkipRestoreFromSnapshot, "")
 	waitRecords(t, out, 50)
 	r.snapshot(app, "m1", types.RuntimeEnvironmentFlink120)
-	_, err := r.upgrade(app, fixtures.PojoMap22)
+	_, err := r.upgradeJar22(app, fixtures.PojoMap22)
 	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "POJO_COLLECTION_KRYO", `field "seen"`, "Restoring the state of operator")
 	t.Logf("pre-flight refusal: %v", err)
 	if _, job2 := r.job(app); job2.ID != job.ID || job2.Timestamps["RUNNING"] != job.Timestamps["RUNNING"] {
@@ -107,7 +107,7 @@ func TestRealFlink_PojoMap_Refused(t *testing.T) {
 		t.Fatal(err)
 	}
 	nUp := checkOutput(t, out, 0)
-	up, err := r.upgrade(app, fixtures.PojoMap22)
+	up, err := r.upgradeJar22(app, fixtures.PojoMap22)
 	if err != nil {
 		t.Fatalf("update with compat-check=warn: %v", err)
 	}
