@@ -64,7 +64,7 @@ print(f"machine: {os.cpu_count()} CPUs, load average {sys.argv[8]} before, {sys.
 print(f"flinkplane reads and checks the {rc} loadable classes ({rb/1e6:.0f} MB)")
 print(f"{'':22} {'best wall':>10} {'median wall':>12} {'best CPU':>9} {'median CPU':>11}")
 for name, w, c in (("flinkplane check jar", cw, cc), ("jdeps -verbose:class", jw, jc_)):
-    print(f"{name:22} {min(w):9.1f}s {statistics.median(w):11.1f}s {min(c):8.1f}s {statistics.median(c):10.1f}s")
+    print(f"{name:22} {min(w):9.2f}s {statistics.median(w):11.2f}s {min(c):8.2f}s {statistics.median(c):10.2f}s")
 print(f"{'ratio jdeps/flinkplane':22} {min(jw)/min(cw):9.1f}x {statistics.median(jw)/statistics.median(cw):11.1f}x"
       f" {min(jc_)/min(cc):8.1f}x {statistics.median(jc_)/statistics.median(cc):10.1f}x")
 print(f"flinkplane throughput (best wall): {mb/min(cw):.0f} MB/s of the jar's class data")

@@ -27,12 +27,21 @@ import (
 type Checker struct {
 	RuntimesDir string
 	CacheDir    string
+	// Java is the java command of the dry compile (empty: $JAVA_HOME/bin/java
+	// or java from PATH; javac is taken from the same directory).
+	Java string
+	// CompileTimeout bounds a dry compile (DefaultCompileTimeout when 0).
+	CompileTimeout time.Duration
 
 	mu      sync.Mutex
 	indexes map[flinkplane.RuntimeID]*Index
+	hmu     sync.Mutex // dry-compile helpers
 }
 
-var _ flinkplane.CompatChecker = (*Checker)(nil)
+var (
+	_ flinkplane.CompatChecker = (*Checker)(nil)
+	_ flinkplane.JobCompiler   = (*Checker)(nil)
+)
 
 // DefaultCacheDir is $XDG_CACHE_HOME/flinkplane/compat or
 // ~/.cache/flinkplane/compat.

@@ -3,7 +3,6 @@ package compat
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/gob"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat/classfile"
@@ -24,7 +24,7 @@ import (
 
 // indexFormat changes whenever the cached index layout or its content rules
 // change, invalidating every cache file.
-const indexFormat = "flinkplane-compat-index-v1"
+const indexFormat = "flinkplane-compat-index-v2"
 
 // FlinkPrefix is the internal-name prefix of the namespace the index covers.
 const FlinkPrefix = "org/apache/flink/"
@@ -42,6 +42,10 @@ type ClassInfo struct {
 	// Classes of a scanned jar build Methods and Fields on first use from
 	// these (most are never searched).
 	rawMethods, rawFields []rawMember
+	once                  sync.Once
+	// anc caches whether a jar class has a Flink supertype (see
+	// world.infoHasFlinkAncestor).
+	anc atomic.Int32
 }
 
 // rawMember is a member of a lazily built ClassInfo.
@@ -50,8 +54,13 @@ type rawMember struct {
 	Name, Descriptor string
 }
 
-// build fills Methods and Fields of a lazily built ClassInfo.
+// build fills Methods and Fields of a lazily built ClassInfo, once (safe
+// for concurrent use).
 func (ci *ClassInfo) build() {
+	ci.once.Do(ci.buildMaps)
+}
+
+func (ci *ClassInfo) buildMaps() {
 	if ci.Methods != nil {
 		return
 	}
@@ -201,8 +210,8 @@ func LoadIndex(ctx context.Context, runtimesDir, cacheDir string, id flinkplane.
 	}
 	var cacheFile string
 	if cacheDir != "" {
-		cacheFile = filepath.Join(cacheDir, fmt.Sprintf("index-%s-%s.gob", id, key[:16]))
-		if ix, err := readIndex(cacheFile); err == nil && ix.Key == key {
+		cacheFile = filepath.Join(cacheDir, fmt.Sprintf("index-%s-%s.bin", id, key[:16]))
+		if ix, err := readIndexFile(cacheFile); err == nil && ix.Key == key {
 			return ix, nil
 		}
 	}
@@ -216,7 +225,7 @@ func LoadIndex(ctx context.Context, runtimesDir, cacheDir string, id flinkplane.
 			return nil, fmt.Errorf("cache index: %w", err)
 		}
 		// Remove stale cache files of the same runtime.
-		old, _ := filepath.Glob(filepath.Join(cacheDir, fmt.Sprintf("index-%s-*.gob", id)))
+		old, _ := filepath.Glob(filepath.Join(cacheDir, fmt.Sprintf("index-%s-*", id)))
 		for _, o := range old {
 			if o != cacheFile {
 				os.Remove(o)
@@ -226,25 +235,12 @@ func LoadIndex(ctx context.Context, runtimesDir, cacheDir string, id flinkplane.
 	return ix, nil
 }
 
-func readIndex(name string) (*Index, error) {
-	f, err := os.Open(name)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	var ix Index
-	if err := gob.NewDecoder(f).Decode(&ix); err != nil {
-		return nil, err
-	}
-	return &ix, nil
-}
-
 // writeIndex writes the index atomically: temp file, fsync, rename.
 func writeIndex(name string, ix *Index) error {
 	if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
 		return err
 	}
-	return atomicfile.Write(name, 0o644, func(w io.Writer) error { return gob.NewEncoder(w).Encode(ix) })
+	return atomicfile.Write(name, 0o644, func(w io.Writer) error { return writeIndexTo(w, ix) })
 }
 
 // BuildIndex indexes the org/apache/flink/ classes of the given jars. The

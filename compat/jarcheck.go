@@ -2,6 +2,7 @@ package compat
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"regexp"
@@ -10,6 +11,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/flinkplane/flinkplane"
@@ -87,6 +89,8 @@ type site struct {
 	// itself; method() joins them only for a finding.
 	name, desc string
 	field      bool
+	// m is the method's index in the class, -1 for the class or a field.
+	m int32
 }
 
 // method returns name+descriptor of a method site, name+":"+descriptor of
@@ -110,14 +114,29 @@ type candidate struct {
 // deferredRef is a member reference whose owner is not a target class: it is
 // resolved once every class of the jar is known.
 type deferredRef struct {
-	site
 	owner, name, desc string
-	field, iface      bool
+	// ownerIdx is the owner's index in the scan's files, -1 when the jar
+	// does not have it.
+	ownerIdx int32
+	// method is the index of the method using the reference in its class
+	// (classResult.site), -1 for the class itself.
+	method int32
+	field  bool
+	iface  bool
+	// pooled: found by the constant-pool walk of a class without Flink or
+	// Scala constants (its bytecode is not walked), so its site is the
+	// class only: a finding re-reads the class to attribute it to the
+	// methods that use the reference.
+	pooled bool
 }
 
 type classResult struct {
+	idx      int32 // in the scan's files
+	loaded   bool  // the class the jar gives its name (world.user)
 	name     string
+	differs  bool // a bundled class the runtime shadows, of another shape
 	info     *ClassInfo
+	methods  []rawMember // the class's methods, for the sites of deferred refs
 	major    uint16
 	size     int64
 	path     string
@@ -126,22 +145,33 @@ type classResult struct {
 	deferred []deferredRef
 	scala    string // first scala/ class referenced
 	err      error
-	// seenIdx marks the member-reference constants already recorded as
-	// deferred references (a scratch buffer of the worker). Two constants
-	// naming the same member (never emitted by javac) are deduplicated in
-	// pass 2.
+	// seenIdx marks the constants already checked with no output that
+	// depends on where they are used (a scratch buffer of the worker): a
+	// method using one again needs no second check. A member reference is
+	// recorded as deferred once, for its first use. Two constants naming
+	// the same member (never emitted by javac) are deduplicated in pass 2.
 	seenIdx []bool
-	// jarNames are the class names of the jar: a deferred reference to a
-	// class neither in the jar nor in the Flink namespace cannot reach a
-	// Flink class and is not recorded.
-	jarNames map[string]bool
-	// edges are the jar classes this class may load: supertypes, class
-	// constants, annotation types and class names in string constants
-	// (Class.forName).
-	edges []string
+	// jarNames are the class names of the jar (to their index in the
+	// scan's files): a deferred reference to a class neither in the jar nor
+	// in the Flink namespace cannot reach a Flink class and is not recorded.
+	jarNames map[string]int32
+	// edges are the jar classes (indexes) this class may load: supertypes,
+	// class constants, annotation types and class names in string
+	// constants (Class.forName).
+	edges []int32
 }
 
 type refKey struct{ owner, name, desc string }
+
+// site returns the site of a deferred reference made by method m (-1: the
+// class itself).
+func (res *classResult) site(m int32) site {
+	if m < 0 || int(m) >= len(res.methods) {
+		return site{class: res.name, m: -1}
+	}
+	mm := res.methods[m]
+	return site{class: res.name, name: mm.Name, desc: mm.Descriptor, m: m}
+}
 
 // ScanJar checks the jar at path against index ix. The returned report's
 // findings are sorted by severity, class and method.
@@ -167,12 +197,9 @@ func openJar(path string) (*jar.Reader, error) {
 // scanReader is ScanJar on the opened jar r, which it closes.
 func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader, ix *Index) (*JarReport, error) {
 	defer r.Close()
-	rep := &JarReport{Jar: path, Target: ix.Runtime}
-	files := effectiveClasses(r)
-	jarNames := make(map[string]bool, len(files))
-	for _, f := range files {
-		jarNames[f.ClassName] = true
-	}
+	rep := &JarReport{Jar: path, Target: ix.Runtime, Findings: []flinkplane.Finding{}}
+	// jarNames maps the class names of the jar to their index in files.
+	files, jarNames := effectiveClasses(r)
 
 	// Pass 1, in parallel: read, parse and check the classes that can load,
 	// starting from the entry points (Main-Class / program-class, service
@@ -182,20 +209,23 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	// never loads (optional integrations of bundled libraries, inner classes
 	// of shadowed connector classes) is not even decompressed. Bundled Flink
 	// classes the runtime shadows are parsed for their shape only.
-	fileIdx := make(map[string]int, len(files))
-	for i, f := range files {
-		fileIdx[f.ClassName] = i
-	}
+
 	results := make([]*classResult, len(files))
+	w := &world{ix: ix, user: map[string]*classResult{}} // user: filled by pass 1
 	queue := make(chan int, len(files))
 	queued := make([]bool, len(files))
 	var mu sync.Mutex
 	var pending sync.WaitGroup
-	enqueue := func(name string) { // with mu held
-		if i, ok := fileIdx[name]; ok && !queued[i] {
+	enqueueIdx := func(i int32) { // with mu held
+		if !queued[i] {
 			queued[i] = true
 			pending.Add(1)
-			queue <- i
+			queue <- int(i)
+		}
+	}
+	enqueue := func(name string) { // with mu held
+		if i, ok := jarNames[name]; ok {
+			enqueueIdx(i)
 		}
 	}
 	mu.Lock()
@@ -205,8 +235,8 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		}
 	}
 	rooted := false
-	for _, n := range entryPoints(r, func(n string) bool { return ix.Classes[n] != nil || jarNames[n] }) {
-		if _, ok := fileIdx[n]; ok && ix.Classes[n] == nil {
+	for _, n := range entryPoints(r, func(n string) bool { _, ok := jarNames[n]; return ok || ix.Classes[n] != nil }) {
+		if _, ok := jarNames[n]; ok && ix.Classes[n] == nil {
 			enqueue(n)
 			rooted = true
 		}
@@ -237,13 +267,21 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					continue
 				}
 				f := files[i]
-				res := &classResult{path: f.Path()}
+				res := &classResult{path: f.Path(), idx: int32(i)}
 				b, err := r.ReadBuf(f, buf)
 				if err != nil {
 					res.err = err
 				} else {
 					buf = b
 					res.size = int64(len(b))
+					// Bytecode matters only for references into Flink or
+					// Scala (and their attribution): a class whose
+					// constants name neither is checked from its constant
+					// pool alone.
+					parser.CodeIf = namesFlinkOrScala
+					// A class the runtime shadows is compared for its shape
+					// only: its bytecode does not matter either.
+					parser.SkipCode = isFlink(f.ClassName) && ix.Classes[f.ClassName] != nil
 					c, err := parser.Parse(b)
 					if err != nil {
 						res.findings = append(res.findings, flinkplane.Finding{
@@ -256,9 +294,13 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 						}
 						res.seenIdx, res.jarNames = seenIdx[:len(c.Pool)], jarNames
 						clear(res.seenIdx)
-						scanClass(c, ix, res)
-						if ix.Classes[res.name] == nil {
+						scanClass(c, ix, res, !c.CodeSkipped)
+						if rc := ix.Classes[res.name]; rc == nil {
 							collectEdges(c, jarNames, res)
+						} else if isFlink(res.name) {
+							// Bundled, shadowed by the runtime's copy:
+							// compared for its shape only.
+							res.differs = !sameShape(res.info, rc)
 						}
 						res.seenIdx, res.jarNames = nil, nil
 					}
@@ -266,14 +308,20 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				mu.Lock()
 				results[i] = res
 				if res.name != "" && ix.Classes[res.name] == nil {
+					// A class name declared twice (a malformed jar): the
+					// later file wins, as in file order.
+					if prev := w.user[res.name]; prev == nil || prev.idx < res.idx {
+						if prev != nil {
+							prev.loaded = false
+						}
+						w.user[res.name] = res
+						res.loaded = true
+					}
+					// Edges cover every jar class the class refers to: the
+					// owners of its member references are class constants,
+					// and candidates add theirs.
 					for _, e := range res.edges {
-						enqueue(e)
-					}
-					for _, c := range res.cands {
-						enqueue(c.class)
-					}
-					for _, d := range res.deferred {
-						enqueue(d.owner)
+						enqueueIdx(e)
 					}
 				}
 				mu.Unlock()
@@ -286,11 +334,8 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		return nil, err
 	}
 
-	w := &world{ix: ix, user: map[string]*ClassInfo{}}
 	var bundled []bundledClass // Flink classes in the jar
 	versions := map[uint16][]string{}
-	byName := map[string]int{}
-	live := map[string]bool{}
 	rep.Summary.JarClasses = len(files)
 	for i, f := range files {
 		res := results[i]
@@ -311,11 +356,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		}
 		shadowed := ix.Classes[res.name] != nil
 		if isFlink(res.name) {
-			b := bundledClass{name: res.name, shadowed: shadowed, live: !shadowed}
-			if shadowed {
-				b.differs = !sameShape(res.info, ix.Classes[res.name])
-			}
-			bundled = append(bundled, b)
+			bundled = append(bundled, bundledClass{name: res.name, shadowed: shadowed, live: !shadowed, differs: res.differs})
 		}
 		if shadowed {
 			continue // the runtime's copy is used: never loaded
@@ -323,10 +364,9 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		if res.major > RuntimeJavaMajor {
 			versions[res.major] = append(versions[res.major], res.name)
 		}
-		w.user[res.name] = res.info
-		byName[res.name] = i
-		live[res.name] = true
 	}
+	// live: a class of the jar that loads (parsed, not shadowed).
+	live := func(res *classResult) bool { return res != nil && res.name != "" && w.user[res.name] != nil }
 	rep.Summary.NestedJars = len(r.NestedJars())
 
 	// Relocated libraries: a missing class under a relocation root
@@ -345,27 +385,29 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 	}
 
 	var scalaFirst string
-	// Pass 2: findings that need the whole jar.
-	seen := map[string]bool{}
+	// Pass 2: findings that need the whole jar, per class in parallel (the
+	// world is read-only by now, but for what ClassInfos compute once:
+	// their member maps and whether they have a Flink supertype).
+	type findingKey struct{ code, class, method, symbol string }
+	seen := map[findingKey]bool{}
 	add := func(f flinkplane.Finding) {
-		k := f.Code + "\x00" + f.Class + "\x00" + f.Method + "\x00" + f.Symbol
+		k := findingKey{f.Code, f.Class, f.Method, f.Symbol}
 		if seen[k] {
 			return
 		}
 		seen[k] = true
 		rep.Findings = append(rep.Findings, f)
 	}
-	memo := map[string]bool{}
-	for _, res := range results {
-		if res == nil || res.name == "" || !live[res.name] {
-			continue
-		}
-		if scalaFirst == "" && res.scala != "" {
-			scalaFirst = res.name
-		}
-		for _, f := range res.findings {
-			add(f)
-		}
+	type classFindings struct {
+		findings []flinkplane.Finding
+		// unattributed are unresolved pooled references: attributed to
+		// methods below.
+		unattributed []refKey
+	}
+	perClass := make([]classFindings, len(results))
+	check := func(res *classResult, out *classFindings) {
+		add := func(f flinkplane.Finding) { out.findings = append(out.findings, f) }
+		out.findings = append(out.findings, res.findings...)
 		for _, c := range res.cands {
 			if w.user[c.class] != nil {
 				continue // the jar bundles it: its own references are checked
@@ -401,19 +443,25 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 			return false
 		}
 		for _, d := range res.deferred {
-			if isFlink(d.owner) && w.user[d.owner] == nil {
+			var owner *classResult // the jar's class of that name, if it loads
+			if d.ownerIdx >= 0 {
+				if o := results[d.ownerIdx]; o != nil && o.loaded && o.name == d.owner {
+					owner = o
+				}
+			}
+			if owner == nil && isFlink(d.owner) {
 				if dup(d) {
 					continue
 				}
 				// The owner is neither in the runtime nor in the jar.
-				f := memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime)
+				f := memberFinding(res.site(d.method), d.owner, d.name, d.desc, d.field, ix.Runtime)
 				if optionalRelocated(d.owner) {
 					f.Severity = flinkplane.SeverityWarning
 				}
 				add(f)
 				continue
 			}
-			if !w.hasFlinkAncestor(d.owner, memo) || dup(d) {
+			if owner == nil || !w.infoHasFlinkAncestor(owner.info) || dup(d) {
 				continue
 			}
 			var r resolution
@@ -424,7 +472,74 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 				r, touched = w.resolveMethod(d.owner, d.name+d.desc, d.iface)
 			}
 			if r == unresolved && touched {
-				add(memberFinding(d.site, d.owner, d.name, d.desc, d.field, ix.Runtime))
+				if d.pooled {
+					out.unattributed = append(out.unattributed, refKey{d.owner, d.name, d.desc})
+					continue
+				}
+				add(memberFinding(res.site(d.method), d.owner, d.name, d.desc, d.field, ix.Runtime))
+			}
+		}
+		// Overrides of callbacks the target no longer has: a user method
+		// that shares its name with a method of a Flink supertype but
+		// whose Flink signature no supertype declares any more
+		// (open(Configuration) next to 2.x's open(OpenContext)) is never
+		// called by the runtime.
+		if !isFlink(res.name) && res.info != nil {
+			out.findings = append(out.findings, overrideFindings(w, res.name, res.info, ix.Runtime)...)
+		}
+	}
+	var next atomic.Int64
+	const chunk = 256
+	var pwg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		pwg.Add(1)
+		go func() {
+			defer pwg.Done()
+			for {
+				lo := int(next.Add(chunk)) - chunk
+				if lo >= len(results) {
+					return
+				}
+				for ri := lo; ri < min(lo+chunk, len(results)); ri++ {
+					if res := results[ri]; live(res) {
+						check(res, &perClass[ri])
+					}
+				}
+			}
+		}()
+	}
+	pwg.Wait()
+	unattributed := map[int][]refKey{}
+	for ri, res := range results {
+		if !live(res) {
+			continue
+		}
+		if scalaFirst == "" && res.scala != "" {
+			scalaFirst = res.name
+		}
+		for _, f := range perClass[ri].findings {
+			add(f)
+		}
+		if u := perClass[ri].unattributed; len(u) > 0 {
+			unattributed[ri] = u
+		}
+	}
+	// A class checked from its constant pool with an unresolved reference
+	// (rare: a real finding) is read again with its bytecode, so the
+	// finding names the method(s) using the reference like any other.
+	for ri, keys := range unattributed {
+		full, err := rescan(r, files[ri], ix, jarNames)
+		if err != nil {
+			return nil, flinkplane.Errorf(flinkplane.ECODE, "Cannot read %s: %v.", files[ri].Path(), err)
+		}
+		want := map[refKey]bool{}
+		for _, k := range keys {
+			want[k] = true
+		}
+		for _, d := range full.deferred {
+			if k := (refKey{d.owner, d.name, d.desc}); want[k] {
+				delete(want, k) // the first use, like the bytecode path's dedup
+				add(memberFinding(full.site(d.method), d.owner, d.name, d.desc, d.field, ix.Runtime))
 			}
 		}
 	}
@@ -438,8 +553,8 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 			return v
 		}
 		brokenMemo[name] = ""
-		i, ok := byName[name]
-		if !ok {
+		i, ok := jarNames[name]
+		if !ok || !live(results[i]) || results[i].name != name {
 			return ""
 		}
 		res := results[i]
@@ -464,7 +579,7 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 		return why
 	}
 	for _, res := range results {
-		if res == nil || res.name == "" || !live[res.name] || isFlink(res.name) {
+		if !live(res) || isFlink(res.name) {
 			continue
 		}
 		for _, c := range res.cands {
@@ -479,18 +594,6 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 					Hint:    firstNonEmpty(hintFor(c.class, "", ""), hintFor(why, "", "")),
 				})
 			}
-		}
-	}
-	// Overrides of callbacks the target no longer has: a user method that
-	// shares its name with a method of a Flink supertype but whose Flink
-	// signature no supertype declares any more (open(Configuration) next to
-	// 2.x's open(OpenContext)) is never called by the runtime.
-	for _, res := range results {
-		if res == nil || res.name == "" || !live[res.name] || isFlink(res.name) || res.info == nil {
-			continue
-		}
-		for _, f := range overrideFindings(w, res.name, res.info, ix.Runtime) {
-			add(f)
 		}
 	}
 	rep.Findings = append(rep.Findings, bundledFindings(bundled, ix)...)
@@ -536,9 +639,9 @@ func scanReader(ctx context.Context, start time.Time, path string, r *jar.Reader
 // class name the outer jar's entry before a nested jar's, and in a
 // multi-release jar (manifest Multi-Release: true) the highest
 // META-INF/versions/N variant with N not above the runtime's Java release.
-func effectiveClasses(r *jar.Reader) []*jar.File {
-	best := map[string]*jar.File{}
-	var order []string
+func effectiveClasses(r *jar.Reader) ([]*jar.File, map[string]int32) {
+	idx := make(map[string]int32, len(r.Files()))
+	var out []*jar.File
 	multiRelease := strings.EqualFold(strings.TrimSpace(r.Manifest["Multi-Release"]), "true")
 	for _, f := range r.Files() {
 		if f.ClassName == "" || f.Release > runtimeJavaRelease || (f.Release > 0 && !multiRelease) {
@@ -547,32 +650,63 @@ func effectiveClasses(r *jar.Reader) []*jar.File {
 		if strings.HasSuffix(f.ClassName, "module-info") || strings.HasSuffix(f.ClassName, "package-info") {
 			continue
 		}
-		b, ok := best[f.ClassName]
+		i, ok := idx[f.ClassName]
 		if !ok {
-			order = append(order, f.ClassName)
-			best[f.ClassName] = f
+			idx[f.ClassName] = int32(len(out))
+			out = append(out, f)
 			continue
 		}
-		if b.Nested == f.Nested && f.Release > b.Release {
-			best[f.ClassName] = f
+		if b := out[i]; b.Nested == f.Nested && f.Release > b.Release {
+			out[i] = f
 		}
 	}
-	out := make([]*jar.File, 0, len(order))
-	for _, n := range order {
-		out = append(out, best[n])
-	}
-	return out
+	return out, idx
 }
 
-// scanClass checks one class's references against the target index.
-func scanClass(c *classfile.Class, ix *Index, res *classResult) {
+// rescan reads and checks one class again with its bytecode.
+func rescan(r *jar.Reader, f *jar.File, ix *Index, jarNames map[string]int32) (*classResult, error) {
+	b, err := r.Read(f)
+	if err != nil {
+		return nil, err
+	}
+	var parser classfile.Parser
+	c, err := parser.Parse(b)
+	if err != nil {
+		return nil, err
+	}
+	res := &classResult{jarNames: jarNames, seenIdx: make([]bool, len(c.Pool))}
+	scanClass(c, ix, res, true)
+	return res, nil
+}
+
+// namesFlinkOrScala reports whether a Utf8 constant names a Flink or Scala
+// class: a class name starting with one, or a descriptor mentioning one.
+// These are what a class's bytecode can refer to in Flink or Scala through
+// its constants (class, member and method-type constants, call sites).
+func namesFlinkOrScala(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	switch b[0] {
+	case '(', 'L', '[':
+		return bytes.Contains(b, lFlinkBytes) || bytes.Contains(b, lScalaBytes)
+	}
+	return bytes.HasPrefix(b, flinkBytes) || bytes.HasPrefix(b, scalaBytes)
+}
+
+// scanClass checks one class's references against the target index. With
+// code false the class has no Flink or Scala constant (and was parsed
+// without bytecode): its member references are taken from the constant
+// pool, attributed to the class (see deferredRef.pooled).
+func scanClass(c *classfile.Class, ix *Index, res *classResult, code bool) {
 	res.name, res.major = c.Name, c.Major
 	res.info = lazyClassInfo(c)
+	res.methods = res.info.rawMethods
 	if ix.Classes[c.Name] != nil {
 		return // shadowed by the runtime
 	}
 	p := c.Pool
-	classSite := site{class: c.Name}
+	classSite := site{class: c.Name, m: -1}
 	// checkClass records a reference to class name (internal form or array
 	// descriptor) used at s.
 	checkClass := func(s site, name, sev, ctx string) {
@@ -585,6 +719,9 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 		checkClassName(s, name, sev, ctx, ix, res)
 	}
 	checkDesc := func(s site, desc, sev, ctx string) {
+		if !code {
+			return // no Utf8 constant of the class names Flink or Scala
+		}
 		if !strings.Contains(desc, "org/apache/flink/") && !strings.Contains(desc, "Lscala/") {
 			return
 		}
@@ -602,15 +739,30 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 		checkDesc(classSite, a, flinkplane.SeverityWarning, "annotation")
 	}
 	for _, f := range c.Fields {
-		s := site{class: c.Name, name: f.Name, desc: f.Descriptor, field: true}
+		s := site{class: c.Name, name: f.Name, desc: f.Descriptor, field: true, m: -1}
 		checkDesc(s, f.Descriptor, flinkplane.SeverityError, "field type")
 		for _, a := range f.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
 		}
 	}
+	if !code {
+		for i := range p {
+			switch e := p[i]; e.Tag {
+			case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
+				if inertConstant(c, p, e, res.jarNames) {
+					continue
+				}
+				n := len(res.deferred)
+				checkConstant(c, p, uint16(i), classSite, ix, res, checkClass, checkDesc, 0)
+				for j := n; j < len(res.deferred); j++ {
+					res.deferred[j].pooled = true
+				}
+			}
+		}
+	}
 	for mi := range c.Methods {
 		m := &c.Methods[mi]
-		s := site{class: c.Name, name: m.Name, desc: m.Descriptor}
+		s := site{class: c.Name, name: m.Name, desc: m.Descriptor, m: int32(mi)}
 		checkDesc(s, m.Descriptor, flinkplane.SeverityError, "signature")
 		for _, a := range m.Annotations {
 			checkDesc(s, a, flinkplane.SeverityWarning, "annotation")
@@ -627,16 +779,18 @@ func scanClass(c *classfile.Class, ix *Index, res *classResult) {
 var (
 	jdkOwners   = [][]byte{[]byte("["), []byte("java/"), []byte("javax/"), []byte("jdk/"), []byte("sun/")}
 	flinkBytes  = []byte(FlinkPrefix)
+	lFlinkBytes = []byte("L" + FlinkPrefix)
 	scalaBytes  = []byte("scala/")
 	lScalaBytes = []byte("Lscala/")
 )
 
 // inertConstant reports, from the undecoded constant-pool text, that
 // checkConstant would do nothing for e: a class reference outside Flink
-// and Scala (and not an array), or a member of a JDK class (or array)
-// whose descriptor names no Flink or Scala class. Text that is not plain
-// ASCII, or already decoded, is left to the full check.
-func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant) bool {
+// and Scala (and not an array), or a member of a JDK class (or array), or
+// of a class neither in the jar nor in Flink or Scala, whose descriptor
+// names no Flink or Scala class. Text that is not plain ASCII, or already
+// decoded, is left to the full check.
+func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant, jarNames map[string]int32) bool {
 	switch e.Tag {
 	case classfile.TagClass:
 		n, ok := c.RawASCII(e.A)
@@ -646,8 +800,17 @@ func inertConstant(c *classfile.Class, p classfile.Pool, e classfile.Constant) b
 			return false
 		}
 		owner, ok := c.RawASCII(p[e.A].A)
-		if !ok || !slices.ContainsFunc(jdkOwners, func(pre []byte) bool { return bytes.HasPrefix(owner, pre) }) {
+		if !ok {
 			return false
+		}
+		if !slices.ContainsFunc(jdkOwners, func(pre []byte) bool { return bytes.HasPrefix(owner, pre) }) {
+			// Not a JDK class: inert as well when it is neither in the
+			// jar nor in the Flink or Scala namespace (no Flink supertype
+			// can be reached through it).
+			if _, inJar := jarNames[string(owner)]; inJar || jarNames == nil ||
+				bytes.HasPrefix(owner, flinkBytes) || bytes.HasPrefix(owner, scalaBytes) {
+				return false
+			}
 		}
 		desc, ok := c.RawASCII(p[e.B].B)
 		return ok && !bytes.Contains(desc, flinkBytes) && !bytes.Contains(desc, lScalaBytes)
@@ -662,20 +825,31 @@ func checkConstant(c *classfile.Class, p classfile.Pool, idx uint16, s site, ix 
 		return
 	}
 	e := p[idx]
-	if inertConstant(c, p, e) {
+	if inertConstant(c, p, e, res.jarNames) {
 		return
 	}
 	switch e.Tag {
-	case classfile.TagClass:
-		if n, err := c.Utf8(e.A); err == nil {
-			checkClass(s, n, flinkplane.SeverityError, "")
-		}
-	case classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
-		owner, name, desc, err := c.MemberRef(idx)
-		if err != nil {
+	case classfile.TagClass, classfile.TagFieldref, classfile.TagMethodref, classfile.TagInterfaceMethodref:
+		// Class and member references: checked once per class unless the
+		// outcome depends on the use (candidates, findings name the site).
+		if int(idx) < len(res.seenIdx) && res.seenIdx[idx] {
 			return
 		}
-		checkMember(s, idx, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
+		nc, nf := len(res.cands), len(res.findings)
+		if e.Tag == classfile.TagClass {
+			if n, err := c.Utf8(e.A); err == nil {
+				checkClass(s, n, flinkplane.SeverityError, "")
+			}
+		} else {
+			owner, name, desc, err := c.MemberRef(idx)
+			if err != nil {
+				return
+			}
+			checkMember(s, owner, name, desc, e.Tag == classfile.TagFieldref, e.Tag == classfile.TagInterfaceMethodref, ix, res, checkDesc)
+		}
+		if int(idx) < len(res.seenIdx) && len(res.cands) == nc && len(res.findings) == nf {
+			res.seenIdx[idx] = true
+		}
 	case classfile.TagMethodType:
 		if d, err := c.Utf8(e.A); err == nil {
 			checkDesc(s, d, flinkplane.SeverityError, "")
@@ -703,14 +877,31 @@ func checkClassName(s site, name, sev, ctx string, ix *Index, res *classResult) 
 		}
 		return
 	}
-	if !isFlink(name) || ix.Classes[name] != nil {
+	if !isFlink(name) || ix.Classes[name] != nil || res.bundledFromFlink(name) {
 		return
+	}
+	if i, ok := res.jarNames[name]; ok {
+		res.edges = append(res.edges, i) // loads from the jar (a descriptor may be its only mention)
 	}
 	res.cands = append(res.cands, candidate{site: s, class: name, severity: sev, context: ctx})
 }
 
+// bundledFromFlink reports a reference from a class of the Flink namespace
+// (a relocated library, a bundled connector) to a class the jar bundles,
+// and records it as an edge instead of a candidate: the class loads from the
+// jar and its own references are checked; only user classes' uses of
+// bundled Flink classes matter later (INCOMPATIBLE_BUNDLED_CLASS). Relocated
+// libraries refer to each other a lot, so this keeps the scan's memory down.
+func (res *classResult) bundledFromFlink(name string) bool {
+	if i, ok := res.jarNames[name]; ok && isFlink(res.name) {
+		res.edges = append(res.edges, i)
+		return true
+	}
+	return false
+}
+
 // checkMember checks a field or method reference.
-func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
+func checkMember(s site, owner, name, desc string, field, iface bool, ix *Index, res *classResult,
 	checkDesc func(site, string, string, string)) {
 	if strings.HasPrefix(owner, "[") || strings.HasPrefix(owner, "java/") || strings.HasPrefix(owner, "javax/") ||
 		strings.HasPrefix(owner, "jdk/") || strings.HasPrefix(owner, "sun/") {
@@ -724,8 +915,8 @@ func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool
 		return
 	}
 	checkDesc(s, desc, flinkplane.SeverityError, "")
-	if ix.Classes[owner] == nil {
-		if isFlink(owner) {
+	if !isFlink(owner) || ix.Classes[owner] == nil { // the index holds org/apache/flink/ only
+		if isFlink(owner) && !res.bundledFromFlink(owner) {
 			// A Flink class the runtime lacks: a finding unless bundled,
 			// then resolved against the bundled copy.
 			res.cands = append(res.cands, candidate{site: s, class: owner, severity: flinkplane.SeverityError})
@@ -733,7 +924,7 @@ func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool
 		if name == "<init>" && !isFlink(owner) {
 			return // constructors are not inherited: no Flink class involved
 		}
-		if !isFlink(owner) && res.jarNames != nil && !res.jarNames[owner] {
+		if _, ok := res.jarNames[owner]; !isFlink(owner) && res.jarNames != nil && !ok {
 			return // neither in the jar nor in Flink: no Flink supertype can be found
 		}
 		if owner == res.name {
@@ -747,13 +938,11 @@ func checkMember(s site, idx uint16, owner, name, desc string, field, iface bool
 				}
 			}
 		}
-		if int(idx) < len(res.seenIdx) {
-			if res.seenIdx[idx] {
-				return
-			}
-			res.seenIdx[idx] = true
+		oi := int32(-1)
+		if i, ok := res.jarNames[owner]; ok {
+			oi = i
 		}
-		res.deferred = append(res.deferred, deferredRef{site: s, owner: owner, name: name, desc: desc, field: field, iface: iface})
+		res.deferred = append(res.deferred, deferredRef{method: s.m, owner: owner, ownerIdx: oi, name: name, desc: desc, field: field, iface: iface})
 		return
 	}
 	w := world{ix: ix}
@@ -1005,24 +1194,34 @@ func contextText(ctx string) string {
 	}
 }
 
-var severityRank = map[string]int{flinkplane.SeverityError: 0, flinkplane.SeverityWarning: 1, flinkplane.SeverityInfo: 2}
+// severityRank orders severities: errors first.
+func severityRank(s string) int {
+	switch s {
+	case flinkplane.SeverityError:
+		return 0
+	case flinkplane.SeverityWarning:
+		return 1
+	case flinkplane.SeverityInfo:
+		return 2
+	}
+	return 3
+}
 
 func sortFindings(fs []flinkplane.Finding) {
-	sort.SliceStable(fs, func(i, j int) bool {
-		a, b := fs[i], fs[j]
-		if severityRank[a.Severity] != severityRank[b.Severity] {
-			return severityRank[a.Severity] < severityRank[b.Severity]
+	slices.SortStableFunc(fs, func(a, b flinkplane.Finding) int {
+		if c := cmp.Compare(severityRank(a.Severity), severityRank(b.Severity)); c != 0 {
+			return c
 		}
-		if a.Class != b.Class {
-			return a.Class < b.Class
+		if c := strings.Compare(a.Class, b.Class); c != 0 {
+			return c
 		}
-		if a.Method != b.Method {
-			return a.Method < b.Method
+		if c := strings.Compare(a.Method, b.Method); c != 0 {
+			return c
 		}
-		if a.Code != b.Code {
-			return a.Code < b.Code
+		if c := strings.Compare(a.Code, b.Code); c != 0 {
+			return c
 		}
-		return a.Symbol < b.Symbol
+		return strings.Compare(a.Symbol, b.Symbol)
 	})
 }
 
@@ -1062,13 +1261,13 @@ func entryPoints(r *jar.Reader, exists func(string) bool) []string {
 }
 
 // collectEdges records which jar classes c may load.
-func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult) {
+func collectEdges(c *classfile.Class, jarNames map[string]int32, res *classResult) {
 	if res.name == "" {
 		return
 	}
 	add := func(n string) {
-		if n != c.Name && jarNames[n] {
-			res.edges = append(res.edges, n)
+		if i, ok := jarNames[n]; ok && n != c.Name {
+			res.edges = append(res.edges, i)
 		}
 	}
 	add(c.Super)
@@ -1093,10 +1292,22 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 			addDesc(a)
 		}
 	}
+	// Names not decoded yet are looked up from their bytes (a map lookup
+	// with string(b) does not allocate).
+	addRaw := func(b []byte) {
+		if i, ok := jarNames[string(b)]; ok && string(b) != c.Name {
+			res.edges = append(res.edges, i)
+		}
+	}
+	var dotted []byte
 	for i := range c.Pool {
 		e := c.Pool[i]
 		switch e.Tag {
 		case classfile.TagClass:
+			if b, ok := c.RawASCII(e.A); ok && len(b) > 0 && b[0] != '[' {
+				addRaw(b)
+				continue
+			}
 			n, err := c.Utf8(e.A)
 			if err != nil {
 				continue
@@ -1108,8 +1319,18 @@ func collectEdges(c *classfile.Class, jarNames map[string]bool, res *classResult
 			}
 		case classfile.TagString:
 			// Class.forName("a.b.C") and class names in configuration.
-			if b, ok := c.RawASCII(e.A); ok && (len(b) < 3 || len(b) > 300 || bytes.IndexByte(b, '.') < 0 || bytes.ContainsAny(b, " /;")) {
-				continue // the same test on the text, without decoding it
+			if b, ok := c.RawASCII(e.A); ok {
+				if len(b) < 3 || len(b) > 300 || bytes.IndexByte(b, '.') < 0 || bytes.ContainsAny(b, " /;") {
+					continue // the same test on the text, without decoding it
+				}
+				dotted = append(dotted[:0], b...)
+				for j, x := range dotted {
+					if x == '.' {
+						dotted[j] = '/'
+					}
+				}
+				addRaw(dotted)
+				continue
 			}
 			n, err := c.Utf8(e.A)
 			if err != nil || len(n) < 3 || len(n) > 300 || !strings.Contains(n, ".") || strings.ContainsAny(n, " /;") {

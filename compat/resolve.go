@@ -9,7 +9,7 @@ import "strings"
 // used only for names the runtime does not have.
 type world struct {
 	ix   *Index
-	user map[string]*ClassInfo // effective classes of the user jar
+	user map[string]*classResult // effective classes of the user jar
 }
 
 // origin of a class name.
@@ -20,11 +20,13 @@ const (
 )
 
 func (w *world) lookup(name string) (*ClassInfo, int) {
-	if c := w.ix.Classes[name]; c != nil {
-		return c, originTarget
+	if isFlink(name) { // the index holds org/apache/flink/ only
+		if c := w.ix.Classes[name]; c != nil {
+			return c, originTarget
+		}
 	}
-	if c := w.user[name]; c != nil {
-		return c, originUser
+	if r := w.user[name]; r != nil {
+		return r.info, originUser
 	}
 	return nil, originUnknown
 }
@@ -149,31 +151,52 @@ func (w *world) resolveField(owner, nameDesc string) (r resolution, touchedFlink
 	return r, touchedFlink
 }
 
-// hasFlinkAncestor reports whether class name (a user class) has a class of
-// the target runtime among its supertypes.
-func (w *world) hasFlinkAncestor(name string, memo map[string]bool) bool {
-	if v, ok := memo[name]; ok {
-		return v
-	}
-	memo[name] = false // cycle guard
+// infoHasFlinkAncestor reports whether the jar class of ci has a class of
+// the target runtime among its supertypes. The answer is kept in the
+// ClassInfo, so concurrent callers share it without a map.
+func (w *world) infoHasFlinkAncestor(ci *ClassInfo) bool {
+	return w.infoFlinkAncestor(ci, 0)
+}
+
+func (w *world) flinkAncestor(name string, depth int) bool {
 	ci, origin := w.lookup(name)
-	var v bool
 	switch {
 	case ci == nil:
-		v = isFlink(name)
+		return isFlink(name)
 	case origin == originTarget:
-		v = true
-	default:
-		if ci.Super != "" {
-			v = w.hasFlinkAncestor(ci.Super, memo)
-		}
-		for _, i := range ci.Interfaces {
-			v = v || w.hasFlinkAncestor(i, memo)
-		}
+		return true
 	}
-	memo[name] = v
+	return w.infoFlinkAncestor(ci, depth)
+}
+
+func (w *world) infoFlinkAncestor(ci *ClassInfo, depth int) bool {
+	switch ci.anc.Load() {
+	case ancYes:
+		return true
+	case ancNo:
+		return false
+	}
+	if depth > 64 {
+		return false // a cyclic or absurdly deep hierarchy (malformed jar)
+	}
+	v := ci.Super != "" && w.flinkAncestor(ci.Super, depth+1)
+	for _, i := range ci.Interfaces {
+		v = v || w.flinkAncestor(i, depth+1)
+	}
+	if v {
+		ci.anc.Store(ancYes)
+	} else {
+		ci.anc.Store(ancNo)
+	}
 	return v
 }
+
+// ClassInfo.anc values.
+const (
+	ancUnknown = iota
+	ancNo
+	ancYes
+)
 
 // cannotDeclare reports whether class c, which is not indexed, certainly
 // does not declare a member with descriptor nameDesc: JDK classes cannot

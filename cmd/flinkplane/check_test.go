@@ -67,3 +67,14 @@ func TestCheckSavepoint_JSON(t *testing.T) {
 		t.Errorf("report = %+v", rep)
 	}
 }
+
+// TestCheckSavepoint_JSONNoFindings: no finding is an empty list, not null.
+func TestCheckSavepoint_JSONNoFindings(t *testing.T) {
+	var out bytes.Buffer
+	if err := runCheckTo(context.Background(), []string{"savepoint", "../../compat/testdata/savepoints/counter-1.20", "--target", "FLINK-2_2", "--format", "json"}, &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), `"findings": [],`) {
+		t.Errorf("output:\n%s\nwant \"findings\": []", out.String())
+	}
+}

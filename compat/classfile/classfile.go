@@ -129,6 +129,9 @@ type Class struct {
 	Bootstrap            []BootstrapMethod
 	// Signature is the generic signature, if present.
 	Signature string
+	// CodeSkipped reports that the methods' bytecode was not read
+	// (Parser.SkipCode, Parser.CodeIf).
+	CodeSkipped bool
 
 	seen  []uint32 // readCode's per-method deduplication
 	stamp uint32
@@ -195,9 +198,18 @@ func Parse(b []byte) (*Class, error) {
 // (and b, which its constant pool aliases) must not be used after the next
 // call. A Parser is not safe for concurrent use.
 type Parser struct {
-	pool Pool
-	seen []uint32
-	refs []uint16
+	// SkipCode skips the bytecode of Code attributes: methods then have
+	// HasCode set and no Refs, and the bytecode is neither walked nor
+	// validated.
+	SkipCode bool
+	// CodeIf, when set, skips the bytecode (like SkipCode) of a class none
+	// of whose Utf8 constants it returns true for (Class.CodeSkipped).
+	CodeIf func(utf8 []byte) bool
+
+	pool            Pool
+	seen            []uint32
+	refs            []uint16
+	fields, methods []Member
 	// strs is a direct-mapped cache of short ASCII strings (member names
 	// and descriptors, class names) already decoded, shared by the classes
 	// the Parser parses: most recur from class to class.
@@ -318,6 +330,16 @@ func (c *Class) parse(b []byte, ps *Parser) error {
 	}
 	if err := c.readPool(r, ps); err != nil {
 		return err
+	}
+	c.CodeSkipped = ps.SkipCode
+	if f := ps.CodeIf; f != nil && !c.CodeSkipped {
+		c.CodeSkipped = true
+		for i := range c.Pool {
+			if e := &c.Pool[i]; e.Tag == TagUtf8 && f(e.raw) {
+				c.CodeSkipped = false
+				break
+			}
+		}
 	}
 	if c.Access, err = r.u2(); err != nil {
 		return err
@@ -504,15 +526,28 @@ func (p Pool) Utf8(i uint16) (string, error) {
 	return e.str, nil
 }
 
-// attrNames are the attributes readAttributes reads.
-var attrNames = map[string]string{}
-
-func init() {
-	for _, n := range []string{"Code", "RuntimeVisibleAnnotations", "RuntimeInvisibleAnnotations",
-		"RuntimeVisibleParameterAnnotations", "RuntimeInvisibleParameterAnnotations", "Exceptions",
-		"BootstrapMethods", "Signature"} {
-		attrNames[n] = n
+// attrName returns the name of an attribute readAttributes reads, "" for
+// the others (compared without converting the key to a string).
+func attrName(key []byte) string {
+	switch string(key) {
+	case "Code":
+		return "Code"
+	case "RuntimeVisibleAnnotations":
+		return "RuntimeVisibleAnnotations"
+	case "RuntimeInvisibleAnnotations":
+		return "RuntimeInvisibleAnnotations"
+	case "RuntimeVisibleParameterAnnotations":
+		return "RuntimeVisibleParameterAnnotations"
+	case "RuntimeInvisibleParameterAnnotations":
+		return "RuntimeInvisibleParameterAnnotations"
+	case "Exceptions":
+		return "Exceptions"
+	case "BootstrapMethods":
+		return "BootstrapMethods"
+	case "Signature":
+		return "Signature"
 	}
+	return ""
 }
 
 // utf8Key returns the text of Utf8 entry i as bytes for a comparison,
@@ -581,7 +616,25 @@ func (c *Class) readMembers(r *reader, methods bool) ([]Member, error) {
 	if int(n)*8 > r.remaining() {
 		return nil, r.fail("member count %d exceeds input", n)
 	}
-	ms := make([]Member, n)
+	var ms []Member
+	if ps := c.ps; ps != nil {
+		// The Parser's member buffers: valid until its next Parse, like
+		// the rest of the Class.
+		buf := &ps.fields
+		if methods {
+			buf = &ps.methods
+		}
+		if cap(*buf) < int(n) {
+			*buf = make([]Member, n)
+		}
+		ms = (*buf)[:n]
+		for i := range ms {
+			m := &ms[i]
+			*m = Member{Annotations: m.Annotations[:0], InvisibleAnnotations: m.InvisibleAnnotations[:0], Exceptions: m.Exceptions[:0]}
+		}
+	} else {
+		ms = make([]Member, n)
+	}
 	for i := range ms {
 		m := &ms[i]
 		if m.Access, err = r.u2(); err != nil {
@@ -629,12 +682,16 @@ func (c *Class) readAttributes(r *reader, m *Member) error {
 		if err != nil {
 			return err
 		}
-		name := attrNames[string(key)] // "" for attributes not read
+		name := attrName(key) // "" for attributes not read
 		ar := &reader{b: body}
 		switch name {
 		case "Code":
 			if m == nil {
 				return r.fail("Code attribute on class")
+			}
+			if c.CodeSkipped {
+				m.HasCode = true
+				continue
 			}
 			if err := c.readCode(ar, m); err != nil {
 				return fmt.Errorf("method %s%s: %w", m.Name, m.Descriptor, err)

@@ -59,28 +59,75 @@ func stdInflate(src, dst []byte) error {
 	return nil
 }
 
+// Table sizes: bits resolved by one lookup of the literal/length, the
+// distance and the code-length tables.
 const (
-	fastBits = 10 // bits resolved by one table lookup
+	litBits  = 10
+	distBits = 8
+	clBits   = 7  // code-length codes are at most 7 bits long
 	maxBits  = 15 // longest deflate code
 )
 
-// huffman is a canonical Huffman code (RFC 1951 3.2.2). table maps the
-// next fastBits input bits (least significant first) to symbol<<4|length
-// for codes up to fastBits long; 0 sends the decoder to the bit-by-bit
-// path (longer codes, or bits that are no code at all).
-type huffman struct {
-	table  [1 << fastBits]uint16
-	tbits  uint // table bits: fastBits, or fewer for the short code-length code
-	count  [maxBits + 1]uint16
-	symbol [320]uint16
+// A table entry (uint32) describes the symbol a bit pattern starts with:
+//
+//	bits 0-3   code length (0: the pattern needs the bit-by-bit path)
+//	bits 4-7   extra bits that follow the code (lengths and distances)
+//	bit  8     literal; bit 9 end of block; bit 10 invalid symbol
+//	bits 16-31 literal byte, base length or base distance
+//
+// so that one lookup yields everything the decoder needs for the symbol.
+const (
+	entLiteral = 1 << 8
+	entEnd     = 1 << 9
+	entInvalid = 1 << 10
+)
+
+// litEntries, distEntries and clEntries map a symbol to its table entry
+// (without the code length).
+var litEntries, distEntries, clEntries [320]uint32
+
+func init() {
+	for s := range litEntries {
+		switch {
+		case s < 256:
+			litEntries[s] = uint32(s)<<16 | entLiteral
+		case s == 256:
+			litEntries[s] = entEnd
+		case s < 257+29:
+			litEntries[s] = uint32(lenBase[s-257])<<16 | uint32(lenExtra[s-257])<<4
+		default:
+			litEntries[s] = entInvalid
+		}
+	}
+	for s := range distEntries {
+		if s < 30 {
+			distEntries[s] = uint32(distBase[s])<<16 | uint32(distExtr[s])<<4
+		} else {
+			distEntries[s] = entInvalid
+		}
+	}
+	for s := range clEntries {
+		clEntries[s] = uint32(s) << 16
+	}
 }
 
-// init builds the code from the code lengths; false if oversubscribed.
-// Incomplete codes are accepted: their unused bit patterns fail to decode.
-func (h *huffman) init(lengths []uint8) bool { return h.initBits(lengths, fastBits) }
+// huffman is a canonical Huffman code (RFC 1951 3.2.2). table maps the
+// next tbits input bits (least significant first) to the entry of the
+// symbol they start with, for codes up to tbits long; an entry with code
+// length 0 sends the decoder to the bit-by-bit path (longer codes, or bits
+// that are no code at all).
+type huffman struct {
+	table   [1 << litBits]uint32
+	tbits   uint
+	entries *[320]uint32
+	count   [maxBits + 1]uint16
+	symbol  [320]uint16
+}
 
-// initBits is init with a table of tbits (≤ fastBits) bits.
-func (h *huffman) initBits(lengths []uint8, tbits uint) bool {
+// init builds the code from the code lengths with a table of tbits bits
+// and the symbol entries ents; false if oversubscribed. Incomplete codes
+// are accepted: their unused bit patterns fail to decode.
+func (h *huffman) init(lengths []uint8, tbits uint, ents *[320]uint32) bool {
 	h.count = [maxBits + 1]uint16{}
 	for _, l := range lengths {
 		h.count[l]++
@@ -103,14 +150,24 @@ func (h *huffman) initBits(lengths []uint8, tbits uint) bool {
 			offs[l]++
 		}
 	}
-	h.tbits = tbits
-	clear(h.table[:1<<tbits])
+	h.tbits, h.entries = tbits, ents
+	t := h.table[:1<<tbits]
+	if left != 0 {
+		// Incomplete: patterns of no code stay 0 (fail in the slow path).
+		clear(t)
+	}
 	code, idx := 0, 0
-	for l := 1; l <= int(tbits); l++ {
+	for l := 1; l <= maxBits; l++ {
 		for range int(h.count[l]) {
-			e := h.symbol[idx]<<4 | uint16(l)
-			for j := int(bits.Reverse16(uint16(code)) >> (16 - l)); j < 1<<tbits; j += 1 << l {
-				h.table[j] = e
+			r := int(bits.Reverse16(uint16(code)) >> (16 - l))
+			if l <= int(tbits) {
+				e := ents[h.symbol[idx]] | uint32(l)
+				for j := r; j < len(t); j += 1 << l {
+					t[j] = e
+				}
+			} else {
+				// A longer code: its first tbits bits go the slow way.
+				t[r&(len(t)-1)] = 0
 			}
 			idx++
 			code++
@@ -121,20 +178,20 @@ func (h *huffman) initBits(lengths []uint8, tbits uint) bool {
 }
 
 // slow decodes a symbol bit by bit from b (next bit lowest); it returns
-// the symbol and the code length, or length 0 when b starts no code.
-func (h *huffman) slow(b uint64) (sym uint16, n uint) {
+// the symbol's entry with its code length, or 0 when b starts no code.
+func (h *huffman) slow(b uint64) uint32 {
 	code, first, index := 0, 0, 0
 	for l := 1; l <= maxBits; l++ {
 		code |= int(b>>(l-1)) & 1
 		c := int(h.count[l])
 		if code-c < first {
-			return h.symbol[index+code-first], uint(l)
+			return h.entries[h.symbol[index+code-first]] | uint32(l)
 		}
 		index += c
 		first = (first + c) << 1
 		code <<= 1
 	}
-	return 0, 0
+	return 0
 }
 
 var (
@@ -163,12 +220,12 @@ func fixedCodes() {
 			l[i] = 8
 		}
 	}
-	fixedLit.init(l[:])
+	fixedLit.init(l[:], litBits, &litEntries)
 	var d [30]uint8
 	for i := range d {
 		d[i] = 5
 	}
-	fixedDst.init(d[:])
+	fixedDst.init(d[:], distBits, &distEntries)
 }
 
 // inflater is the state of one fastInflate call.
@@ -272,26 +329,31 @@ func fastInflate(src, dst []byte) error {
 // decode reads one symbol of h; the caller has refilled and checks f.nb.
 func (f *inflater) decode(h *huffman) (uint16, bool) {
 	e := h.table[f.bits&(1<<h.tbits-1)]
-	n := uint(e & 15)
-	sym := e >> 4
-	if n == 0 {
-		if sym, n = h.slow(f.bits); n == 0 {
+	if e&15 == 0 {
+		if e = h.slow(f.bits); e == 0 {
 			return 0, false
 		}
 	}
+	n := uint(e & 15)
 	f.bits >>= n
 	f.nb -= int(n)
-	return sym, true
+	return uint16(e >> 16), true
 }
 
 // block decodes one Huffman-coded block into dst from op. The bit buffer
-// lives in locals in the loop (written back on return).
+// lives in locals in the loop (written back on return). After a refill
+// (at least 56 bits) a whole match fits (15+5+15+13 = 48 bits), and after
+// a literal (at most 15 bits) up to two more literals are taken without
+// refilling. Matches are copied eight bytes at a time when they do not
+// overlap within a word and end at least eight bytes before dst does.
 func (f *inflater) block(dst []byte, op int, lit, dist *huffman) (int, error) {
 	src, pos, bitbuf, nb := f.src, f.pos, f.bits, f.nb
 	defer func() { f.pos, f.bits, f.nb = pos, bitbuf, nb }()
+	lt, dt := lit.table[:1<<litBits], dist.table[:1<<distBits]
+	if lit.tbits != litBits || dist.tbits != distBits {
+		return op, errCorrupt
+	}
 	for {
-		// A literal/length symbol with its extra bits and a distance with
-		// its extra bits take at most 15+5+15+13 = 48 bits.
 		if nb < 48 {
 			if pos+8 <= len(src) {
 				bitbuf |= binary.LittleEndian.Uint64(src[pos:]) << uint(nb)
@@ -305,70 +367,98 @@ func (f *inflater) block(dst []byte, op int, lit, dist *huffman) (int, error) {
 				}
 			}
 		}
-		e := lit.table[bitbuf&(1<<fastBits-1)]
-		n := uint(e & 15)
-		sym := e >> 4
-		if n == 0 {
-			if sym, n = lit.slow(bitbuf); n == 0 {
+		e := lt[bitbuf&(1<<litBits-1)]
+		if e&15 == 0 {
+			if e = lit.slow(bitbuf); e == 0 {
 				return op, errCorrupt
 			}
 		}
+		n := uint(e & 15)
 		bitbuf >>= n
 		nb -= int(n)
 		if nb < 0 {
 			return op, errCorrupt
 		}
-		if sym < 256 {
+		if e&entLiteral != 0 {
 			if op >= len(dst) {
 				return op, errSize
 			}
-			dst[op] = byte(sym)
+			dst[op] = byte(e >> 16)
 			op++
+			// Up to two more literals from the bits at hand.
+			for range 2 {
+				if nb < maxBits {
+					break
+				}
+				e = lt[bitbuf&(1<<litBits-1)]
+				if e&entLiteral == 0 || e&15 == 0 {
+					break
+				}
+				if op >= len(dst) {
+					return op, errSize
+				}
+				n = uint(e & 15)
+				bitbuf >>= n
+				nb -= int(n)
+				dst[op] = byte(e >> 16)
+				op++
+			}
 			continue
 		}
-		if sym == 256 {
-			return op, nil
-		}
-		sym -= 257
-		if sym >= 29 {
+		if e&(entEnd|entInvalid) != 0 {
+			if e&entEnd != 0 {
+				return op, nil
+			}
 			return op, errCorrupt
 		}
-		n = uint(lenExtra[sym])
-		length := int(lenBase[sym]) + int(bitbuf&(1<<n-1))
+		n = uint(e>>4) & 15
+		length := int(e>>16) + int(bitbuf&(1<<n-1))
 		bitbuf >>= n
 		nb -= int(n)
-		e = dist.table[bitbuf&(1<<fastBits-1)]
-		n = uint(e & 15)
-		ds := e >> 4
-		if n == 0 {
-			if ds, n = dist.slow(bitbuf); n == 0 {
+		e = dt[bitbuf&(1<<distBits-1)]
+		if e&15 == 0 {
+			if e = dist.slow(bitbuf); e == 0 {
 				return op, errCorrupt
 			}
 		}
-		bitbuf >>= n
-		nb -= int(n)
-		if ds >= 30 {
+		if e&entInvalid != 0 {
 			return op, errCorrupt
 		}
-		n = uint(distExtr[ds])
-		d := int(distBase[ds]) + int(bitbuf&(1<<n-1))
+		n = uint(e & 15)
+		bitbuf >>= n
+		nb -= int(n)
+		n = uint(e>>4) & 15
+		d := int(e>>16) + int(bitbuf&(1<<n-1))
 		bitbuf >>= n
 		nb -= int(n)
 		if nb < 0 || d > op {
 			return op, errCorrupt
 		}
-		if op+length > len(dst) {
+		end := op + length
+		if end > len(dst) {
 			return op, errSize
 		}
-		if d >= length {
-			copy(dst[op:op+length], dst[op-d:])
-		} else {
-			// Overlapping: the copied bytes repeat with period d.
-			for i := op; i < op+length; i++ {
-				dst[i] = dst[i-d]
+		switch {
+		case d >= 8 && end+8 <= len(dst):
+			// Each word reads bytes already written (d >= 8); the last
+			// one may write up to 7 bytes past end, which later output
+			// overwrites.
+			for s := op - d; op < end; op, s = op+8, s+8 {
+				binary.LittleEndian.PutUint64(dst[op:], binary.LittleEndian.Uint64(dst[s:]))
+			}
+			op = end
+		case d == 1:
+			b := dst[op-1]
+			for ; op < end; op++ {
+				dst[op] = b
+			}
+		default:
+			// Overlapping or at the end of dst: byte by byte (the copied
+			// bytes repeat with period d).
+			for ; op < end; op++ {
+				dst[op] = dst[op-d]
 			}
 		}
-		op += length
 	}
 }
 
@@ -390,7 +480,7 @@ func (f *inflater) dynamic() error {
 		}
 	}
 	clh := &f.cl
-	if !clh.initBits(cl[:], 7) { // code-length codes are at most 7 bits
+	if !clh.init(cl[:], clBits, &clEntries) {
 		return errCorrupt
 	}
 	var lengths [286 + 30]uint8
@@ -430,7 +520,7 @@ func (f *inflater) dynamic() error {
 	if lengths[256] == 0 {
 		return errCorrupt // no end-of-block code
 	}
-	if !f.lit.init(lengths[:nlit]) || !f.dist.init(lengths[nlit:nlit+ndist]) {
+	if !f.lit.init(lengths[:nlit], litBits, &litEntries) || !f.dist.init(lengths[nlit:nlit+ndist], distBits, &distEntries) {
 		return errCorrupt
 	}
 	return nil

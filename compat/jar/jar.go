@@ -17,6 +17,8 @@ import (
 	"io"
 	"os"
 	"path"
+	"runtime"
+	"runtime/debug"
 	"sort"
 	"strconv"
 	"strings"
@@ -64,7 +66,8 @@ type File struct {
 	ClassName string
 	Size      int64 // declared uncompressed size
 	zf        *zip.File
-	arcSize   int64 // size of the (outer or nested) archive holding the entry
+	arcSize   int64  // size of the (outer or nested) archive holding the entry
+	arcData   []byte // that archive's bytes when they are in memory (mapped or nested)
 	owner     *Reader
 }
 
@@ -100,7 +103,10 @@ type Reader struct {
 	Size int64
 }
 
-// Open opens the jar at path.
+// Open opens the jar at path. The file is mapped into memory when the
+// platform allows (entries are then read without a system call or a copy);
+// if it is truncated while mapped, reads fail with an error instead of
+// crashing the process.
 func Open(name string, lim Limits) (*Reader, error) {
 	f, err := os.Open(name)
 	if err != nil {
@@ -111,6 +117,16 @@ func Open(name string, lim Limits) (*Reader, error) {
 		f.Close()
 		return nil, err
 	}
+	if data, unmap, err := mapFile(f, st.Size()); err == nil {
+		f.Close()
+		r, err := newReader(bytes.NewReader(data), data, st.Size(), lim)
+		if err != nil {
+			unmap()
+			return nil, err
+		}
+		r.closer = closerFunc(unmap)
+		return r, nil
+	}
 	r, err := NewReader(f, st.Size(), lim)
 	if err != nil {
 		f.Close()
@@ -120,14 +136,23 @@ func Open(name string, lim Limits) (*Reader, error) {
 	return r, nil
 }
 
+type closerFunc func() error
+
+func (c closerFunc) Close() error { return c() }
+
 // NewReader reads a jar from ra.
 func NewReader(ra io.ReaderAt, size int64, lim Limits) (*Reader, error) {
+	return newReader(ra, nil, size, lim)
+}
+
+// newReader is NewReader; data, when not nil, are the archive's bytes.
+func newReader(ra io.ReaderAt, data []byte, size int64, lim Limits) (*Reader, error) {
 	if lim == (Limits{}) {
 		lim = DefaultLimits
 	}
 	r := &Reader{lim: lim, total: new(atomic.Int64), Manifest: map[string]string{}, Services: map[string][]string{}, Size: size}
 	entries := 0
-	if err := r.add(ra, size, "", &entries); err != nil {
+	if err := r.add(ra, data, size, "", &entries); err != nil {
 		return nil, err
 	}
 	sort.SliceStable(r.Poms, func(i, j int) bool { return r.Poms[i].ArtifactID < r.Poms[j].ArtifactID })
@@ -149,7 +174,7 @@ func (r *Reader) Files() []*File { return r.files }
 // NestedJars returns the names of the nested jars that were opened.
 func (r *Reader) NestedJars() []string { return r.nested }
 
-func (r *Reader) add(ra io.ReaderAt, size int64, nested string, entries *int) error {
+func (r *Reader) add(ra io.ReaderAt, data []byte, size int64, nested string, entries *int) error {
 	z, err := zip.NewReader(ra, size)
 	if err != nil {
 		if nested != "" {
@@ -166,7 +191,7 @@ func (r *Reader) add(ra io.ReaderAt, size int64, nested string, entries *int) er
 		if strings.HasSuffix(zf.Name, "/") {
 			continue
 		}
-		f := &File{Name: zf.Name, Nested: nested, Size: int64(zf.UncompressedSize64), zf: zf, arcSize: size, owner: r}
+		f := &File{Name: zf.Name, Nested: nested, Size: int64(zf.UncompressedSize64), zf: zf, arcSize: size, arcData: data, owner: r}
 		name := zf.Name
 		if rest, ok := strings.CutPrefix(name, "META-INF/versions/"); ok {
 			v, after, found := strings.Cut(rest, "/")
@@ -221,7 +246,7 @@ func (r *Reader) add(ra io.ReaderAt, size int64, nested string, entries *int) er
 			continue // not a zip: ignore
 		}
 		r.nested = append(r.nested, f.Name)
-		if err := r.add(bytes.NewReader(b), int64(len(b)), f.Name, entries); err != nil {
+		if err := r.add(bytes.NewReader(b), b, int64(len(b)), f.Name, entries); err != nil {
 			return err
 		}
 	}
@@ -300,14 +325,17 @@ func (r *Reader) readRaw(f *File, buf []byte) ([]byte, error) {
 	if csize > uint64(f.arcSize) {
 		return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrFormat)
 	}
-	raw, err := zf.OpenRaw()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Path(), err)
-	}
 	if cap(buf) < size {
 		buf = make([]byte, size, max(size, 4096))
 	}
 	buf = buf[:size]
+	if f.arcData != nil {
+		return r.readMapped(f, buf)
+	}
+	raw, err := zf.OpenRaw()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path(), err)
+	}
 	if zf.Method == zip.Store {
 		if csize != uint64(size) {
 			return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrFormat)
@@ -331,6 +359,49 @@ func (r *Reader) readRaw(f *File, buf []byte) ([]byte, error) {
 		if err := inflate(c, buf); err != nil {
 			return nil, fmt.Errorf("%s: %w", f.Path(), err)
 		}
+	}
+	if zf.CRC32 != 0 && crc32.ChecksumIEEE(buf) != zf.CRC32 {
+		return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrChecksum)
+	}
+	return buf, nil
+}
+
+// readMapped is readRaw for an archive in memory: the compressed bytes are
+// inflated where they are. A fault (the mapped file was truncated) is an
+// error.
+func (r *Reader) readMapped(f *File, buf []byte) (_ []byte, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if p := recover(); p != nil {
+			// A memory fault (SetPanicOnFault) carries its address; a nil
+			// dereference (a bug) stays a panic.
+			if e, ok := p.(interface {
+				runtime.Error
+				Addr() uintptr
+			}); ok && e.Addr() >= 4096 {
+				err = fmt.Errorf("%s: the jar changed while it was read: %v", f.Path(), e)
+				return
+			}
+			panic(p)
+		}
+	}()
+	zf := f.zf
+	off, err := zf.DataOffset()
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path(), err)
+	}
+	csize := int64(zf.CompressedSize64)
+	if off < 0 || off > int64(len(f.arcData)) || csize > int64(len(f.arcData))-off {
+		return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrFormat)
+	}
+	c := f.arcData[off : off+csize]
+	if zf.Method == zip.Store {
+		if csize != int64(len(buf)) {
+			return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrFormat)
+		}
+		copy(buf, c)
+	} else if err := inflate(c, buf); err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Path(), err)
 	}
 	if zf.CRC32 != 0 && crc32.ChecksumIEEE(buf) != zf.CRC32 {
 		return nil, fmt.Errorf("%s: %w", f.Path(), zip.ErrChecksum)

@@ -4,6 +4,9 @@ import (
 	"archive/zip"
 	"bytes"
 	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/flinkplane/flinkplane/compat/jar"
@@ -148,5 +151,40 @@ func TestReader_NestedBomb(t *testing.T) {
 func TestReader_NotAZip(t *testing.T) {
 	if _, err := open(t, []byte("definitely not a zip file"), jar.DefaultLimits); err == nil {
 		t.Fatal("no error for a non-zip")
+	}
+}
+
+// TestOpen_Mapped: Open maps the file; entries read the same, and a file
+// truncated while mapped makes reads fail with an error, not a crash.
+func TestOpen_Mapped(t *testing.T) {
+	big := make([]byte, 300000) // spans pages of the mapped file
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for i := range big {
+		big[i] = byte(rnd.Uint32())
+	}
+	b := makeZip(t, entry{name: "a/A.class", data: []byte("cafebabe")}, entry{name: "b/Big.class", data: big}, entry{name: "c/S.class", data: []byte("stored"), store: true})
+	p := filepath.Join(t.TempDir(), "app.jar")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r, err := jar.Open(p, jar.DefaultLimits)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	want := map[string][]byte{"a/A.class": []byte("cafebabe"), "b/Big.class": big, "c/S.class": []byte("stored")}
+	for _, f := range r.Files() {
+		got, err := r.Read(f)
+		if err != nil || !bytes.Equal(got, want[f.Name]) {
+			t.Fatalf("%s: %d bytes, %v", f.Name, len(got), err)
+		}
+	}
+	if err := os.Truncate(p, 0); err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range r.Files() {
+		if _, err := r.Read(f); err == nil {
+			t.Errorf("%s read from a truncated file without an error", f.Name)
+		}
 	}
 }

@@ -1,6 +1,7 @@
 package savepoint
 
 import (
+	"bytes"
 	"regexp"
 	"sort"
 	"strings"
@@ -39,7 +40,33 @@ type Snapshot struct {
 	// Opaque is set when the body's layout is unknown; the rest of the
 	// enclosing structure was then scanned for class names (see Scanned).
 	Opaque bool
+	// Kryo is set for a Kryo snapshot: its registrations and default
+	// serializers.
+	Kryo *KryoConfig
 }
+
+// KryoConfig is what a KryoSerializerSnapshot records besides its type.
+type KryoConfig struct {
+	// Registrations are the registered classes, in order, with the
+	// serializer class each was registered with ("" for none).
+	Registrations []KryoRegistration
+	// DefaultSerializers and DefaultSerializerClasses name the types given
+	// a default Kryo serializer (an instance, or a class).
+	DefaultSerializers       []string
+	DefaultSerializerClasses []string
+}
+
+// KryoRegistration is one Kryo registration of a snapshot.
+type KryoRegistration struct {
+	Class string
+	// Serializer is the serializer class (for an instance: the first class
+	// named in its Java serialization), "" when Kryo's default is used.
+	Serializer string
+}
+
+// DummyAvroSerializer is the serializer Flink registers for Avro's
+// GenericData.Array when flink-avro is absent (every Kryo snapshot has it).
+const DummyAvroSerializer = "org.apache.flink.api.java.typeutils.runtime.kryo.Serializers$DummyAvroKryoSerializerClass"
 
 // PojoField is one field of a POJO serializer snapshot.
 type PojoField struct {
@@ -291,10 +318,27 @@ func (r *reader) versionedSnapshot(depth int) (*Snapshot, error) {
 		if s.TypeClass, err = r.utf(); err != nil {
 			return nil, err
 		}
-		for range 3 {
-			if err := r.skipOptionalMap(nil); err != nil {
-				return nil, err
-			}
+		k := &KryoConfig{}
+		s.Kryo = k
+		// KryoSerializerSnapshotData: registrations, default serializer
+		// instances, default serializer classes.
+		if err := r.skipOptionalMap(func(name string, value []byte) error {
+			k.Registrations = append(k.Registrations, kryoRegistration(name, value))
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if err := r.skipOptionalMap(func(name string, _ []byte) error {
+			k.DefaultSerializers = append(k.DefaultSerializers, name)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		if err := r.skipOptionalMap(func(name string, _ []byte) error {
+			k.DefaultSerializerClasses = append(k.DefaultSerializerClasses, name)
+			return nil
+		}); err != nil {
+			return nil, err
 		}
 		return s, nil
 	case s.Class == "org.apache.flink.api.common.typeutils.base.EnumSerializer$EnumSerializerSnapshot":
@@ -471,6 +515,36 @@ func (r *reader) pojoBody(s *Snapshot, depth int) error {
 		}
 	}
 	return nil
+}
+
+// kryoRegistration decodes KryoRegistrationUtil.writeKryoRegistration:
+// class name, serializer definition type (0 unspecified, 1 class, 2
+// instance), then the serializer class name or its Java serialization.
+func kryoRegistration(name string, value []byte) KryoRegistration {
+	reg := KryoRegistration{Class: name}
+	if value == nil {
+		return reg
+	}
+	r := &reader{b: value}
+	if _, err := r.utf(); err != nil {
+		return reg
+	}
+	switch t, err := r.i32(); {
+	case err != nil:
+	case t == 1:
+		reg.Serializer, _ = r.utf()
+	case t == 2:
+		// The object stream's first class descriptor: TC_OBJECT (0x73),
+		// TC_CLASSDESC (0x72), the class name in modified UTF-8.
+		if i := bytes.Index(value[r.off:], []byte{0x73, 0x72}); i >= 0 {
+			r.off += i + 2
+			reg.Serializer, _ = r.utf()
+		}
+		if reg.Serializer == "" {
+			reg.Serializer = "(a serializer instance)"
+		}
+	}
+	return reg
 }
 
 // skipOptionalMap reads a LinkedOptionalMap, calling fn (if not nil) with

@@ -157,3 +157,43 @@ func TestScanClassNames(t *testing.T) {
 		t.Errorf("ScanClassNames = %q", got)
 	}
 }
+
+// TestKryoRegistrations: a real Kryo snapshot (kryo-generic, Flink 1.20)
+// records its type and Flink's serializer placeholder for Avro.
+func TestKryoRegistrations(t *testing.T) {
+	b, err := os.ReadFile("../testdata/savepoints/kryo-generic-1.20/_metadata")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md, err := savepoint.ParseMetadata(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kryo *savepoint.Snapshot
+	for _, op := range md.Operators {
+		for _, st := range op.Subtasks {
+			if h := st.ManagedKeyed; h != nil && h.Stream != nil && h.Stream.Data != nil {
+				p, err := savepoint.ParseKeyedProxy(h.Stream.Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, s := range p.States {
+					if v := s.Serializers["VALUE_SERIALIZER"]; v != nil && v.Class == savepoint.KryoSnapshot {
+						kryo = v
+					}
+				}
+			}
+		}
+	}
+	if kryo == nil || kryo.Kryo == nil {
+		t.Fatal("no Kryo snapshot decoded")
+	}
+	regs := kryo.Kryo.Registrations
+	if len(regs) != 2 || regs[0].Class != "dev.flinkplane.fixtures.kryogeneric.Tally" || regs[0].Serializer != "" ||
+		regs[1].Class != "org.apache.avro.generic.GenericData$Array" || regs[1].Serializer != savepoint.DummyAvroSerializer {
+		t.Errorf("registrations %+v", regs)
+	}
+	if len(kryo.Kryo.DefaultSerializers)+len(kryo.Kryo.DefaultSerializerClasses) != 0 {
+		t.Errorf("default serializers %+v", kryo.Kryo)
+	}
+}

@@ -49,6 +49,9 @@ gen() {
   echo "gen-savepoints: $name -> $out/$name ($(du -sk "$out/$name" | cut -f1) KB)"
 }
 
+# The state verdicts (issue 8): Kryo state 2.x reads (kryo-generic) and a POJO Map field it does not.
+gen kryo-generic-1.20 FLINK-1_20 "$apps/kryo-generic-1.20.jar" dev.flinkplane.fixtures.kryogeneric.KryoGenericJob
+gen pojo-map-1.20 FLINK-1_20 "$apps/pojo-map-1.20.jar" dev.flinkplane.fixtures.pojomap.PojoMapJob
 gen pojo-list-1.20 FLINK-1_20 "$apps/pojo-list-1.20.jar" dev.flinkplane.fixtures.pojolist.PojoListJob
 gen counter-1.20 FLINK-1_20 "$apps/counter-1.20.jar" dev.flinkplane.fixtures.counter.CounterJob
 gen counter-2.2 FLINK-2_2 "$apps/counter-2.2.jar" dev.flinkplane.fixtures.counter.CounterJob

@@ -54,7 +54,8 @@ func (f failing) RoundTrip(*http.Request) (*http.Response, error) { return nil, 
 // anything is submitted. The user JAR is submitted as a copy whose
 // config.properties points the AWS runtime library at the cluster's
 // application_properties.json. A program Flink cannot run returns ECODE
-// with Flink's root cause.
+// with Flink's root cause, also when its main() failed after submitting the
+// job (which is then cancelled).
 func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job flinkplane.JobSpec) (string, error) {
 	c := d.client(h)
 	jobID := strings.ToLower(job.JobID)
@@ -112,12 +113,20 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 	if err != nil {
 		var fe *flinkrest.Error
 		if errors.As(err, &fe) && fe.StatusCode >= 400 && fe.StatusCode < 600 {
-			// A timeout inside Flink may still have submitted the job.
-			if js, lerr := c.Jobs(ctx); lerr == nil {
-				for _, j := range js {
-					if j.ID == jobID {
-						return jobID, nil
-					}
+			js, lerr := c.Jobs(context.WithoutCancel(ctx))
+			submitted := false
+			for _, j := range js {
+				submitted = submitted || (lerr == nil && j.ID == jobID)
+			}
+			if submitted && timedOut(fe.Errors) {
+				return jobID, nil // a timeout inside Flink after the job was submitted
+			}
+			if submitted {
+				// main() failed after its job was submitted (e.g. it reads the
+				// result of a detached execute()): Flink's error is the answer,
+				// and the job does not run on without its application.
+				if cerr := d.Cancel(context.WithoutCancel(ctx), h, jobID); cerr != nil {
+					d.logf("local: cannot cancel job %s of a failed submission: %v", jobID, cerr)
 				}
 			}
 			return "", flinkplane.Errorf(flinkplane.ECODE, "Flink could not run the application: %s", flinkCause(fe.Errors))
@@ -134,6 +143,17 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 	}
 	d.logf("local: submitted job %s to cluster %s", got, h.ID)
 	return got, nil
+}
+
+// timedOut reports a submission that failed on a timeout inside Flink
+// rather than in the application's main().
+func timedOut(errs []string) bool {
+	for _, e := range errs {
+		if strings.Contains(e, "TimeoutException") {
+			return true
+		}
+	}
+	return false
 }
 
 // flinkCause picks the most specific line of Flink's error messages: the
