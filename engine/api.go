@@ -736,10 +736,17 @@ func (e *Engine) DeleteApplication(ctx context.Context, name string, created tim
 	}
 	err := e.Store.Update(ctx, del)
 	if flinkplane.ErrorCode(err) == flinkplane.ELIMIT {
-		// A full disk (the store has freed what it could): free the
-		// application's own unreferenced files too, and try again.
+		// A full disk (the store has freed what the WAL held): free the
+		// application's own unreferenced files too, and try again, with
+		// the store's reserve if it keeps one (del runs again from the
+		// start).
 		e.freeForDelete(ctx, name)
-		err = e.Store.Update(ctx, del)
+		if r, ok := storeAs[ReserveUpdater](e.Store); ok {
+			e.Logger.Warn("the disk is full: deleting the application with the store's reserve", "application", name)
+			err = r.UpdateReserved(ctx, del)
+		} else {
+			err = e.Store.Update(ctx, del)
+		}
 	}
 	if err == nil && deferred {
 		e.kick(name)

@@ -26,6 +26,25 @@ type UploadStore interface {
 	RemoveZip(ctx context.Context, ref string, used func() (bool, error)) error
 }
 
+// storeAs returns the store as an optional interface T, looking through
+// wrappers (the instrumented store of package metrics) that have an
+// Unwrap() flinkplane.Store method: a wrapper must not hide what the
+// store it wraps can do.
+func storeAs[T any](s flinkplane.Store) (T, bool) {
+	for s != nil {
+		if t, ok := s.(T); ok {
+			return t, true
+		}
+		u, ok := s.(interface{ Unwrap() flinkplane.Store })
+		if !ok {
+			break
+		}
+		s = u.Unwrap()
+	}
+	var zero T
+	return zero, false
+}
+
 // CodeRefCounter is implemented by stores that can tell, without reading
 // every version, whether a version uses an upload (sqlite does).
 type CodeRefCounter interface {
@@ -68,7 +87,7 @@ func zipRefs(tx flinkplane.Tx, name string) ([]string, error) {
 
 // codeRefUsed reports whether any version of any application uses ref.
 func (e *Engine) codeRefUsed(ctx context.Context, ref string) (bool, error) {
-	if c, ok := e.Store.(CodeRefCounter); ok {
+	if c, ok := storeAs[CodeRefCounter](e.Store); ok {
 		return c.CodeRefUsed(ctx, ref)
 	}
 	used := false
@@ -119,20 +138,18 @@ func validID(id string) bool {
 	return id != "" && !strings.ContainsAny(id, `/\`) && !strings.HasPrefix(id, ".")
 }
 
-// ReserveReleaser is implemented by stores that keep space in reserve for
-// deletions on a full disk (sqlite does).
-type ReserveReleaser interface {
-	ReleaseReserve() bool
+// ReserveUpdater is implemented by stores that keep space in reserve for
+// deletions on a full disk (sqlite does): UpdateReserved runs fn alone and,
+// if the disk is full, again with the reserve released, before any other
+// write can take that space. fn must be safe to run twice.
+type ReserveUpdater interface {
+	UpdateReserved(ctx context.Context, fn func(flinkplane.Tx) error) error
 }
 
-// freeForDelete frees, when the disk is full, the store's reserve and what
-// a READY application without a cluster owns that no record refers to (its
-// old clusters' directories, logs and checkpoints), so that its deletion
-// can be written.
+// freeForDelete frees, when the disk is full, what a READY application
+// without a cluster owns that no record refers to (its old clusters'
+// directories, logs and checkpoints), so that its deletion can be written.
 func (e *Engine) freeForDelete(ctx context.Context, name string) {
-	if r, ok := e.Store.(ReserveReleaser); ok && r.ReleaseReserve() {
-		e.Logger.Warn("the disk is full: released the store's reserve to delete an application", "application", name)
-	}
 	app, _, err := e.application(ctx, name)
 	if err != nil || app.Cluster != nil || !validID(app.ID) {
 		return

@@ -130,11 +130,16 @@ func (cp *ControlPlane) InstrumentStore(s flinkplane.Store) flinkplane.Store {
 }
 
 // instrumentedStore embeds the Store so that methods added to the
-// interface later pass through.
+// interface later pass through. Optional capabilities of the wrapped store
+// (the engine's CodeRefCounter and ReserveUpdater) are not methods of the
+// wrapper: they are found through Unwrap.
 type instrumentedStore struct {
 	flinkplane.Store
 	cp *ControlPlane
 }
+
+// Unwrap returns the wrapped store.
+func (s *instrumentedStore) Unwrap() flinkplane.Store { return s.Store }
 
 func (s *instrumentedStore) View(ctx context.Context, fn func(tx flinkplane.Tx) error) error {
 	start := time.Now()

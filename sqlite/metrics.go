@@ -83,7 +83,7 @@ const (
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return db.writer.do(ctx, func(t flinkplane.Tx) error {
 		return fn(t.(*tx).stx)
-	})
+	}, false)
 }
 
 // PutMetrics merges data points into their minutes and replaces the

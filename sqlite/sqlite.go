@@ -84,7 +84,7 @@ type DB struct {
 
 	// ReserveBytes is the size of the reserve file kept next to the
 	// database so that deletions can be written on a full disk
-	// (ReleaseReserve); 0 means DefaultReserve, < 0 none. Set before Open.
+	// (releaseReserve); 0 means DefaultReserve, < 0 none. Set before Open.
 	ReserveBytes int64
 
 	// CacheEntries bounds each read cache (applications, versions) by
@@ -367,7 +367,16 @@ func (db *DB) View(ctx context.Context, fn func(flinkplane.Tx) error) error {
 // returns nil. Transactions are serialized; those waiting together are
 // committed together (writer.go). fn runs on the writer goroutine.
 func (db *DB) Update(ctx context.Context, fn func(flinkplane.Tx) error) error {
-	return db.writer.do(ctx, fn)
+	return db.writer.do(ctx, fn, false)
+}
+
+// UpdateReserved is Update for a write that frees space (a deletion) on a
+// full disk: fn runs in a transaction of its own and, if the disk is full,
+// runs once more after the reserve (ReserveBytes) is released, before any
+// other write can use that space. fn must be safe to run twice. Returns
+// ELIMIT if the disk is still too full.
+func (db *DB) UpdateReserved(ctx context.Context, fn func(flinkplane.Tx) error) error {
+	return db.writer.do(ctx, fn, true)
 }
 
 func (db *DB) invalidate(names map[string]bool) {

@@ -30,6 +30,12 @@ import (
 // After a full disk the WAL is truncated, so that a retry (DeleteApplication
 // retries once) has the room the WAL held.
 //
+// A request of UpdateReserved (a deletion on a full disk) is run in a batch
+// of its own, and, if the disk is full, run once more right after the
+// reserve is released, on this goroutine: no other write (health samples,
+// metric points, log events share this writer) can take the reserve's
+// space before the deletion has it.
+//
 // WAL checkpoints are neither run by commits (wal_autocheckpoint is off)
 // nor by the writer: a checkpointer goroutine, on its own connection, runs
 // a PASSIVE checkpoint (which does not block writers or readers) when the
@@ -50,13 +56,16 @@ type writer struct {
 }
 
 type writeReq struct {
-	ctx   context.Context
-	fn    func(flinkplane.Tx) error
-	err   error
-	cause error // the error before fullDisk mapped it
-	ok    bool  // fn succeeded in the batch
-	tx    *tx
-	done  chan struct{}
+	ctx context.Context
+	fn  func(flinkplane.Tx) error
+	// reserved: alone in its batch, and run again with the reserve
+	// released if the disk is full (UpdateReserved).
+	reserved bool
+	err      error
+	cause    error // the error before fullDisk mapped it
+	ok       bool  // fn succeeded in the batch
+	tx       *tx
+	done     chan struct{}
 }
 
 const (
@@ -122,11 +131,11 @@ func (w *writer) stop() {
 }
 
 // do queues fn and waits for its outcome.
-func (w *writer) do(ctx context.Context, fn func(flinkplane.Tx) error) error {
+func (w *writer) do(ctx context.Context, fn func(flinkplane.Tx) error, reserved bool) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan struct{})}
+	req := &writeReq{ctx: ctx, fn: fn, reserved: reserved, done: make(chan struct{})}
 	w.mu.Lock()
 	if w.closed || w.done == nil {
 		w.mu.Unlock()
@@ -145,10 +154,18 @@ func (w *writer) do(ctx context.Context, fn func(flinkplane.Tx) error) error {
 	return req.err
 }
 
+// take takes the next batch: the waiting requests up to maxBatch, up to
+// the first reserved one, which is a batch of its own.
 func (w *writer) take() (batch []*writeReq, closed bool) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	n := min(len(w.queue), maxBatch)
+	for i, r := range w.queue[:n] {
+		if r.reserved {
+			n = max(i, 1)
+			break
+		}
+	}
 	batch = append(batch, w.queue[:n]...)
 	w.queue = w.queue[n:]
 	if len(w.queue) == 0 {
@@ -176,7 +193,13 @@ func (w *writer) loop(db *DB) {
 			}
 			continue
 		}
-		if db.commitBatch(batch) {
+		var deleted bool
+		if batch[0].reserved {
+			deleted = db.commitReserved(batch[0])
+		} else {
+			deleted = db.commitBatch(batch)
+		}
+		if deleted {
 			db.ensureReserve()
 		}
 		db.prepareWriter()
@@ -218,6 +241,31 @@ func (db *DB) commitBatch(batch []*writeReq) (deleted bool) {
 		close(r.done)
 	}
 	return deleted
+}
+
+// commitReserved runs a reserved request alone; if the disk is full, it
+// releases the reserve and runs the request once more (fn is written to be
+// run twice), before any other request. It reports whether the request
+// committed a deletion.
+func (db *DB) commitReserved(r *writeReq) (deleted bool) {
+	defer close(r.done)
+	if err := r.ctx.Err(); err != nil {
+		r.err = err
+		return false
+	}
+	for attempt := 0; ; attempt++ {
+		r.ok, r.err, r.cause, r.tx = false, nil, nil, nil
+		if err := db.runBatch([]*writeReq{r}); err != nil && (r.err == nil || r.ok) {
+			r.ok, r.cause, r.err = false, err, fullDisk(err)
+		}
+		if r.ok || !IsDiskFull(r.cause) {
+			break
+		}
+		if attempt > 0 || !db.releaseReserve() {
+			break
+		}
+	}
+	return r.ok && len(r.tx.deleted) > 0
 }
 
 // runBatch runs the requests in one transaction, one savepoint each. It
@@ -349,7 +397,7 @@ func IsDiskFull(err error) bool {
 }
 
 // The reserve is a file of ReserveBytes next to the database, allocated
-// at Open. When the disk is full, ReleaseReserve deletes it, so that a
+// at Open. When the disk is full, releaseReserve deletes it, so that a
 // deletion (which frees space) can still be written; the writer allocates
 // it again once a committed deletion has made room.
 
@@ -377,9 +425,9 @@ func (db *DB) ensureReserve() {
 	f.Sync()
 }
 
-// ReleaseReserve deletes the reserve file; it reports whether there was
+// releaseReserve deletes the reserve file; it reports whether there was
 // one to free.
-func (db *DB) ReleaseReserve() bool {
+func (db *DB) releaseReserve() bool {
 	if db.ReserveBytes <= 0 {
 		return false
 	}
@@ -387,10 +435,8 @@ func (db *DB) ReleaseReserve() bool {
 	if err != nil || fi.Size() == 0 {
 		return false
 	}
-	if os.Remove(db.reservePath()) != nil {
-		return false
-	}
-	// The WAL can be checkpointed now that the database file can grow.
-	db.ckpt.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`)
-	return true
+	// No checkpoint here: copying a large WAL into the database file would
+	// spend the reserve before the deletion it is kept for (the deletion
+	// appends a few pages to the WAL; checkpoints follow as room allows).
+	return os.Remove(db.reservePath()) == nil
 }
