@@ -29,6 +29,7 @@ import (
 	"github.com/flinkplane/flinkplane/client"
 	"github.com/flinkplane/flinkplane/flinkrest"
 	"github.com/flinkplane/flinkplane/internal/fixtures"
+	"github.com/flinkplane/flinkplane/runtime/local"
 )
 
 // The two sequences run in parallel with each other (after the package's
@@ -140,6 +141,17 @@ func (f *faultRun) operationSince(kind string, t0 time.Time) *types.ApplicationO
 	return nil
 }
 
+// flink returns a client of a cluster's Flink REST API: the driver's, with
+// mutual TLS (the cluster's REST accepts only its own client certificate).
+func (f *faultRun) flink(h flinkplane.ClusterHandle, timeout time.Duration) *flinkrest.Client {
+	f.t.Helper()
+	c, err := f.m.Driver.(*local.Driver).RESTClient(h, timeout)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return c
+}
+
 // jobRunning returns the application's live job when it runs with all its
 // tasks (asked from Flink on the application's current cluster).
 func (f *faultRun) jobRunning() (flinkrest.Job, bool) {
@@ -147,9 +159,7 @@ func (f *faultRun) jobRunning() (flinkrest.Job, bool) {
 	if h == nil || jobID == "" {
 		return flinkrest.Job{}, false
 	}
-	fc := flinkrest.New(h.RESTURL)
-	fc.HTTP.Timeout = 2 * time.Second
-	j, err := fc.Job(sctx, jobID)
+	j, err := f.flink(*h, 2*time.Second).Job(sctx, jobID)
 	return j, err == nil && j.AllTasksRunning()
 }
 
@@ -159,7 +169,7 @@ func (f *faultRun) restarts(jobID string) int64 {
 	if h == nil {
 		return -1
 	}
-	m, err := flinkrest.New(h.RESTURL).JobMetrics(sctx, jobID, "numRestarts")
+	m, err := f.flink(*h, 0).JobMetrics(sctx, jobID, "numRestarts")
 	if err != nil {
 		return -1
 	}
@@ -266,8 +276,7 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 		f.waitOp(f.app, aws.ToString(op.OperationId))
 		api := time.Since(t0)
 		h2, j2 := f.cluster()
-		fc := flinkrest.New(h2.RESTURL)
-		if p := restoredFrom(t, fc, j2); !strings.Contains(p, "/"+h.ID+"/"+jobID+"/chk-") {
+		if p := restoredFrom(t, f.flink(h2, 0), j2); !strings.Contains(p, "/"+h.ID+"/"+jobID+"/chk-") {
 			t.Fatalf("recovered job restored from %q, want a checkpoint of job %s", p, jobID)
 		}
 		f.jvms(2)
@@ -334,7 +343,7 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 	{
 		h, jobID := f.cluster()
 		t0 := time.Now()
-		if err := flinkrest.New(h.RESTURL).Cancel(sctx, jobID); err != nil {
+		if err := f.flink(h, 0).Cancel(sctx, jobID); err != nil {
 			t.Fatal(err)
 		}
 		truth := f.until("READY", t0, time.Minute, func() bool {
