@@ -87,6 +87,15 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		"cluster.registration.error-delay": "500",
 		// Job metrics over REST are cached this long (Flink: 10 s).
 		"metrics.fetcher.update-interval": "2000",
+		// The REST endpoint's timeout for what it asks of the cluster's
+		// processes (Flink: 10 min). The metric fetcher starts a fetch
+		// only when the previous one has ended, and asks every
+		// TaskManager's metric query service with this timeout: a
+		// TaskManager killed while it answered left every job metric
+		// (numRestarts too) frozen for 10 minutes. flinkplane's REST
+		// client gives up after 60 s anyway; savepoints and other
+		// asynchronous operations are not bound by it.
+		"web.timeout": "30000",
 		// Completed checkpoints outlive a cancelled or failed job, so that
 		// a recovery (or a stop whose savepoint failed) has a restore point.
 		"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",

@@ -40,8 +40,9 @@ var processMetricNames = []string{"Status.JVM.CPU.Load", "Status.JVM.Memory.Heap
 //
 // Values kept by the JobManager's metric store are read after a fetch that
 // this call triggers (see MetricsSettle) and checked: when the job's uptime
-// as Flink reports it lags the uptime its status timestamps give, the
-// answer is stale and is read again (twice at most). Returns ENOTFOUND when
+// as Flink reports it lags the uptime its status timestamps give, or
+// exceeds it (a value from before the job's latest restart), the answer is
+// stale and is read again (twice at most). Returns ENOTFOUND when
 // the cluster does not know the job.
 func (d *Driver) ReadMetrics(ctx context.Context, h flinkplane.ClusterHandle, jobID, level string) (flinkplane.JobMetrics, error) {
 	c := d.client(h)
@@ -106,8 +107,11 @@ func (d *Driver) readStoreMetrics(ctx context.Context, c *flinkrest.Client, j fl
 		}
 		if up, ok := flinkrest.ParseMetric(jm, "uptime"); ok && j.State == "RUNNING" {
 			if since, ok := m.StatusTimes["RUNNING"]; ok {
-				want := m.At.Sub(since)
-				if want-time.Duration(up)*time.Millisecond > staleTolerance+MetricsSettle {
+				// Lagging: fetched a while ago. Ahead: fetched before the
+				// job's latest switch to RUNNING (a restart), so its
+				// numRestarts is the old one too.
+				lag := m.At.Sub(since) - time.Duration(up)*time.Millisecond
+				if lag > staleTolerance+MetricsSettle || lag < -staleTolerance {
 					fresh = false
 				}
 			}

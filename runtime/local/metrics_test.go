@@ -123,12 +123,23 @@ func TestReadMetrics_Fresh(t *testing.T) {
 	if m, err = d.ReadMetrics(ctx, h, "j1", ""); err != nil || m.Restarts != 4 {
 		t.Fatalf("slow fetch: restarts = %d, %v; want 4", m.Restarts, err)
 	}
+	// The job restarts (a new RUNNING time) and the fetch is slow: the
+	// reading after the settle holds the uptime and numRestarts of before
+	// the restart (an uptime longer than the job has run since), so
+	// ReadMetrics reads again.
+	f.mu.Lock()
+	f.running = time.Now()
+	f.mu.Unlock()
+	pause(5, 400*time.Millisecond)
+	if m, err = d.ReadMetrics(ctx, h, "j1", ""); err != nil || m.Restarts != 5 {
+		t.Fatalf("after a restart: restarts = %d, %v; want 5", m.Restarts, err)
+	}
 	// The fake is as stale as Flink: a plain first read after a pause
 	// answers with the previous fetch.
-	pause(5, 20*time.Millisecond)
+	pause(6, 20*time.Millisecond)
 	naive, err := flinkrest.New(srv.URL).JobMetrics(ctx, "j1", "numRestarts")
-	if err != nil || naive["numRestarts"] != "4" {
-		t.Fatalf("plain read after a pause = %v, %v; want the stale 4", naive, err)
+	if err != nil || naive["numRestarts"] != "5" {
+		t.Fatalf("plain read after a pause = %v, %v; want the stale 5", naive, err)
 	}
 
 	if m.State != "RUNNING" || !m.StatusTimes["RUNNING"].Equal(f.running.Truncate(time.Millisecond)) {
