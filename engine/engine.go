@@ -108,6 +108,9 @@ type Engine struct {
 	watching   map[string]bool // application name -> watch loop running
 	observed   map[string]time.Time
 	health     chan *flinkplane.HealthSample
+	// recording: application name -> the poll waiting for the metrics
+	// recorder (nil: none waits), for each application being recorded.
+	recording map[string]*metricsPoll
 }
 
 // New returns an engine with default settings.

@@ -334,15 +334,67 @@ func (e *Engine) observe(app *flinkplane.Application, job *flinkplane.JobHealth,
 	e.recordMetrics(e.ctx, app, job)
 }
 
+// metricsPoll is a poll waiting for the metrics recorder.
+type metricsPoll struct {
+	app *flinkplane.Application
+	at  time.Time
+	job *flinkplane.JobHealth
+}
+
 // recordMetrics hands one poll of an application's job to the metrics
-// recorder (nil job: it could not be read, an outage). It writes through
-// the store, so it is never called inside a transaction.
+// recorder (nil job: it could not be read, an outage) without waiting for
+// it: a reading reads many REST endpoints of the cluster, with waits for
+// Flink's metric fetch, and must neither delay the watch's next poll (its
+// decisions about a lost JobManager run on time) nor an operation's
+// probation. One recording per application runs at a time, on a goroutine
+// of its own, bounded like a poll of the watch; a poll that arrives
+// meanwhile waits, replaced by any newer one (the recorder reads the job
+// itself: the newest poll says what changed). It writes through the store,
+// so it is never called inside a transaction.
 func (e *Engine) recordMetrics(ctx context.Context, app *flinkplane.Application, job *flinkplane.JobHealth) {
-	if e.Metrics == nil || app.Cluster == nil || app.JobID == "" {
+	if e.Metrics == nil || app.Cluster == nil || app.JobID == "" || ctx == nil || ctx.Err() != nil {
 		return
 	}
-	if err := e.Metrics.RecordMetrics(ctx, app, e.now(), job); err != nil && ctx.Err() == nil {
-		e.Logger.Warn("cannot record metrics", "application", app.Name, "error", err)
+	// Copies: the caller (an operation's worker) may change its own.
+	a := *app
+	c := *app.Cluster
+	a.Cluster = &c
+	p := &metricsPoll{app: &a, at: e.now()}
+	if job != nil {
+		j := *job
+		p.job = &j
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.recording == nil {
+		e.recording = map[string]*metricsPoll{}
+	}
+	if _, busy := e.recording[app.Name]; busy {
+		e.recording[app.Name] = p
+		return
+	}
+	e.recording[app.Name] = nil
+	e.wg.Add(1)
+	go e.runRecorder(ctx, app.Name, p)
+}
+
+// runRecorder records polls of one application until none waits.
+func (e *Engine) runRecorder(ctx context.Context, name string, p *metricsPoll) {
+	defer e.wg.Done()
+	for p != nil {
+		rctx, cancel := context.WithTimeout(ctx, max(10*time.Second, 2*e.WatchInterval))
+		err := e.Metrics.RecordMetrics(rctx, p.app, p.at, p.job)
+		cancel()
+		if err != nil && ctx.Err() == nil {
+			e.Logger.Warn("cannot record metrics", "application", name, "error", err)
+		}
+		e.mu.Lock()
+		if p = e.recording[name]; p == nil {
+			delete(e.recording, name)
+		} else {
+			e.recording[name] = nil
+		}
+		e.mu.Unlock()
 	}
 }
 

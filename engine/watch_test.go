@@ -1,8 +1,10 @@
 package engine_test
 
 import (
+	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -425,6 +427,76 @@ func TestWatch_FailedSubmitShowsNoJob(t *testing.T) {
 		time.Sleep(5 * time.Second)
 		if len(v.operations("a", flinkplane.OpRecovery)) != 0 || v.app("a").Status != flinkplane.StatusRunning {
 			t.Fatal("a failed update was recovered")
+		}
+	})
+}
+
+// slowRecorder is a metrics recorder whose readings take a minute (a
+// cluster that answers its REST API slowly); it records how many ran at
+// once.
+type slowRecorder struct {
+	mu                sync.Mutex
+	calls, running    int
+	maxRunning        int
+	lastAt, lastStart time.Time
+}
+
+func (r *slowRecorder) RecordMetrics(ctx context.Context, app *flinkplane.Application, at time.Time, job *flinkplane.JobHealth) error {
+	r.mu.Lock()
+	r.calls++
+	r.running++
+	r.maxRunning = max(r.maxRunning, r.running)
+	r.lastAt, r.lastStart = at, time.Now()
+	r.mu.Unlock()
+	defer func() {
+		r.mu.Lock()
+		r.running--
+		r.mu.Unlock()
+	}()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(time.Minute):
+		return nil
+	}
+}
+
+// A slow metrics recorder neither delays the watch's polls nor piles up:
+// one reading per application at a time, bounded like a poll (10 s), the
+// newest poll recorded next.
+func TestWatch_SlowMetricsRecorder(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		rec := &slowRecorder{}
+		v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+			probation: -1, watch: time.Second, poll: 100 * time.Millisecond, setup: func(e *engine.Engine) { e.Metrics = rec }}
+		v.open()
+		t.Cleanup(v.close)
+		v.create("a", nil)
+		v.start("a")
+		started := time.Now()
+		time.Sleep(25 * time.Second)
+		var hist []*flinkplane.HealthSample
+		v.db.View(ctx, func(tx flinkplane.Tx) (err error) { hist, err = tx.HealthHistory("a", time.Time{}, 0); return err })
+		n := 0
+		for _, s := range hist {
+			if s.Time.After(started) {
+				n++
+			}
+		}
+		if n < 20 {
+			t.Errorf("%d health samples in 25 s at 1 s: the watch waited for the recorder", n)
+		}
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		if rec.maxRunning != 1 {
+			t.Errorf("%d readings of one application at once", rec.maxRunning)
+		}
+		if rec.calls < 2 || rec.calls > 4 {
+			t.Errorf("%d readings in 25 s, each cut at 10 s", rec.calls)
+		}
+		// The reading that started last took the newest poll waiting then.
+		if d := rec.lastStart.Sub(rec.lastAt); d < 0 || d > time.Second {
+			t.Errorf("the last reading started at %s with a poll of %s", rec.lastStart, rec.lastAt)
 		}
 	})
 }
