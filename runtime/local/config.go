@@ -92,10 +92,12 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		// only when the previous one has ended, and asks every
 		// TaskManager's metric query service with this timeout: a
 		// TaskManager killed while it answered left every job metric
-		// (numRestarts too) frozen for 10 minutes. flinkplane's REST
-		// client gives up after 60 s anyway; savepoints and other
-		// asynchronous operations are not bound by it.
-		"web.timeout": "30000",
+		// (numRestarts too) frozen for 10 minutes. 10 s is Flink's own
+		// RPC timeout (pekko.ask.timeout); flinkplane's REST client gives
+		// up after 60 s anyway; savepoints and other asynchronous
+		// operations are not bound by it, jar runs submit with
+		// client.timeout.
+		"web.timeout": "10000",
 		// Completed checkpoints outlive a cancelled or failed job, so that
 		// a recovery (or a stop whose savepoint failed) has a restore point.
 		"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
