@@ -14,6 +14,6 @@ cd "$(dirname "$0")/.."
 runs=${1:-1}
 for i in $(seq "$runs"); do
 	echo "=== run $i ($(uptime | sed 's/.*load/load/'))"
-	CI=true go test -count=1 -parallel 1 -run 'TestRealFlink_Faults_' -v -timeout 30m ./cmd/flinkplane/ 2>&1 |
+	FLINKPLANE_TEST_REAL_FLINK=1 CI=true go test -count=1 -run 'TestRealFlink_Faults_' -v -timeout 30m ./cmd/flinkplane/ 2>&1 |
 		grep -E '^\s+FAULT |^(--- |ok|FAIL)|_test\.go:[0-9]+: ' | grep -v 'fault figures' | sed 's/^\s*//' | awk '!seen[$0]++'
 done

@@ -40,11 +40,15 @@ type realEnv struct {
 }
 
 // needReal skips under -short, and fails (CI=true) or skips when a runtime
-// or a fixture jar is missing.
+// or a fixture jar is missing. A test (not a benchmark) then runs in
+// parallel with a few other real-Flink tests (realflink_parallel_test.go).
 func needReal(t testing.TB, runtimes []flinkplane.RuntimeID, jars ...string) map[string]string {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("real Flink: skipped with -short")
+	}
+	if tt, ok := t.(*testing.T); ok {
+		runRealFlink(tt)
 	}
 	missing := func(format string, args ...any) {
 		t.Helper()

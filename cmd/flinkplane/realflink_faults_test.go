@@ -32,17 +32,15 @@ import (
 	"github.com/flinkplane/flinkplane/runtime/local"
 )
 
-// The two sequences run in parallel with each other (after the package's
-// sequential tests): each has its own server, data directory and cluster.
-// bench/faults.sh runs them one at a time (-parallel 1) for its figures.
+// The two sequences run in parallel with each other and the other
+// real-Flink tests (needReal): each has its own server, data directory and
+// cluster. bench/faults.sh runs them one at a time for its figures.
 
 func TestRealFlink_Faults_FLINK_1_20(t *testing.T) {
-	t.Parallel()
 	faultSequence(t, types.RuntimeEnvironmentFlink120, fixtures.Counter120)
 }
 
 func TestRealFlink_Faults_FLINK_2_2(t *testing.T) {
-	t.Parallel()
 	faultSequence(t, types.RuntimeEnvironmentFlink22, fixtures.Counter22)
 }
 

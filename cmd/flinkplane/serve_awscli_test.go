@@ -9,8 +9,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 )
+
+var awsCLIMu sync.Mutex
 
 // awsCLI returns the path of the aws CLI: $FLINKPLANE_AWS_CLI, the
 // virtual environment scripts/install-awscli.sh installs into, or aws on
@@ -18,6 +21,9 @@ import (
 // elsewhere.
 func awsCLI(t *testing.T) string {
 	t.Helper()
+	// One at a time: parallel real-Flink tests must not install it twice.
+	awsCLIMu.Lock()
+	defer awsCLIMu.Unlock()
 	var candidates []string
 	if p := os.Getenv("FLINKPLANE_AWS_CLI"); p != "" {
 		candidates = append(candidates, p)
