@@ -115,6 +115,8 @@ type DB struct {
 	wstmts   map[string]*sql.Stmt // prepared on the writer connection
 	wpending map[string]bool      // to prepare there between batches
 
+	leases leaseTable // lease.go
+
 	// names is the sorted list of application names, loaded at Open and
 	// kept in step with every commit (guarded by mu): listings read it
 	// instead of the database.
@@ -367,6 +369,14 @@ func (db *DB) View(ctx context.Context, fn func(flinkplane.Tx) error) error {
 // returns nil. Transactions are serialized; those waiting together are
 // committed together (writer.go). fn runs on the writer goroutine.
 func (db *DB) Update(ctx context.Context, fn func(flinkplane.Tx) error) error {
+	if _, ok := flinkplane.FenceFrom(ctx); ok {
+		return db.writer.do(ctx, func(t flinkplane.Tx) error {
+			if err := db.checkFence(ctx); err != nil {
+				return err
+			}
+			return fn(t)
+		})
+	}
 	return db.writer.do(ctx, fn)
 }
 
