@@ -232,9 +232,11 @@ func (e *Engine) renewLeases(ctx context.Context) {
 	}
 }
 
-// findWork starts a worker for every application with an operation in
-// progress whose lease no server holds (its server died or let it go).
-// The watch (monitorApplications) does the same for running applications.
+// findWork makes sure a worker runs every operation in progress that no
+// other server holds the lease of: those of a server that died or let the
+// lease go, and those another server created for an application this one
+// drives (the poll behind the store's Wake). The watch
+// (monitorApplications) does the same for running applications.
 func (e *Engine) findWork(ctx context.Context) {
 	others := e.othersLeases(ctx)
 	var ops []*flinkplane.Operation
@@ -248,7 +250,7 @@ func (e *Engine) findWork(ctx context.Context) {
 		return
 	}
 	for _, op := range ops {
-		if !others[op.ApplicationName] && !e.Drives(op.ApplicationName) {
+		if !others[op.ApplicationName] {
 			e.kick(op.ApplicationName)
 		}
 	}
