@@ -30,7 +30,7 @@ const replicaLeaseTTL = 2 * time.Second
 
 // replicaCluster is a set of replicas on one store.
 type replicaCluster struct {
-	t        *testing.T
+	t        testing.TB
 	env      []string
 	replicas []*srvChild
 	names    []string
@@ -41,7 +41,7 @@ type replicaCluster struct {
 // startReplicas starts n replicas on a fresh database, with the shared
 // fake Flink; extra environment (FLINKPLANE_TEST_HOLD_STEP...) goes to
 // every replica.
-func startReplicas(t *testing.T, n int, extra ...string) *replicaCluster {
+func startReplicas(t testing.TB, n int, extra ...string) *replicaCluster {
 	t.Helper()
 	url := pgtest.Need(t).NewDatabase(t)
 	rc := &replicaCluster{t: t, dataDir: t.TempDir()}
