@@ -310,3 +310,66 @@ func testOperationOnAnotherReplica(t *testing.T, wake bool) {
 		t.Fatal("the lease changed hands")
 	}
 }
+
+// retryingStore runs the fn of every Update twice: first in a transaction
+// that is rolled back, as a store shared by replicas does after a lost
+// conflict, then for real.
+type retryingStore struct{ flinkplane.Store }
+
+var errAgain = errors.New("run again (test)")
+
+func (s retryingStore) Update(ctx context.Context, fn func(flinkplane.Tx) error) error {
+	err := s.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		if err := fn(tx); err != nil {
+			return err
+		}
+		return errAgain
+	})
+	if !errors.Is(err, errAgain) {
+		return err
+	}
+	return s.Store.Update(ctx, fn)
+}
+
+// The engine's transactions may run more than once (flinkplane.Store):
+// a lifecycle with every Update run twice ends as it does with one run.
+func TestTransactionsRunTwice(t *testing.T) {
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+		probation: -1, setup: func(e *engine.Engine) { e.Store = retryingStore{e.Store} }}
+	v.open()
+	t.Cleanup(v.close)
+	v.create("a", nil)
+	v.start("a")
+	cur := int64(1)
+	app, ver, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.VersionID != 2 || ver.VersionID != 2 {
+		t.Fatalf("update returned version %d / %d", app.VersionID, ver.VersionID)
+	}
+	if o := v.wait("a", id); o.Status != flinkplane.OperationSuccessful {
+		t.Fatalf("update %+v", o)
+	}
+	v.takeSnapshot("a", "s")
+	_, _, rid, err := v.e.RollbackApplication(ctx, "a", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := v.wait("a", rid); o.Status != flinkplane.OperationSuccessful {
+		t.Fatalf("rollback %+v", o)
+	}
+	sid, err := v.e.StopApplication(ctx, "a", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o := v.wait("a", sid); o.Status != flinkplane.OperationSuccessful {
+		t.Fatalf("stop %+v", o)
+	}
+	if a := v.app("a"); a.Status != flinkplane.StatusReady || a.VersionID != 3 {
+		t.Fatalf("application %+v", a)
+	}
+	if n := len(v.driver.Running()); n != 0 {
+		t.Fatalf("%d jobs still running", n)
+	}
+}

@@ -30,7 +30,9 @@ import (
 )
 
 // migrations are applied in order; the database's user_version is the
-// number applied so far.
+// number applied so far. PostgreSQL's store (postgres/) has the same
+// numbered steps: a schema change is made once per store, as the same
+// step.
 var migrations = []string{
 	`CREATE TABLE applications (
 		name TEXT PRIMARY KEY,
@@ -75,6 +77,10 @@ var migrations = []string{
 	);
 	CREATE INDEX health_app ON health (app, seq);`,
 	metricsMigration, // metric and log tables: sqlite/metrics.go
+	// 4: leases. PostgreSQL's store keeps them in a table (postgres/);
+	// this one keeps them in memory (lease.go), so the step changes
+	// nothing here and only keeps the numbers of both stores in step.
+	`SELECT 1`,
 }
 
 // DB is a flinkplane.Store backed by one SQLite file.
