@@ -7,7 +7,7 @@ GO           ?= go
 BIN          := bin/flinkplane
 TESTFLAGS    ?= -race -count=1 -p 2 -timeout 35m
 
-.PHONY: serve test setup build runtimes fixtures awscli lint bench clean
+.PHONY: serve test setup build runtimes fixtures awscli postgres lint bench clean
 
 build:
 	$(GO) build -o $(BIN) ./cmd/flinkplane
@@ -24,6 +24,10 @@ fixtures:
 awscli:
 	./scripts/install-awscli.sh >/dev/null
 
+# PostgreSQL's server binaries (Debian's package) for the tests that start their own server.
+postgres:
+	./scripts/install-postgres.sh
+
 setup: runtimes
 
 serve: setup
@@ -34,7 +38,7 @@ lint:
 	$(GO) tool staticcheck ./...
 
 # The same command CI runs (.ci/run).
-test: setup fixtures awscli lint
+test: setup fixtures awscli postgres lint
 	$(GO) test $(TESTFLAGS) ./...
 
 bench: build

@@ -13,7 +13,13 @@ type Store interface {
 	// View runs fn in a read-only transaction.
 	View(ctx context.Context, fn func(tx Tx) error) error
 	// Update runs fn in a read-write transaction, committed if fn returns
-	// nil and rolled back otherwise. Update transactions are serialized.
+	// nil and rolled back otherwise. Update transactions are serialized
+	// (they commit as if run one after the other). A store shared by
+	// several servers may run fn again, in a fresh transaction, after it
+	// lost a conflict with another server's: fn must not keep what an
+	// earlier run of it captured. With a Fence in ctx (WithFence) the
+	// lease is checked in the same transaction: ErrLeaseLost (wrapped) if
+	// it is no longer held, and fn does not run.
 	Update(ctx context.Context, fn func(tx Tx) error) error
 	Close() error
 }

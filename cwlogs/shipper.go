@@ -40,6 +40,10 @@ type Shipper struct {
 	// Location is the time zone of the log lines' timestamps (the JVMs'
 	// default time zone; default time.Local).
 	Location *time.Location
+	// Drives, if set, says which applications this server ships the logs
+	// of: with several replicas, the holder of the application's lease
+	// only (nil: all).
+	Drives func(app string) bool
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -130,6 +134,9 @@ func (s *Shipper) targets(ctx context.Context) ([]target, error) {
 				return err
 			}
 			for _, app := range page {
+				if s.Drives != nil && !s.Drives(app.Name) {
+					continue
+				}
 				t, ok, err := s.target(tx, app)
 				if err != nil {
 					return err

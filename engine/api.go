@@ -389,6 +389,7 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 	}
 	now := e.now()
 	var ver *flinkplane.ApplicationVersion
+	var updated *flinkplane.Application
 	op := &flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: in.Kind, StartTime: now, Findings: findings}
 	err = e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		a, err := tx.Application(name)
@@ -437,7 +438,7 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 		if err := tx.PutApplication(a); err != nil {
 			return err
 		}
-		app = a
+		updated = a // not app: a store may run this function again
 		return tx.PutOperation(op)
 	})
 	if err != nil {
@@ -446,7 +447,7 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 	if op.Status == flinkplane.OperationInProgress {
 		e.kick(name)
 	}
-	return app, ver, op.ID, nil
+	return updated, ver, op.ID, nil
 }
 
 func codeDiffers(a, b flinkplane.CodeConfig) bool {

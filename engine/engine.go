@@ -95,7 +95,20 @@ type Engine struct {
 	// there).
 	StepFault func(ctx context.Context, op *flinkplane.Operation, step string) error
 
+	// Leases, if set, are per-application leases: an application's
+	// operations and watch run only on the server that holds its lease
+	// (lease.go). With a store shared by several servers (Leases.Shared),
+	// the engine also takes over the applications of a server that died.
+	Leases flinkplane.LeaseStore
+	// ReplicaID names this server as a lease holder (default:
+	// NewReplicaID()); LeaseTTL is how long a lease lasts unless renewed
+	// (default DefaultLeaseTTL).
+	ReplicaID string
+	LeaseTTL  time.Duration
+
 	Logger *slog.Logger
+
+	lease leaseState
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -134,9 +147,13 @@ func New(store flinkplane.Store, driver flinkplane.ClusterDriver) *Engine {
 	}
 }
 
-// Open resumes every IN_PROGRESS operation.
+// Open resumes every IN_PROGRESS operation (with a shared store: those
+// whose lease no other server holds).
 func (e *Engine) Open() error {
 	e.ctx, e.cancel = context.WithCancel(context.Background())
+	if e.ReplicaID == "" {
+		e.ReplicaID = NewReplicaID()
+	}
 	if e.WatchInterval > 0 {
 		e.health = make(chan *flinkplane.HealthSample, 4096)
 	}
@@ -147,7 +164,12 @@ func (e *Engine) Open() error {
 	}); err != nil {
 		return fmt.Errorf("list operations in progress: %w", err)
 	}
-	if err := e.reconcile(ops); err != nil {
+	if e.SharedStore() {
+		// Other servers drive applications of this store: clusters are
+		// looked after application by application, by the holder of the
+		// lease (the watch), and nothing is swept.
+		e.Logger.Info("the store is shared: applications are driven by the holder of their lease", "replica", e.ReplicaID)
+	} else if err := e.reconcile(ops); err != nil {
 		e.Logger.Error("cannot reconcile clusters", "error", err)
 	}
 	for _, op := range ops {
@@ -155,6 +177,10 @@ func (e *Engine) Open() error {
 		e.kick(op.ApplicationName)
 	}
 	e.openWatch()
+	if e.Leases != nil {
+		e.wg.Add(1)
+		go e.monitorLeases(e.ctx)
+	}
 	return nil
 }
 
@@ -207,18 +233,29 @@ func (e *Engine) kick(app string) {
 
 func (e *Engine) work(app string) {
 	defer e.wg.Done()
+	// The worker runs while this server holds the application's lease
+	// (lease.go); ctx ends when it is lost.
+	ctx, ok := e.hold(app)
+	if !ok {
+		e.mu.Lock()
+		delete(e.workers, app)
+		delete(e.again, app)
+		e.mu.Unlock()
+		return
+	}
+	defer e.drop(app, ctx)
 	for {
-		op, err := e.nextOperation(app)
-		if err != nil && e.ctx.Err() == nil {
+		op, err := e.nextOperation(ctx, app)
+		if err != nil && ctx.Err() == nil {
 			e.Logger.Error("cannot read operations, retrying", "application", app, "error", err)
-			if !e.sleep(e.ctx, time.Second) {
+			if !e.sleep(ctx, time.Second) {
 				break
 			}
 			continue
 		}
-		if op == nil || e.ctx.Err() != nil {
+		if op == nil || ctx.Err() != nil {
 			e.mu.Lock()
-			if e.again[app] && e.ctx.Err() == nil {
+			if e.again[app] && ctx.Err() == nil {
 				e.again[app] = false
 				e.mu.Unlock()
 				continue
@@ -228,17 +265,17 @@ func (e *Engine) work(app string) {
 			e.mu.Unlock()
 			return
 		}
-		ok := e.run(op)
+		ok := e.run(ctx, op)
 		e.mu.Lock()
 		parked := e.suspending && op.CurrentStep() == StepSuspend
 		e.mu.Unlock()
 		if parked {
 			break // waits for the next start of the server
 		}
-		if !ok && e.ctx.Err() == nil {
+		if !ok && ctx.Err() == nil {
 			// The operation could not be recorded; try again later.
 			e.Logger.Error("cannot record operation, retrying", "application", app, "operation", op.ID)
-			if !e.sleep(e.ctx, time.Second) {
+			if !e.sleep(ctx, time.Second) {
 				break
 			}
 		}
@@ -248,9 +285,9 @@ func (e *Engine) work(app string) {
 	e.mu.Unlock()
 }
 
-func (e *Engine) nextOperation(app string) (*flinkplane.Operation, error) {
+func (e *Engine) nextOperation(ctx context.Context, app string) (*flinkplane.Operation, error) {
 	var op *flinkplane.Operation
-	err := e.Store.View(e.ctx, func(tx flinkplane.Tx) error {
+	err := e.Store.View(ctx, func(tx flinkplane.Tx) error {
 		ops, err := tx.Operations(app, flinkplane.OperationFilter{Status: flinkplane.OperationInProgress})
 		if err != nil {
 			return err
@@ -413,6 +450,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 	e.mu.Unlock()
 	var ids []*flinkplane.Operation
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		ids = ids[:0] // a store may run this again
 		after := ""
 		for {
 			page, err := tx.Applications(after, 500)

@@ -141,6 +141,7 @@ func (e *Engine) autoRollback(ctx context.Context, app *flinkplane.Application, 
 	}
 	var rb *flinkplane.Operation
 	err := e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		rb = nil // a store may run this again
 		a, err := tx.Application(app.Name)
 		if err != nil {
 			return err

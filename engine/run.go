@@ -9,14 +9,22 @@ import (
 	"github.com/flinkplane/flinkplane"
 )
 
-// run executes an operation's remaining steps, then finishes it. It
-// returns false if the operation is still in progress in the store because
-// recording failed (not because the engine is closing).
-func (e *Engine) run(op *flinkplane.Operation) bool {
-	ctx := e.ctx
+// run executes an operation's remaining steps, then finishes it, with the
+// worker's ctx (which ends when the engine closes or the application's
+// lease is lost). It returns false if the operation is still in progress in
+// the store because recording failed (not because the engine is closing or
+// the lease was lost).
+func (e *Engine) run(ctx context.Context, op *flinkplane.Operation) bool {
 	for op.CurrentStep() != "" {
 		step := op.CurrentStep()
+		if ctx.Err() != nil {
+			return true // closing, or the lease was lost: resume at this step
+		}
 		err := e.step(ctx, op, step)
+		if errors.Is(err, flinkplane.ErrLeaseLost) {
+			e.loseHold(op.ApplicationName, ctx)
+			return true // the new lease holder resumes at this step
+		}
 		if ctx.Err() != nil {
 			return true // closing: resume at this step next time
 		}
@@ -29,6 +37,10 @@ func (e *Engine) run(op *flinkplane.Operation) bool {
 		}
 		op.Step++
 		if err := e.save(ctx, op, nil); err != nil {
+			if errors.Is(err, flinkplane.ErrLeaseLost) {
+				e.loseHold(op.ApplicationName, ctx)
+				return true
+			}
 			if errors.Is(err, errCancelled) || ctx.Err() != nil {
 				return true
 			}
@@ -36,7 +48,7 @@ func (e *Engine) run(op *flinkplane.Operation) bool {
 			return false
 		}
 	}
-	if err := e.finish(ctx, op); err != nil && ctx.Err() == nil && !errors.Is(err, errCancelled) {
+	if err := e.finish(ctx, op); err != nil && ctx.Err() == nil && !errors.Is(err, errCancelled) && !errors.Is(err, flinkplane.ErrLeaseLost) {
 		e.Logger.Error("cannot finish operation", "operation", op.ID, "error", err)
 		return false
 	}

@@ -56,6 +56,7 @@ func (e *Engine) monitorApplications(ctx context.Context) {
 	defer e.wg.Done()
 	for {
 		var names []string
+		others := e.othersLeases(ctx) // watched by their lease holders
 		err := e.Store.View(ctx, func(tx flinkplane.Tx) error {
 			after := ""
 			for {
@@ -64,7 +65,7 @@ func (e *Engine) monitorApplications(ctx context.Context) {
 					return err
 				}
 				for _, a := range page {
-					if a.Cluster != nil && a.Status != flinkplane.StatusReady && a.Status != flinkplane.StatusDeleting {
+					if a.Cluster != nil && a.Status != flinkplane.StatusReady && a.Status != flinkplane.StatusDeleting && !others[a.Name] {
 						names = append(names, a.Name)
 					}
 				}
@@ -95,7 +96,7 @@ func (e *Engine) watch(name string) {
 	}
 	e.watching[name] = true
 	e.wg.Add(1)
-	go e.watchApplication(e.ctx, name)
+	go e.watchApplication(name)
 }
 
 // watcher is the state of one application's watch loop.
@@ -112,13 +113,20 @@ type watcher struct {
 	unreachableSince time.Time
 }
 
-func (e *Engine) watchApplication(ctx context.Context, name string) {
+func (e *Engine) watchApplication(name string) {
 	defer e.wg.Done()
 	defer func() {
 		e.mu.Lock()
 		delete(e.watching, name)
 		e.mu.Unlock()
 	}()
+	// The watch runs on the holder of the application's lease only
+	// (lease.go); ctx ends when it is lost.
+	ctx, ok := e.hold(name)
+	if !ok {
+		return
+	}
+	defer e.drop(name, ctx)
 	w := &watcher{e: e, name: name}
 	e.Store.View(ctx, func(tx flinkplane.Tx) error {
 		if s, err := tx.Health(name); err == nil {

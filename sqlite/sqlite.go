@@ -30,7 +30,9 @@ import (
 )
 
 // migrations are applied in order; the database's user_version is the
-// number applied so far.
+// number applied so far. PostgreSQL's store (postgres/) has the same
+// numbered steps: a schema change is made once per store, as the same
+// step.
 var migrations = []string{
 	`CREATE TABLE applications (
 		name TEXT PRIMARY KEY,
@@ -75,6 +77,10 @@ var migrations = []string{
 	);
 	CREATE INDEX health_app ON health (app, seq);`,
 	metricsMigration, // metric and log tables: sqlite/metrics.go
+	// 4: leases. PostgreSQL's store keeps them in a table (postgres/);
+	// this one keeps them in memory (lease.go), so the step changes
+	// nothing here and only keeps the numbers of both stores in step.
+	`SELECT 1`,
 }
 
 // DB is a flinkplane.Store backed by one SQLite file.
@@ -114,6 +120,8 @@ type DB struct {
 	stmts    map[string]*sql.Stmt
 	wstmts   map[string]*sql.Stmt // prepared on the writer connection
 	wpending map[string]bool      // to prepare there between batches
+
+	leases leaseTable // lease.go
 
 	// names is the sorted list of application names, loaded at Open and
 	// kept in step with every commit (guarded by mu): listings read it
@@ -367,7 +375,7 @@ func (db *DB) View(ctx context.Context, fn func(flinkplane.Tx) error) error {
 // returns nil. Transactions are serialized; those waiting together are
 // committed together (writer.go). fn runs on the writer goroutine.
 func (db *DB) Update(ctx context.Context, fn func(flinkplane.Tx) error) error {
-	return db.writer.do(ctx, fn, false)
+	return db.writer.do(ctx, db.fenced(ctx, fn), false)
 }
 
 // UpdateReserved is Update for a write that frees space (a deletion) on a
@@ -376,7 +384,21 @@ func (db *DB) Update(ctx context.Context, fn func(flinkplane.Tx) error) error {
 // other write can use that space. fn must be safe to run twice. Returns
 // ELIMIT if the disk is still too full.
 func (db *DB) UpdateReserved(ctx context.Context, fn func(flinkplane.Tx) error) error {
-	return db.writer.do(ctx, fn, true)
+	return db.writer.do(ctx, db.fenced(ctx, fn), true)
+}
+
+// fenced checks the fence token of ctx (if any) inside the transaction,
+// before fn.
+func (db *DB) fenced(ctx context.Context, fn func(flinkplane.Tx) error) func(flinkplane.Tx) error {
+	if _, ok := flinkplane.FenceFrom(ctx); !ok {
+		return fn
+	}
+	return func(t flinkplane.Tx) error {
+		if err := db.checkFence(ctx); err != nil {
+			return err
+		}
+		return fn(t)
+	}
 }
 
 func (db *DB) invalidate(names map[string]bool) {

@@ -49,3 +49,7 @@ func TestMetricStoreContract(t *testing.T) {
 			return open(t, filepath.Dir(db.Path))
 		})
 }
+
+func TestLeaseContract(t *testing.T) {
+	storetest.RunLeases(t, func(t *testing.T) storetest.LeaseStore { return open(t, t.TempDir()) }, nil)
+}

@@ -25,6 +25,7 @@ import (
 	"github.com/flinkplane/flinkplane/dashboard"
 	"github.com/flinkplane/flinkplane/engine"
 	"github.com/flinkplane/flinkplane/metrics"
+	"github.com/flinkplane/flinkplane/postgres"
 	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/sqlite"
 )
@@ -86,6 +87,17 @@ type serveConfig struct {
 	// DiskReserve is the space (bytes) kept in reserve for deletions on a
 	// full disk (sqlite.DB.ReserveBytes); < 0: none.
 	DiskReserve int64
+
+	// Store is where the control plane's state lives: "" (or "sqlite")
+	// for the SQLite file in the data directory, a postgres:// URL for a
+	// PostgreSQL database that several replicas share (docs/replicas.md).
+	Store string
+	// ReplicaID names this server among the replicas of a shared store
+	// ("": host name, process id and a random suffix).
+	ReplicaID string
+	// LeaseTTL is how long an application's lease lasts unless renewed:
+	// the bound of a takeover after a replica dies (replicas.go).
+	LeaseTTL time.Duration
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -130,6 +142,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	limits := httpLimitFlags(fs)
 	reserve := intFlag(fs, "disk-reserve", sqlite.DefaultReserve>>20, "MiB kept in reserve next to the database so that applications can be deleted on a full disk")
 	cacheEntries := intFlag(fs, "cache-entries", sqlite.DefaultCacheEntries, "entries of each read cache: applications, versions, DescribeApplication responses (least recently used out)")
+	store, replica, leaseTTL := replicaFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -140,7 +153,8 @@ func parseServe(args []string) (*serveConfig, error) {
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s, S3StateBucket: *s3b,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
 		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history,
-		KeepSnapshotFiles: *keepFiles, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20}
+		KeepSnapshotFiles: *keepFiles, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20,
+		Store: *store, ReplicaID: *replica}
 	c.Monitoring = monitoring()
 	var err error
 	if c.WatchInterval, err = flinkplane.ParseWindow(*watch); err != nil {
@@ -151,6 +165,9 @@ func parseServe(args []string) (*serveConfig, error) {
 	}
 	if c.AutoRollback, err = flinkplane.ParseAutoRollback(*autoRollback); err != nil {
 		return nil, fmt.Errorf("--auto-rollback: %s", flinkplane.ErrorMessage(err))
+	}
+	if c.LeaseTTL, err = flinkplane.ParseWindow(*leaseTTL); err != nil || c.LeaseTTL < time.Second {
+		return nil, fmt.Errorf("--lease-ttl must be a duration of at least 1s, not %q", *leaseTTL)
 	}
 	return c, c.check()
 }
@@ -181,7 +198,7 @@ func (c *serveConfig) check() error {
 	default:
 		return fmt.Errorf("--auth must be none or sigv4, not %q", c.Auth)
 	}
-	return nil
+	return checkStore(c.Store)
 }
 
 func parseCredentials(s string) (map[string]string, error) {
@@ -233,7 +250,8 @@ type Main struct {
 	StepFault func(ctx context.Context, op *flinkplane.Operation, step string) error
 	Logger    *slog.Logger
 
-	DB     *sqlite.DB
+	// DB is the store: *sqlite.DB or *postgres.DB (--store).
+	DB     storeDB
 	Engine *engine.Engine
 	Server *awsapi.Server
 	// Metrics is the watch's MetricsRecorder (monitoring.go).
@@ -257,7 +275,8 @@ func NewMain() *Main {
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
 			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720,
 			KeepSnapshotFiles: true, Monitoring: defaultMonitoring(),
-			HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve},
+			HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve,
+			LeaseTTL: engine.DefaultLeaseTTL},
 		PollInterval: time.Second,
 	}
 }
@@ -282,17 +301,28 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err := os.MkdirAll(c.DataDir, 0o755); err != nil {
 		return fmt.Errorf("create data directory: %w", err)
 	}
-	if m.lock, err = lockDir(c.DataDir); err != nil {
+	shared := isPostgres(c.Store)
+	if m.lock, err = lockDir(c.DataDir, shared); err != nil {
 		return err
 	}
-	m.DB = sqlite.New(c.DataDir)
-	m.DB.CacheEntries = c.CacheEntries
-	m.DB.ReserveBytes = c.DiskReserve
-	if c.DiskReserve == 0 {
-		m.DB.ReserveBytes = -1
-	}
-	if err := m.DB.Open(); err != nil {
-		return err
+	if shared {
+		db := postgres.New(c.Store)
+		db.Logger = m.Logger
+		if err := db.Open(); err != nil {
+			return err
+		}
+		m.DB = db
+	} else {
+		db := sqlite.New(c.DataDir)
+		db.CacheEntries = c.CacheEntries
+		db.ReserveBytes = c.DiskReserve
+		if c.DiskReserve == 0 {
+			db.ReserveBytes = -1
+		}
+		if err := db.Open(); err != nil {
+			return err
+		}
+		m.DB = db
 	}
 	code := codestore.New(filepath.Join(c.DataDir, "code"))
 	if c.S3Endpoint != "" {
@@ -343,6 +373,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		e.PollInterval = m.PollInterval
 	}
 	e.StepFault = m.StepFault
+	m.configureLeases(e)
 	if err := e.Open(); err != nil {
 		return err
 	}
@@ -389,7 +420,7 @@ func (m *Main) Close() error {
 		m.http = nil
 	}
 	if m.Engine != nil {
-		if m.Config.SuspendOnExit {
+		if m.Config.SuspendOnExit && !m.Engine.SharedStore() {
 			ctx, cancel := context.WithTimeout(context.Background(), m.Config.ShutdownTimeout)
 			if err := m.Engine.Shutdown(ctx); err != nil {
 				m.Logger.Error("cannot suspend every running application", "error", err)
@@ -415,15 +446,24 @@ func (m *Main) Close() error {
 	return errors.Join(errs...)
 }
 
-// lockDir takes an exclusive lock on the data directory, so that two
-// servers never drive the same applications.
-func lockDir(dir string) (*os.File, error) {
+// lockDir locks the data directory, so that two servers never drive the
+// same applications: exclusively for a server of its own (SQLite), shared
+// by the replicas of a PostgreSQL store (their leases say who drives
+// what), which keeps a SQLite server out while they run and vice versa.
+func lockDir(dir string, shared bool) (*os.File, error) {
 	f, err := os.OpenFile(filepath.Join(dir, "LOCK"), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+	how := syscall.LOCK_EX
+	if shared {
+		how = syscall.LOCK_SH
+	}
+	if err := syscall.Flock(int(f.Fd()), how|syscall.LOCK_NB); err != nil {
 		f.Close()
+		if shared {
+			return nil, fmt.Errorf("data directory %s is in use by a flinkplane server with its own (SQLite) store", dir)
+		}
 		return nil, fmt.Errorf("data directory %s is in use by another flinkplane server", dir)
 	}
 	return f, nil

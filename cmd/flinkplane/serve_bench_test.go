@@ -103,6 +103,11 @@ func benchPopulate(dir string, n int) error {
 		return err
 	}
 	defer db.Close()
+	return benchPopulateStore(db, n)
+}
+
+// benchPopulateStore writes n applications into a store.
+func benchPopulateStore(db flinkplane.Store, n int) error {
 	now := time.Now().UTC()
 	cfg := flinkplane.DefaultConfig()
 	cfg.RuntimeEnvironment = flinkplane.RuntimeFlink120

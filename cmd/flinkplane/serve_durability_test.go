@@ -25,6 +25,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/engine"
+	"github.com/flinkplane/flinkplane/internal/pgtest"
 	"github.com/flinkplane/flinkplane/mock"
 )
 
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 	raiseParallel()
 	code := m.Run()
 	stopBenchServer()
+	pgtest.StopShared()
 	if len(outputErrors.list) > 0 {
 		fmt.Fprintf(os.Stderr, "responses that do not satisfy the model:\n%s\n", strings.Join(outputErrors.list, "\n"))
 		code = 1
@@ -78,13 +80,19 @@ func runChild() error {
 	m := NewMain()
 	m.Config = *cfg
 	m.Driver = driver
+	if shared := os.Getenv("FLINKPLANE_TEST_DRIVER_SHARED"); shared != "" {
+		// The replicas of one test share the fake Flink (replicas_test.go).
+		m.Driver = &mock.SharedClusterDriver{File: shared}
+	}
 	m.PollInterval = 10 * time.Millisecond
 	if hold := os.Getenv("FLINKPLANE_TEST_HOLD_STEP"); hold != "" {
 		// KIND:STEP: say when an operation of that kind reaches that step,
-		// then wait there to be killed.
+		// then wait there to be killed. With FLINKPLANE_TEST_HOLD_ONCE (a
+		// file), only the first process of those sharing the file does.
 		kind, step, _ := strings.Cut(hold, ":")
+		once := os.Getenv("FLINKPLANE_TEST_HOLD_ONCE")
 		m.StepFault = func(ctx context.Context, op *flinkplane.Operation, s string) error {
-			if op.Kind == kind && s == step {
+			if op.Kind == kind && s == step && holdOnce(once) {
 				fmt.Printf("AT %s %s\n", kind, step)
 				<-ctx.Done()
 				return ctx.Err()
@@ -98,6 +106,20 @@ func runChild() error {
 	fmt.Printf("LISTENING %s\n", m.URL())
 	<-sctx.Done()
 	return m.Close()
+}
+
+// holdOnce reports whether this process is the first to hold at the step
+// (it creates the file); always true without a file.
+func holdOnce(file string) bool {
+	if file == "" {
+		return true
+	}
+	f, err := os.OpenFile(file, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
+	if err != nil {
+		return false
+	}
+	f.Close()
+	return true
 }
 
 // child is a server process.

@@ -50,6 +50,17 @@ type mixedSrv struct {
 	url string
 	cmd *exec.Cmd
 	dir string
+	// urls, if set, are several replicas: client i talks to urls[i%n]
+	// (cmd is the first, whose CPU and memory are reported).
+	urls []string
+}
+
+// urlFor returns the server client i talks to.
+func (s *mixedSrv) urlFor(i int) string {
+	if len(s.urls) > 0 {
+		return s.urls[i%len(s.urls)]
+	}
+	return s.url
 }
 
 // mixedBinary returns FLINKPLANE_BENCH_BIN or a build of this tree.
@@ -296,7 +307,7 @@ func runMixed(b *testing.B, s *mixedSrv, n int, d time.Duration, sampleEvery tim
 	start := time.Now()
 	deadline := start.Add(d)
 	for w := 0; w < mixedClients; w++ {
-		c := &mixedClient{id: w, rng: rand.New(rand.NewPCG(uint64(w), 42)), http: hc, url: s.url, version: map[string]int64{}}
+		c := &mixedClient{id: w, rng: rand.New(rand.NewPCG(uint64(w), 42)), http: hc, url: s.urlFor(w), version: map[string]int64{}}
 		for i := w; i < mixedApps; i += mixedClients {
 			name := fmt.Sprintf("app-%05d", i)
 			c.own = append(c.own, name)

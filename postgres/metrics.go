@@ -1,0 +1,274 @@
+package postgres
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+// Metric data points and their roll-up, as in sqlite/metrics.go.
+
+const (
+	resMinute = 60
+	resHour   = 3600
+)
+
+// write runs fn in a serializable transaction (run again after a
+// conflict, like Update).
+func (db *DB) write(ctx context.Context, fn func(ctx context.Context, q pgx.Tx) error) error {
+	return db.retry(ctx, func(ctx context.Context, ptx pgx.Tx) (*tx, error) {
+		err := fn(ctx, ptx)
+		if retryable(err) {
+			return &tx{conflict: err}, err
+		}
+		return nil, err
+	})
+}
+
+// PutMetrics merges data points into their minutes and replaces the
+// application's state, in one transaction.
+func (db *DB) PutMetrics(ctx context.Context, app string, state *flinkplane.MetricState, data []flinkplane.MetricDatum) error {
+	return db.write(ctx, func(ctx context.Context, q pgx.Tx) error {
+		ids := map[string]int64{}
+		for _, d := range data {
+			dims := flinkplane.DimensionKey(d.Dimensions)
+			key := d.Name + "\x01" + dims
+			ts := d.Time.Unix()
+			id, ok := ids[key]
+			if !ok {
+				if err := q.QueryRow(ctx, `INSERT INTO metric_series AS s (name, dims, app, unit, last) VALUES ($1, $2, $3, $4, $5)
+					ON CONFLICT (name, dims) DO UPDATE SET last = GREATEST(s.last, excluded.last), unit = excluded.unit
+					RETURNING id`, d.Name, []byte(dims), dimensionValue(d.Dimensions, "Application"), unitOrNone(d.Unit), ts).Scan(&id); err != nil {
+					return fmt.Errorf("put metric series: %w", err)
+				}
+				ids[key] = id
+			} else if _, err := q.Exec(ctx, `UPDATE metric_series SET last = GREATEST(last, $1) WHERE id = $2`, ts, id); err != nil {
+				return fmt.Errorf("put metric series: %w", err)
+			}
+			minute := ts - ts%resMinute
+			if _, err := q.Exec(ctx, `INSERT INTO metric_points AS p (series, res, ts, n, sum, min, max) VALUES ($1, $2, $3, 1, $4, $4, $4)
+				ON CONFLICT (series, res, ts) DO UPDATE SET n = p.n + 1, sum = p.sum + excluded.sum,
+					min = LEAST(p.min, excluded.min), max = GREATEST(p.max, excluded.max)`,
+				id, resMinute, minute, d.Value); err != nil {
+				return fmt.Errorf("put metric point: %w", err)
+			}
+		}
+		if state != nil {
+			b, err := json.Marshal(state)
+			if err != nil {
+				return fmt.Errorf("encode metric state: %w", err)
+			}
+			if _, err := q.Exec(ctx, `INSERT INTO metric_state (app, data) VALUES ($1, $2)
+				ON CONFLICT (app) DO UPDATE SET data = excluded.data`, app, string(b)); err != nil {
+				return fmt.Errorf("put metric state: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+func unitOrNone(u string) string {
+	if u == "" {
+		return flinkplane.UnitNone
+	}
+	return u
+}
+
+func dimensionValue(d []flinkplane.Dimension, name string) string {
+	for _, x := range d {
+		if x.Name == name {
+			return x.Value
+		}
+	}
+	return ""
+}
+
+// MetricState returns an application's metric state, or nil.
+func (db *DB) MetricState(ctx context.Context, app string) (*flinkplane.MetricState, error) {
+	var data []byte
+	err := db.pool.QueryRow(ctx, `SELECT data FROM metric_state WHERE app = $1`, app).Scan(&data)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("read metric state: %w", err)
+	}
+	var s flinkplane.MetricState
+	if err := json.Unmarshal(data, &s); err != nil {
+		return nil, fmt.Errorf("decode metric state: %w", err)
+	}
+	return &s, nil
+}
+
+// MetricStatistics aggregates the points of one series per period from
+// q.Start (see sqlite's).
+func (db *DB) MetricStatistics(ctx context.Context, q flinkplane.MetricQuery) ([]flinkplane.MetricStats, error) {
+	period := int64(q.Period / time.Second)
+	if period <= 0 {
+		return nil, flinkplane.Errorf(flinkplane.EINVALID, "The period must be positive.")
+	}
+	var id int64
+	var unit string
+	err := db.pool.QueryRow(ctx, `SELECT id, unit FROM metric_series WHERE name = $1 AND dims = $2`,
+		q.Name, []byte(flinkplane.DimensionKey(q.Dimensions))).Scan(&id, &unit)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	} else if err != nil {
+		return nil, fmt.Errorf("query metric: %w", err)
+	}
+	start, end := q.Start.Unix(), q.End.Unix()
+	rows, err := db.pool.Query(ctx, `SELECT res, ts, n, sum, min, max FROM metric_points
+		WHERE series = $1 AND res IN ($2, $3) AND ts >= $4 AND ts < $5 ORDER BY ts`, id, resMinute, resHour, start, end)
+	if err != nil {
+		return nil, fmt.Errorf("query metric: %w", err)
+	}
+	defer rows.Close()
+	var out []flinkplane.MetricStats
+	for rows.Next() {
+		var res int32
+		var ts int64
+		var s flinkplane.MetricStats
+		if err := rows.Scan(&res, &ts, &s.SampleCount, &s.Sum, &s.Min, &s.Max); err != nil {
+			return nil, fmt.Errorf("query metric: %w", err)
+		}
+		if res == resHour && period%resHour != 0 {
+			continue
+		}
+		bucket := start + (ts-start)/period*period
+		s.Time, s.Unit = time.Unix(bucket, 0).UTC(), unit
+		if n := len(out); n > 0 && out[n-1].Time.Unix() == bucket {
+			out[n-1].Add(s)
+			continue
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// ListMetrics returns the series matching f, ordered by name then
+// dimensions.
+func (db *DB) ListMetrics(ctx context.Context, f flinkplane.MetricFilter) ([]flinkplane.Metric, error) {
+	// The cursor (flinkplane.MetricCursor) holds NUL bytes: compared as
+	// bytes.
+	const key = `(convert_to(name, 'UTF8') || '\x01'::bytea || dims)`
+	query := `SELECT name, dims, unit, last FROM metric_series WHERE ` + key + ` > $1`
+	args := []any{[]byte(f.After)}
+	if f.Name != "" {
+		args = append(args, f.Name)
+		query += fmt.Sprintf(` AND name = $%d`, len(args))
+	}
+	if !f.ActiveSince.IsZero() {
+		args = append(args, f.ActiveSince.Unix())
+		query += fmt.Sprintf(` AND last >= $%d`, len(args))
+	}
+	for _, d := range f.Dimensions {
+		if d.Name == "Application" && d.HasValue {
+			args = append(args, d.Value)
+			query += fmt.Sprintf(` AND app = $%d`, len(args))
+		}
+	}
+	query += ` ORDER BY ` + key
+	rows, err := db.pool.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list metrics: %w", err)
+	}
+	defer rows.Close()
+	var out []flinkplane.Metric
+	for rows.Next() {
+		var name, unit string
+		var dims []byte
+		var last int64
+		if err := rows.Scan(&name, &dims, &unit, &last); err != nil {
+			return nil, fmt.Errorf("list metrics: %w", err)
+		}
+		m := flinkplane.Metric{Name: name, Dimensions: flinkplane.ParseDimensionKey(string(dims)), Unit: unit, Last: time.Unix(last, 0).UTC()}
+		if !matchDimensions(m.Dimensions, f.Dimensions) {
+			continue
+		}
+		out = append(out, m)
+		if f.Limit > 0 && len(out) == f.Limit {
+			break
+		}
+	}
+	return out, rows.Err()
+}
+
+func matchDimensions(have []flinkplane.Dimension, want []flinkplane.DimensionFilter) bool {
+	for _, w := range want {
+		found := false
+		for _, h := range have {
+			if h.Name == w.Name && (!w.HasValue || h.Value == w.Value) {
+				found = true
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
+
+// ExpireMetrics rolls minute points older than minuteBefore (rounded down
+// to the hour) into hour points, deletes points older than hourBefore, and
+// series left without points. Replicas may run it at the same time: the
+// transactions serialize, so no minute is rolled up twice.
+func (db *DB) ExpireMetrics(ctx context.Context, minuteBefore, hourBefore time.Time) (int64, error) {
+	cut := minuteBefore.Unix()
+	cut -= cut % resHour
+	hourCut := hourBefore.Unix()
+	var removed int64
+	err := db.write(ctx, func(ctx context.Context, q pgx.Tx) error {
+		if hourCut < cut {
+			if _, err := q.Exec(ctx, `INSERT INTO metric_points AS p (series, res, ts, n, sum, min, max)
+				SELECT series, $1::integer, ts - ts % $5::bigint, sum(n), sum(sum), min(min), max(max) FROM metric_points
+				WHERE res = $2 AND ts < $3 AND ts >= $4 GROUP BY series, ts - ts % $5::bigint
+				ON CONFLICT (series, res, ts) DO UPDATE SET n = p.n + excluded.n, sum = p.sum + excluded.sum,
+					min = LEAST(p.min, excluded.min), max = GREATEST(p.max, excluded.max)`,
+				resHour, resMinute, cut, hourCut-hourCut%resHour, int64(resHour)); err != nil {
+				return fmt.Errorf("roll up metrics: %w", err)
+			}
+		}
+		tag, err := q.Exec(ctx, `DELETE FROM metric_points WHERE res = $1 AND ts < $2`, resMinute, cut)
+		if err != nil {
+			return fmt.Errorf("expire metrics: %w", err)
+		}
+		removed = tag.RowsAffected()
+		if _, err := q.Exec(ctx, `DELETE FROM metric_points WHERE res = $1 AND ts < $2`, resHour, hourCut); err != nil {
+			return fmt.Errorf("expire metrics: %w", err)
+		}
+		if _, err := q.Exec(ctx, `DELETE FROM metric_series s WHERE NOT EXISTS
+			(SELECT 1 FROM metric_points p WHERE p.series = s.id)`); err != nil {
+			return fmt.Errorf("expire metric series: %w", err)
+		}
+		return nil
+	})
+	return removed, err
+}
+
+// MetricStorage reports the number of minute and hour points.
+func (db *DB) MetricStorage(ctx context.Context) (minutes, hours int64, err error) {
+	rows, err := db.pool.Query(ctx, `SELECT res, count(*) FROM metric_points GROUP BY res`)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var res int32
+		var n int64
+		if err := rows.Scan(&res, &n); err != nil {
+			return 0, 0, err
+		}
+		if res == resMinute {
+			minutes = n
+		} else {
+			hours = n
+		}
+	}
+	return minutes, hours, rows.Err()
+}
