@@ -1,5 +1,6 @@
 # flinkplane: the two commands of the README.
 #   make serve   set up (build, install Flink 1.20 and 2.2) and run the service on its defaults
+#                (ADDR=HOST:PORT listens elsewhere: make serve ADDR=0.0.0.0:8080)
 #   make test    set up everything the tests need and run them all (what CI runs)
 # Settings are flags with FLINKPLANE_* environment variables (see README).
 
@@ -10,6 +11,7 @@ TESTFLAGS    ?= -race -count=1 -p 2 -timeout 35m
 .PHONY: serve test setup build runtimes fixtures awscli lint bench clean
 
 build:
+	@echo "building $(BIN) (go build; the first build downloads Go modules and compiles them: a minute or two)"
 	$(GO) build -o $(BIN) ./cmd/flinkplane
 
 # Builds the binary and installs FLINK-1_20 and FLINK-2_2 with Maven (idempotent).
@@ -27,7 +29,7 @@ awscli:
 setup: runtimes
 
 serve: setup
-	./$(BIN) serve
+	./$(BIN) serve $(if $(ADDR),--addr $(ADDR))
 
 lint:
 	$(GO) vet ./...

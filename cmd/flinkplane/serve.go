@@ -316,6 +316,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("compatibility checker: %w", err)
 		}
 	}
+	routeDriverLogs(driver, compat, m.Logger)
 	store, err := m.openMonitoring()
 	if err != nil {
 		return err
