@@ -25,8 +25,8 @@ function restoreChooser(ctx, preset, legend = 'Restore configuration') {
   const el = h('fieldset', {},
     h('legend', {}, legend),
     radio('RESTORE_FROM_LATEST_SNAPSHOT', 'From the latest snapshot', !preset),
-    radio('RESTORE_FROM_CUSTOM_SNAPSHOT', 'From a snapshot I choose', !!preset),
-    h('div', { class: 'indent' }, sel, snaps.length ? null : h('small', {}, ' (no snapshot is READY)')),
+    snaps.length ? radio('RESTORE_FROM_CUSTOM_SNAPSHOT', 'From a snapshot I choose', !!preset) : null,
+    h('div', { class: 'indent' }, snaps.length ? sel : h('small', {}, 'no snapshot is READY')),
     radio('SKIP_RESTORE_FROM_SNAPSHOT', 'Without state (skip restore)', false));
   return {
     el,
@@ -179,12 +179,13 @@ export async function rollbackToggle(ctx, input) {
 
 function findingsTable(findings) {
   return h('table', { class: 'list findings', 'aria-label': 'Findings' },
-    h('thead', {}, h('tr', {}, ['Severity', 'Code', 'Where', 'Finding'].map((c) => h('th', { scope: 'col' }, c)))),
+    h('thead', {}, h('tr', {}, ['Severity', 'Code', 'Finding'].map((c) => h('th', { scope: 'col' }, c)))),
     h('tbody', {}, findings.map((f) => h('tr', { class: f.severity.toLowerCase() },
       h('td', {}, h('span', { class: `sev ${f.severity.toLowerCase()}` }, f.severity)),
-      h('td', { class: 'mono' }, f.code),
-      h('td', { class: 'mono' }, [f.class, f.method].filter(Boolean).join('.') || '—'),
-      h('td', {}, f.message, f.hint ? h('div', { class: 'hint' }, 'Hint: ' + f.hint) : null)))));
+      h('td', { class: 'mono nowrap' }, f.code),
+      h('td', {}, f.message,
+        f.class ? h('div', { class: 'where mono' }, 'in ', [f.class, f.method].filter(Boolean).join('.')) : null,
+        f.hint ? h('div', { class: 'hint' }, 'Hint: ' + f.hint) : null)))));
 }
 
 export { findingsTable };

@@ -92,8 +92,8 @@ export function applicationView(ctx, name) {
     replace(el.facts,
       h('dt', {}, 'Runtime'), h('dd', {}, d.RuntimeEnvironment),
       h('dt', {}, 'Version'), h('dd', {}, String(d.ApplicationVersionId),
-        d.ApplicationVersionUpdatedFrom ? ` (updated from ${d.ApplicationVersionUpdatedFrom})` : '',
-        d.ApplicationVersionRolledBackFrom ? ` (rolled back from ${d.ApplicationVersionRolledBackFrom})` : ''),
+        d.ApplicationVersionRolledBackFrom ? ` (rolled back from ${d.ApplicationVersionRolledBackFrom})`
+          : d.ApplicationVersionUpdatedFrom ? ` (updated from ${d.ApplicationVersionUpdatedFrom})` : ''),
       h('dt', {}, 'Code'), h('dd', {}, code ? `${code.bucket} / ${code.key}` : '—'),
       h('dt', {}, 'Last updated'), h('dd', {}, fmtTime(d.LastUpdateTimestamp)),
       h('dt', {}, 'ARN'), h('dd', { class: 'mono' }, d.ApplicationARN));

@@ -5,19 +5,29 @@ import { h, replace, badge, fmtTime, errorText } from './ui.js';
 import { poller } from './common.js';
 import { findingsTable } from './actions.js';
 
-// Lines that say what went wrong: WARN/ERROR lines of log4j's layout and
-// the stack traces under them.
+// Lines that say what went wrong: WARN and ERROR lines of log4j's layout,
+// INFO lines that report a failure (Flink logs a task or job switching to
+// FAILED at INFO), and the stack traces under them.
 const LEVEL = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d:\d\d[,.]\d+\s+(\w+)/;
+const FAILURE = /FAILED|FAILING|Exception|Error:/;
 
-/** failureLines picks the WARN and ERROR lines and their stack traces out of a log. */
+/** failureLines picks the lines behind a failure out of a log, at most max (the last ones). */
 export function failureLines(text, max = 80) {
   const out = [];
-  let keep = false;
+  let keep = false, under = 0, cut = 0;
+  const flush = () => { if (cut) out.push(`\t… ${cut} more line(s)`); cut = 0; };
   for (const line of text.split('\n')) {
     const m = LEVEL.exec(line);
-    if (m) keep = m[1] === 'ERROR' || m[1] === 'WARN';
-    if (keep && line.trim()) out.push(line);
+    if (m) {
+      flush();
+      keep = m[1] === 'ERROR' || m[1] === 'WARN' || FAILURE.test(line);
+      under = 0;
+    }
+    if (!keep || !line.trim()) continue;
+    if (!m && ++under > 12) { cut++; continue; } // a long stack trace: its head
+    out.push(line);
   }
+  flush();
   return out.slice(-max);
 }
 
