@@ -169,7 +169,7 @@ func (u *upgrade) run(ctx context.Context) error {
 		return u.verdict(false, "REFUSED: %s; nothing was changed", apiMessage(err))
 	default:
 		if !pf.Checked {
-			u.tick("neither the runtime nor the code changes: nothing to check")
+			u.tick("no compatibility check applies (the update changes neither runtime nor code, or the server checks none)")
 		}
 		if len(pf.CompatibilityFindings) > 0 {
 			var b bytes.Buffer
@@ -213,7 +213,7 @@ func (u *upgrade) run(ctx context.Context) error {
 	case !snapshotsOn:
 		u.step("snapshot", "snapshots are disabled: the new version starts without state, and a rollback has no snapshot to restore")
 	default:
-		name := fmt.Sprintf("pre-upgrade-%s-%s", strings.ToLower(u.runtime), time.Now().UTC().Format("20060102-150405"))
+		name := fmt.Sprintf("pre-upgrade-%s-%s", strings.ToLower(u.runtime), time.Now().UTC().Format("20060102-150405.000"))
 		if err := u.snapshot(ctx, name); err != nil {
 			return u.verdict(false, "NOT UPGRADED: the snapshot %s failed: %s; nothing else was changed", name, apiMessage(err))
 		}
@@ -333,8 +333,8 @@ func (u *upgrade) failed(ctx context.Context, op *types.ApplicationOperationInfo
 		if err != nil {
 			return err
 		}
-		return u.verdict(false, "ROLLED BACK automatically: %s. System rollback (%s) left %s %s on %s, version %d",
-			why, rop.OperationStatus, u.app, d.ApplicationStatus, d.RuntimeEnvironment, aws.ToInt64(d.ApplicationVersionId))
+		return u.verdict(false, "ROLLED BACK automatically: %s. The system rollback (operation %s) ended %s: %s is %s on %s, version %d",
+			why, rb, rop.OperationStatus, u.app, d.ApplicationStatus, d.RuntimeEnvironment, aws.ToInt64(d.ApplicationVersionId))
 	}
 	return u.unhealthy(ctx, why+fmt.Sprintf(" (operation %s)", opID))
 }
@@ -362,8 +362,8 @@ func (u *upgrade) unhealthy(ctx context.Context, why string) error {
 	if d, err = u.describe(ctx); err != nil {
 		return err
 	}
-	return u.verdict(false, "ROLLED BACK (--rollback-on-failure): %s. The rollback %s left %s %s on %s, version %d",
-		why, rop.OperationStatus, u.app, d.ApplicationStatus, d.RuntimeEnvironment, aws.ToInt64(d.ApplicationVersionId))
+	return u.verdict(false, "ROLLED BACK (--rollback-on-failure): %s. The rollback (operation %s) ended %s: %s is %s on %s, version %d",
+		why, aws.ToString(out.OperationId), rop.OperationStatus, u.app, d.ApplicationStatus, d.RuntimeEnvironment, aws.ToInt64(d.ApplicationVersionId))
 }
 
 // watch is the probation of the command's own: the application must stay
