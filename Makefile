@@ -8,7 +8,7 @@ GO           ?= go
 BIN          := bin/flinkplane
 TESTFLAGS    ?= -race -count=1 -p 2 -timeout 35m
 
-.PHONY: serve test setup build runtimes fixtures awscli lint bench clean
+.PHONY: serve test setup build runtimes fixtures awscli chromium lint bench clean
 
 build:
 	@echo "building $(BIN) (go build; the first build downloads Go modules and compiles them: a minute or two)"
@@ -31,12 +31,16 @@ setup: runtimes
 serve: setup
 	./$(BIN) serve $(if $(ADDR),--addr $(ADDR))
 
+# Debian's Chromium, for the console's browser tests (apt-get; skipped when present).
+chromium:
+	./scripts/install-chromium.sh
+
 lint:
 	$(GO) vet ./...
 	$(GO) tool staticcheck ./...
 
 # The same command CI runs (.ci/run).
-test: setup fixtures awscli lint
+test: setup fixtures awscli chromium lint
 	$(GO) test $(TESTFLAGS) ./...
 
 bench: build

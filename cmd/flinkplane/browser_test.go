@@ -172,6 +172,21 @@ func (b *browser) shot(name string) string {
 	return p
 }
 
+// shotViewport saves what the window shows, from the top of the page.
+func (b *browser) shotViewport(name string) {
+	b.n++
+	var png []byte
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Run(ctx, chromedp.Evaluate(`window.scrollTo(0, 0)`, nil), chromedp.Sleep(150*time.Millisecond), chromedp.CaptureScreenshot(&png)); err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, fmt.Sprintf("%02d-%s.png", b.n, name)), png, 0o644); err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+	}
+}
+
 // xpathLiteral quotes s for XPath.
 func xpathLiteral(s string) string {
 	if !strings.Contains(s, "'") {

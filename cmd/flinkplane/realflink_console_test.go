@@ -237,6 +237,7 @@ func TestRealFlink_ConsoleAndUpgrade(t *testing.T) {
 	b.open("#/applications/" + app)
 	b.waitText(`numRestarts[\s\S]*numberOfFailedCheckpoints`, 30*time.Second)
 	b.shot("application-page")
+	b.shotViewport("application-page-top") // the README's picture (docs/console.png)
 
 	// 9. flinkplane upgrade on the same application: refused, dry run, good.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
