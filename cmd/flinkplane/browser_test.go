@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -30,8 +31,19 @@ type browser struct {
 	n     int
 	// console is the console's URL.
 	console string
-	// errors collects the page's uncaught exceptions and console errors.
+	// errors collects the page's uncaught exceptions and console errors
+	// (appended by chromedp's event goroutine: under mu).
+	mu     sync.Mutex
 	errors []string
+}
+
+// pageErrors returns the page's errors so far and forgets them.
+func (b *browser) pageErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	e := b.errors
+	b.errors = nil
+	return e
 }
 
 // chromiumPath returns $FLINKPLANE_CHROMIUM or the first Chromium on PATH.
@@ -95,14 +107,18 @@ func newBrowser(t testing.TB, consoleURL, shots string) *browser {
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
 	// chromedp logs protocol events its version does not know (a newer
 	// Chromium's); they are not the page's errors.
+	// (Printed with FLINKPLANE_TEST_LOG, to stderr: chromedp may log after
+	// the test ended, when t.Logf would panic.)
 	quiet := func(format string, args ...any) {
-		if msg := fmt.Sprintf(format, args...); !strings.Contains(msg, "unhandled") {
-			t.Logf("chromedp: %s", msg)
+		if msg := fmt.Sprintf(format, args...); os.Getenv("FLINKPLANE_TEST_LOG") != "" && !strings.Contains(msg, "unhandled") {
+			fmt.Fprintf(os.Stderr, "chromedp: %s\n", msg)
 		}
 	}
 	ctx, cancel := chromedp.NewContext(actx, chromedp.WithErrorf(quiet), chromedp.WithLogf(func(string, ...any) {}))
 	b := &browser{t: t, ctx: ctx, shots: shots, console: consoleURL}
 	chromedp.ListenTarget(ctx, func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
 		switch e := ev.(type) {
 		case *runtime.EventExceptionThrown:
 			b.errors = append(b.errors, "exception: "+e.ExceptionDetails.Error())
@@ -124,8 +140,8 @@ func newBrowser(t testing.TB, consoleURL, shots string) *browser {
 	t.Cleanup(func() {
 		cancel()
 		cancelAlloc()
-		if len(b.errors) > 0 {
-			t.Errorf("the page reported errors:\n%s", strings.Join(b.errors, "\n"))
+		if errs := b.pageErrors(); len(errs) > 0 {
+			t.Errorf("the page reported errors:\n%s", strings.Join(errs, "\n"))
 		}
 	})
 	return b

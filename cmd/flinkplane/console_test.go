@@ -193,7 +193,7 @@ window.results = (async () => {
 		if err != nil || len(ops.ApplicationOperationInfoList) != 0 {
 			t.Fatalf("victim has operations after cross-site requests: %+v %v", ops, err)
 		}
-		b.errors = nil // the blocked requests log CORS errors in the evil page's console
+		b.pageErrors() // the blocked requests log CORS errors in the evil page's console
 	})
 }
 
