@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	kav2 "github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2"
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
+	"github.com/chromedp/cdproto/target"
 	"github.com/chromedp/chromedp"
 	"github.com/flinkplane/flinkplane"
 )
@@ -237,7 +238,31 @@ func TestRealFlink_ConsoleAndUpgrade(t *testing.T) {
 	b.open("#/applications/" + app)
 	b.waitText(`numRestarts[\s\S]*numberOfFailedCheckpoints`, 30*time.Second)
 	b.shot("application-page")
-	b.shotViewport("application-page-top") // the README's picture (docs/console.png)
+	b.shotViewport("application-page-top")
+
+	// The Flink dashboard link opens flinkplane's dashboard proxy (a
+	// CreateApplicationPresignedUrl link) in a new tab; the page is looked
+	// at in the test's own tab (a background tab does not render).
+	var dashURL string
+	newTab := chromedp.WaitNewTarget(b.ctx, func(i *target.Info) bool {
+		if strings.Contains(i.URL, "/dashboard/"+app+"/") {
+			dashURL = i.URL
+			return true
+		}
+		return false
+	})
+	b.click("Open Flink dashboard")
+	select {
+	case id := <-newTab:
+		tab, cancel := chromedp.NewContext(b.ctx, chromedp.WithTargetID(id))
+		chromedp.Run(tab)
+		cancel() // closes it
+		b.run(30*time.Second, chromedp.Navigate(dashURL))
+		b.waitText(`(?i)running jobs|overview`, time.Minute)
+		b.shot("flink-dashboard")
+	case <-time.After(time.Minute):
+		t.Error("Open Flink dashboard opened no tab on the dashboard proxy")
+	}
 
 	// 9. flinkplane upgrade on the same application: refused, dry run, good.
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
