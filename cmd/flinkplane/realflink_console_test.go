@@ -259,6 +259,13 @@ func TestRealFlink_ConsoleAndUpgrade(t *testing.T) {
 		cancel() // closes it
 		b.run(30*time.Second, chromedp.Navigate(dashURL))
 		b.waitText(`(?i)running jobs|overview`, time.Minute)
+		// Let the job list load (the picture only; the proxy has its own tests).
+		for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(300 * time.Millisecond) {
+			var text string
+			if chromedp.Run(b.ctx, chromedp.Evaluate(`document.body.innerText`, &text)) == nil && regexp.MustCompile(`Running Job List[\s\S]*RUNNING`).MatchString(text) {
+				break
+			}
+		}
 		b.shot("flink-dashboard")
 	case <-time.After(time.Minute):
 		t.Error("Open Flink dashboard opened no tab on the dashboard proxy")
