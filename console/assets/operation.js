@@ -36,11 +36,12 @@ export function operationView(ctx, name, id) {
   document.title = `Operation ${id} · ${name} · flinkplane`;
   const body = h('div');
   const logs = h('div');
+  const logSection = h('section', { 'aria-labelledby': 's-logs', hidden: true }, h('h2', { id: 's-logs' }, 'Log lines behind it'), logs);
   replace(main,
     h('nav', { 'aria-label': 'Breadcrumb', class: 'crumbs' },
       h('a', { href: '#/' }, 'Applications'), ' / ', h('a', { href: `#/applications/${encodeURIComponent(name)}` }, name), ' / operation ', id),
     body,
-    h('section', { 'aria-labelledby': 's-logs' }, h('h2', { id: 's-logs' }, 'Log lines behind it'), logs));
+    logSection);
   const link = (op, text) => h('a', { href: `#/applications/${encodeURIComponent(name)}/operations/${op}` }, text || op);
   let last = '', logsFor = '';
 
@@ -91,10 +92,8 @@ export function operationView(ctx, name, id) {
   }
 
   async function showLogs(d, err) {
-    if (d.OperationStatus !== 'FAILED') {
-      replace(logs, h('p', { class: 'muted' }, 'The operation did not fail.'));
-      return;
-    }
+    if (d.OperationStatus !== 'FAILED') return; // the section stays hidden
+    logSection.hidden = false;
     replace(logs, h('p', { class: 'busy' }, 'Reading the logs…'));
     let files;
     try {
