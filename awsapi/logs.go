@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -24,6 +25,7 @@ import (
 //	GET /flinkplane/v1/applications/{name}/logs
 //	GET /flinkplane/v1/applications/{name}/logs/{file}?cluster=ID&tail=N
 //	GET /flinkplane/v1/applications/{name}/health?history=N&before=T
+//	POST /flinkplane/v1/applications/{name}/preflight (an UpdateApplication body)
 
 // extFunc handles one extension request; args are the path's wildcard
 // segments, unescaped. A textResponse result is written as text/plain, any
@@ -44,6 +46,7 @@ func (s *Server) extRoutes() []extRoute {
 		{http.MethodGet, []string{"applications", "*", "logs"}, s.listLogs},
 		{http.MethodGet, []string{"applications", "*", "logs", "*"}, s.readLog},
 		{http.MethodGet, []string{"applications", "*", "health"}, s.health},
+		{http.MethodPost, []string{"applications", "*", "preflight"}, s.preflight},
 	}
 }
 
@@ -51,9 +54,23 @@ func (s *Server) extRoutes() []extRoute {
 // maxLogRead bytes.
 const maxLogRead = 16 << 20
 
-// serveExtension serves a request under client.ExtensionPrefix.
+// serveExtension serves a request under client.ExtensionPrefix. A POST
+// has a JSON body, read like an API request's (Admission, the signature
+// over it, Content-Type application/x-amz-json-1.1), and handed to the
+// route as r.Body.
 func (s *Server) serveExtension(w http.ResponseWriter, r *http.Request) {
-	if s.Verifier != nil {
+	if r.Method == http.MethodPost {
+		body, release, err := s.Admission.Read(r, s.Verifier)
+		defer release()
+		if err == nil {
+			err = checkContentType(r)
+		}
+		if err != nil {
+			s.writeError(w, r, err)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	} else if s.Verifier != nil {
 		if err := s.Verifier.Verify(r, nil); err != nil {
 			s.writeError(w, r, err)
 			return

@@ -76,6 +76,29 @@ type HealthResponse struct {
 	History []*flinkplane.HealthSample `json:"History,omitempty"`
 }
 
+// PreflightResponse is the body of POST
+// /flinkplane/v1/applications/{name}/preflight: what UpdateApplication's
+// compatibility pre-flight finds for an update, which is not made.
+type PreflightResponse struct {
+	ApplicationName    string `json:"ApplicationName"`
+	RuntimeEnvironment string `json:"RuntimeEnvironment"`
+	// Checked is false when the update changes neither the runtime nor
+	// the code (no check applies).
+	Checked bool `json:"Checked"`
+	// Blocked: UpdateApplication would refuse the update
+	// (InvalidApplicationConfigurationException).
+	Blocked bool `json:"Blocked"`
+	// CompatCheck is the application's flinkplane:compat-check mode,
+	// "enforce" or "warn".
+	CompatCheck           string               `json:"CompatCheck"`
+	CompatibilityFindings []flinkplane.Finding `json:"CompatibilityFindings"`
+	Summary               struct {
+		Errors   int `json:"Errors"`
+		Warnings int `json:"Warnings"`
+		Infos    int `json:"Infos"`
+	} `json:"Summary"`
+}
+
 // HealthOptions selects the history Health returns.
 type HealthOptions struct {
 	// History is the number of samples to return besides the newest (at
@@ -184,6 +207,32 @@ func (c *Client) Health(ctx context.Context, app string, o HealthOptions) (*Heal
 		return nil, err
 	}
 	var out HealthResponse
+	if err := json.Unmarshal(body, &out); err != nil {
+		return nil, fmt.Errorf("decode response: %w", err)
+	}
+	return &out, nil
+}
+
+// Preflight runs UpdateApplication's compatibility pre-flight for an
+// update without making it. update is the UpdateApplication request
+// (anything that encodes to its JSON: a map, a struct of the AWS shapes);
+// it must name app. The errors are those UpdateApplication returns before
+// its pre-flight, as *Error.
+func (c *Client) Preflight(ctx context.Context, app string, update any) (*PreflightResponse, error) {
+	in, err := json.Marshal(update)
+	if err != nil {
+		return nil, fmt.Errorf("encode request: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.Endpoint+ExtensionPrefix+"applications/"+url.PathEscape(app)+"/preflight", bytes.NewReader(in))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	body, err := c.do(req, in)
+	if err != nil {
+		return nil, err
+	}
+	var out PreflightResponse
 	if err := json.Unmarshal(body, &out); err != nil {
 		return nil, fmt.Errorf("decode response: %w", err)
 	}

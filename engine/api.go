@@ -621,8 +621,8 @@ func findingsMessage(target flinkplane.RuntimeID, findings []flinkplane.Finding)
 func (e *Engine) recordRejected(ctx context.Context, app *flinkplane.Application, cur *flinkplane.ApplicationVersion, target flinkplane.RuntimeID, kind string, findings []flinkplane.Finding) {
 	now := e.now()
 	op := &flinkplane.Operation{ID: newID(), ApplicationName: app.Name, Kind: kind, Status: flinkplane.OperationFailed,
-		StartTime: now, EndTime: now, Findings: findings, VersionFrom: cur.VersionID, VersionTo: cur.VersionID,
-		ErrorInfo: errorInfo("PREFLIGHT", fmt.Errorf("%s", findingsMessage(target, findings)))}
+		StartTime: now, EndTime: now, Findings: findings, VersionFrom: cur.VersionID, VersionTo: cur.VersionID}
+	op.ErrorInfo = rejectedErrorInfo(app.Name, op.ID, target, findings)
 	if err := e.Store.Update(ctx, func(tx flinkplane.Tx) error { return tx.PutOperation(op) }); err != nil {
 		e.Logger.Error("cannot record rejected update", "application", app.Name, "error", err)
 	}

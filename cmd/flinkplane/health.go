@@ -19,7 +19,7 @@ func init() {
 }
 
 const healthUsage = `usage:
-  flinkplane health --endpoint-url URL --application-name NAME [--history N] [--format text|json]`
+  flinkplane health [--endpoint-url URL] --application-name NAME [--history N] [--format text|json]`
 
 func runHealth(ctx context.Context, args []string) error {
 	return runHealthTo(ctx, args, os.Stdout)

@@ -31,17 +31,20 @@ func addClientFlags(fs *flag.FlagSet) clientFlags {
 		region = "us-east-1"
 	}
 	return clientFlags{
-		endpoint: stringFlag(fs, "endpoint-url", "", "URL of the flinkplane server, e.g. http://127.0.0.1:8080"),
+		endpoint: stringFlag(fs, "endpoint-url", defaultEndpoint, "URL of the flinkplane server"),
 		region:   fs.String("region", region, "SigV4 signing region (env AWS_REGION)"),
 	}
 }
+
+// defaultEndpoint is where `flinkplane serve` listens by default.
+const defaultEndpoint = "http://127.0.0.1:8080"
 
 // client returns a typed client of the server. Requests are signed when
 // AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are set (as --auth sigv4
 // needs); the shared config files are not read.
 func (f clientFlags) client() (*client.Client, error) {
 	if *f.endpoint == "" {
-		return nil, fmt.Errorf("--endpoint-url is required")
+		return nil, fmt.Errorf("--endpoint-url is empty")
 	}
 	c := client.New(*f.endpoint)
 	c.Region = *f.region
@@ -52,8 +55,8 @@ func (f clientFlags) client() (*client.Client, error) {
 }
 
 const logsUsage = `usage:
-  flinkplane logs --endpoint-url URL --application-name NAME                       list the log files
-  flinkplane logs --endpoint-url URL --application-name NAME --file F [--tail N] [--cluster ID]
+  flinkplane logs [--endpoint-url URL] --application-name NAME                     list the log files
+  flinkplane logs [--endpoint-url URL] --application-name NAME --file F [--tail N] [--cluster ID]
                                                                                   print one log file`
 
 func runLogs(ctx context.Context, args []string) error {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"io"
 	"log/slog"
 	"os"
@@ -150,5 +151,32 @@ func TestClientCommands_SigV4(t *testing.T) {
 	}
 	if err := checkOp(); exitCodeOf(err) != exitUsage || strings.Contains(err.Error(), "Authentication") || !strings.Contains(strings.ToLower(err.Error()), "not found") {
 		t.Fatalf("signed check operation of an unknown id: %v", err)
+	}
+}
+
+// TestClientFlags_DefaultEndpoint: logs, health, check operation and
+// upgrade talk to `flinkplane serve`'s default address without
+// --endpoint-url, as the README says.
+func TestClientFlags_DefaultEndpoint(t *testing.T) {
+	t.Setenv("FLINKPLANE_ENDPOINT_URL", "")
+	os.Unsetenv("FLINKPLANE_ENDPOINT_URL")
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	cf := addClientFlags(fs)
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	c, err := cf.client()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Endpoint, "http://127.0.0.1:8080"; got != want {
+		t.Fatalf("endpoint = %q, want %q", got, want)
+	}
+	t.Setenv("FLINKPLANE_ENDPOINT_URL", "http://127.0.0.1:9999")
+	fs = flag.NewFlagSet("x", flag.ContinueOnError)
+	cf = addClientFlags(fs)
+	fs.Parse(nil)
+	if c, _ := cf.client(); c.Endpoint != "http://127.0.0.1:9999" {
+		t.Fatalf("endpoint from FLINKPLANE_ENDPOINT_URL = %q", c.Endpoint)
 	}
 }

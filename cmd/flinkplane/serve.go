@@ -22,6 +22,7 @@ import (
 	"github.com/flinkplane/flinkplane/awsapi"
 	"github.com/flinkplane/flinkplane/awsapi/sigv4"
 	"github.com/flinkplane/flinkplane/codestore"
+	"github.com/flinkplane/flinkplane/console"
 	"github.com/flinkplane/flinkplane/dashboard"
 	"github.com/flinkplane/flinkplane/engine"
 	"github.com/flinkplane/flinkplane/metrics"
@@ -230,7 +231,7 @@ func runServe(ctx context.Context, args []string) error {
 	if err := m.Run(ctx); err != nil {
 		return err
 	}
-	m.Logger.Info("serving the kinesisanalyticsv2 API", "url", m.URL(), "data-dir", cfg.DataDir, "auth", cfg.Auth)
+	m.Logger.Info("serving the kinesisanalyticsv2 API", "url", m.URL(), "console", m.URL()+console.Prefix, "data-dir", cfg.DataDir, "auth", cfg.Auth)
 	<-ctx.Done()
 	m.Logger.Info("shutting down")
 	return m.Close()
@@ -346,6 +347,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			return fmt.Errorf("compatibility checker: %w", err)
 		}
 	}
+	routeDriverLogs(driver, compat, m.Logger)
 	store, err := m.openMonitoring()
 	if err != nil {
 		return err
@@ -396,6 +398,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	m.mux = http.NewServeMux()
 	m.mux.Handle("/", m.handler())
 	m.mux.Handle(dashboard.Prefix, m.newDashboard())
+	m.mux.Handle(console.Prefix, console.New(console.Config{Auth: c.Auth, Region: c.Region}))
 	m.http = m.newHTTPServer(m.mux)
 	go m.http.Serve(m.limitListener(m.ln))
 	return nil

@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -118,4 +120,24 @@ func (c *serveChecker) CheckPlan(ctx context.Context, pc flinkplane.PlanCheck) (
 	}
 	defer done()
 	return compat.PlanFindings(p, ops, pc.AllowNonRestoredState, pc.Target)
+}
+
+// routeDriverLogs sends the local driver's progress lines (its Logf,
+// log.Printf by default) into the server's slog logger, so that the whole
+// server logs in one format. A driver whose Logf is already set keeps it.
+func routeDriverLogs(driver flinkplane.ClusterDriver, checker flinkplane.CompatChecker, logger *slog.Logger) {
+	logf := func(format string, args ...any) {
+		msg := strings.TrimPrefix(fmt.Sprintf(format, args...), "local: ")
+		lvl := slog.LevelInfo
+		if strings.Contains(msg, "cannot") || strings.Contains(msg, "only partly alive") || strings.Contains(msg, "was gone") {
+			lvl = slog.LevelWarn
+		}
+		logger.Log(context.Background(), lvl, msg, "driver", "local")
+	}
+	if d, ok := driver.(*local.Driver); ok && d.Logf == nil {
+		d.Logf = logf
+	}
+	if c, ok := checker.(*serveChecker); ok && c.plans != nil && c.plans.Logf == nil {
+		c.plans.Logf = logf
+	}
 }

@@ -1,0 +1,100 @@
+package engine
+
+import (
+	"context"
+
+	"github.com/flinkplane/flinkplane"
+)
+
+// PreflightResult is what an update's pre-flight found, without the update.
+type PreflightResult struct {
+	// RuntimeEnvironment is the runtime the update targets.
+	RuntimeEnvironment flinkplane.RuntimeID
+	// Checked is false when the update changes neither the runtime nor the
+	// code: then no compatibility check applies (an update would not run
+	// one either).
+	Checked  bool
+	Findings []flinkplane.Finding
+	// Blocked: UpdateApplication would refuse this update with
+	// EINVALIDCONFIG (an ERROR finding, and the application's
+	// flinkplane:compat-check tag is not "warn").
+	Blocked bool
+	// CompatCheck is the application's flinkplane:compat-check mode:
+	// "enforce" or "warn".
+	CompatCheck string
+}
+
+// Preflight runs what UpdateApplication checks before it changes anything
+// (the version id or token, the status, the new configuration, the code
+// location, the restore choice) and the compatibility pre-flight of a change
+// of runtime or code, and returns the findings instead of acting: it
+// records no operation, no version and changes no status. For a RUNNING
+// application the check may take a savepoint of the running job, which is
+// disposed afterwards, as the update's own check does (the job keeps
+// running). Returns the errors UpdateApplication returns for the same input
+// before its pre-flight.
+func (e *Engine) Preflight(ctx context.Context, name string, in UpdateInput) (*PreflightResult, error) {
+	var app *flinkplane.Application
+	var cur *flinkplane.ApplicationVersion
+	var tags []flinkplane.Tag
+	var snaps []*flinkplane.Snapshot
+	err := e.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
+		if app, err = tx.Application(name); err != nil {
+			return err
+		}
+		if cur, err = tx.Version(name, app.VersionID); err != nil {
+			return err
+		}
+		if tags, err = tx.Tags(name); err != nil {
+			return err
+		}
+		snaps, err = tx.Snapshots(name, "", 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	kind := in.Kind
+	if kind == "" {
+		kind = flinkplane.OpUpdateApplication
+	}
+	if err := checkVersion(app, in.CurrentVersion, in.ConditionalToken); err != nil {
+		return nil, err
+	}
+	if app.Status != flinkplane.StatusReady && app.Status != flinkplane.StatusRunning {
+		return nil, statusError(app, kind, "READY or RUNNING")
+	}
+	cfg := cur.Config.Clone()
+	if in.Change != nil {
+		if err := in.Change(&cfg); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Parallelism != cur.Config.Parallelism {
+		if err := e.checkCapacity(app, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if codeDiffers(cur.Config.Code, cfg.Code) && cfg.Code.S3 != nil && e.Code != nil {
+		if err := e.Code.Check(ctx, *cfg.Code.S3); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkUpdateRestore(app, cur, cfg, snaps); err != nil {
+		return nil, err
+	}
+	res := &PreflightResult{RuntimeEnvironment: cfg.RuntimeEnvironment, CompatCheck: CompatMode(tags), Findings: []flinkplane.Finding{}}
+	changesCode := cfg.RuntimeEnvironment != cur.Config.RuntimeEnvironment || codeDiffers(cur.Config.Code, cfg.Code)
+	if !changesCode || e.Compat == nil {
+		return res, nil
+	}
+	findings, blocked, err := e.preflight(ctx, app, cur, cfg, tags, snaps)
+	if err != nil {
+		return nil, err
+	}
+	res.Checked, res.Blocked = true, blocked
+	if findings != nil {
+		res.Findings = findings
+	}
+	return res, nil
+}
