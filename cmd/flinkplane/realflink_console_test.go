@@ -272,9 +272,12 @@ func TestRealFlink_ConsoleAndUpgrade(t *testing.T) {
 	}
 
 	// 9. flinkplane upgrade on the same application: refused, dry run, good.
-	t.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
-	t.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
-	t.Setenv("AWS_SESSION_TOKEN", "")
+	// The command reads its key from the environment. t.Setenv is refused
+	// in a parallel test; the other parallel tests sign with keys of their
+	// own or talk to servers without authentication, so this is left set.
+	os.Setenv("AWS_ACCESS_KEY_ID", "AKIDTEST")
+	os.Setenv("AWS_SECRET_ACCESS_KEY", "secret")
+	os.Setenv("AWS_SESSION_TOKEN", "")
 	base := []string{"--endpoint-url", r.m.URL(), "--region", "eu-west-1", "--application-name", app, "--runtime", "FLINK-2_2", "--interval", "1s"}
 	upgradeCmd := func(name string, extra ...string) (string, error) {
 		t.Helper()
