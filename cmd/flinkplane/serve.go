@@ -86,6 +86,9 @@ type serveConfig struct {
 	// DiskReserve is the space (bytes) kept in reserve for deletions on a
 	// full disk (sqlite.DB.ReserveBytes); < 0: none.
 	DiskReserve int64
+	// Driver is "local" or "kubernetes" (Kubernetes: kubernetes.go).
+	Driver     string
+	Kubernetes kubernetesConfig
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -130,6 +133,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	limits := httpLimitFlags(fs)
 	reserve := intFlag(fs, "disk-reserve", sqlite.DefaultReserve>>20, "MiB kept in reserve next to the database so that applications can be deleted on a full disk")
 	cacheEntries := intFlag(fs, "cache-entries", sqlite.DefaultCacheEntries, "entries of each read cache: applications, versions, DescribeApplication responses (least recently used out)")
+	kube := kubernetesFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -143,6 +147,9 @@ func parseServe(args []string) (*serveConfig, error) {
 		KeepSnapshotFiles: *keepFiles, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20}
 	c.Monitoring = monitoring()
 	var err error
+	if c.Driver, c.Kubernetes, err = kube(); err != nil {
+		return nil, err
+	}
 	if c.WatchInterval, err = flinkplane.ParseWindow(*watch); err != nil {
 		return nil, fmt.Errorf("--watch-interval: %s", flinkplane.ErrorMessage(err))
 	}
@@ -257,7 +264,8 @@ func NewMain() *Main {
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
 			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720,
 			KeepSnapshotFiles: true, Monitoring: defaultMonitoring(),
-			HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve},
+			HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve,
+			Driver: "local", Kubernetes: defaultKubernetesConfig()},
 		PollInterval: time.Second,
 	}
 }
