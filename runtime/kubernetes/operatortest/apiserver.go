@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/etcd/server/v3/embed"
@@ -64,7 +65,7 @@ type Server struct {
 	cancel context.CancelFunc
 	done   chan error
 	tokens map[string]*user.DefaultInfo
-	rules  *RuleAuthorizer
+	rules  atomic.Pointer[RuleAuthorizer]
 }
 
 // ServerOptions configure a Server.
@@ -102,7 +103,8 @@ func quietKlog(w io.Writer) {
 // StartServer starts etcd and the API server and waits until it serves.
 func StartServer(o ServerOptions) (*Server, error) {
 	quietKlog(o.Log)
-	s := &Server{dir: o.Dir, tokens: o.Tokens, rules: o.Rules, Proxy: NewServiceProxy()}
+	s := &Server{dir: o.Dir, tokens: o.Tokens, Proxy: NewServiceProxy()}
+	s.rules.Store(o.Rules)
 	ok := false
 	defer func() {
 		if !ok {
@@ -249,10 +251,11 @@ func (s *Server) startAPIServer(etcdURL string) error {
 	}
 	gc.Authentication.Authenticator = authenticatorfactory.NewFromTokens(tokens, nil)
 	rules := authorizer.AuthorizerFunc(func(ctx context.Context, a authorizer.Attributes) (authorizer.Decision, string, error) {
-		if s.rules == nil {
+		r := s.rules.Load()
+		if r == nil {
 			return authorizer.DecisionNoOpinion, "no rules", nil
 		}
-		return s.rules.Authorize(ctx, a)
+		return r.Authorize(ctx, a)
 	})
 	authz, err := union.New(
 		union.NamedAuthorizer{AuthorizerName: "privileged", Authorizer: authorizerfactory.NewPrivilegedGroups(user.SystemPrivilegedGroup)},
@@ -320,6 +323,9 @@ func (s *Server) waitHealthy() error {
 	}
 	return errors.New("the API server did not become ready within a minute")
 }
+
+// SetRules replaces the rules that authorize the users of the tokens.
+func (s *Server) SetRules(r *RuleAuthorizer) { s.rules.Store(r) }
 
 // URL returns the API server's address (https://127.0.0.1:<port>).
 func (s *Server) URL() string { return s.Admin.Host }

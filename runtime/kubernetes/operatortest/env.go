@@ -291,6 +291,13 @@ func (e *Env) Snapshots(t testing.TB) []k8s.FlinkStateSnapshot {
 	return out
 }
 
+// SetRules makes the API server authorize the flinkplane service account
+// with other rules than the manifests' (and Denied report on them).
+func (e *Env) SetRules(r *RuleAuthorizer) {
+	e.Rules = r
+	e.Server.SetRules(r)
+}
+
 // Denied returns the requests of the flinkplane service account that the
 // manifests' RBAC rules denied.
 func (e *Env) Denied() []string {
