@@ -41,6 +41,8 @@ import (
 	"k8s.io/apiserver/pkg/authentication/user"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 )
 
 //go:embed testdata/crds
@@ -255,6 +257,18 @@ func LocalPath(uri string) (string, error) {
 // DriverConfig returns a client configuration of the API server that
 // authenticates as the flinkplane service account.
 func (e *Env) DriverConfig() *rest.Config { return e.Server.UserConfig(e.Token) }
+
+// WriteKubeconfig writes a kubeconfig file for the flinkplane service
+// account (serve --kubeconfig PATH), with the server's CA.
+func (e *Env) WriteKubeconfig(path string) error {
+	c := e.DriverConfig()
+	cfg := clientcmdapi.NewConfig()
+	cfg.Clusters["operatortest"] = &clientcmdapi.Cluster{Server: c.Host, CertificateAuthorityData: c.CAData, TLSServerName: c.ServerName}
+	cfg.AuthInfos["flinkplane"] = &clientcmdapi.AuthInfo{Token: e.Token}
+	cfg.Contexts["operatortest"] = &clientcmdapi.Context{Cluster: "operatortest", AuthInfo: "flinkplane", Namespace: e.Namespace}
+	cfg.CurrentContext = "operatortest"
+	return clientcmd.WriteToFile(*cfg, path)
+}
 
 // NewDriver returns a Kubernetes driver of this Env: the flinkplane
 // service account, Namespace, the shared volume StateDir as storage, and
