@@ -539,11 +539,18 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 	case job.RestoreFrom == "":
 		j.UpgradeMode = UpgradeStateless
 		how = "resumed without state"
-	case samePath(job.RestoreFrom, fd.Status.JobStatus.UpgradeSavepointPath):
+	case last.Job != nil && last.Job.UpgradeMode == UpgradeSavepoint && samePath(job.RestoreFrom, fd.Status.JobStatus.UpgradeSavepointPath):
+		// Suspended with that savepoint: the operator's resume restores it.
+		// (A generation suspended stateless resumes empty: the operator
+		// inherits the last upgrade mode.)
 		how = "resumed from its upgrade savepoint"
 	default:
 		j.InitialSavepointPath = job.RestoreFrom
-		j.SavepointRedeployNonce = max(fd.Spec.Job.SavepointRedeployNonce, last.Job.SavepointRedeployNonce) + 1
+		nonce := j.SavepointRedeployNonce
+		if last.Job != nil {
+			nonce = max(nonce, last.Job.SavepointRedeployNonce)
+		}
+		j.SavepointRedeployNonce = nonce + 1
 		how = "redeployed from a savepoint"
 	}
 	obj, err := d.desired(h.ID, spec, &j, jobID)

@@ -223,6 +223,19 @@ func TestDriver_APIServer(t *testing.T) {
 		if ok, _ := d.Adopt(bg, h); ok {
 			t.Fatal("a suspended generation is alive")
 		}
+		// A generation suspended stateless resumes empty at the operator
+		// (it inherits the last upgrade mode): a restore from its upgrade
+		// savepoint is a savepoint redeploy.
+		setStatus(t, env, name, func(st *k8s.FlinkDeploymentStatus, fd *k8s.FlinkDeployment) {
+			st.JobStatus.UpgradeSavepointPath = "file:/s/sp-1"
+			st.ObservedGeneration = fd.Metadata.Generation + 10
+		})
+		if _, err := d.Submit(bg, h, flinkplane.JobSpec{JarPath: testJar(t), JobID: strings.Repeat("bc", 16), RestoreFrom: "file:/s/sp-1"}); err != nil {
+			t.Fatal(err)
+		}
+		if fd, _ := get(t, env, name); fd.Spec.Job.SavepointRedeployNonce != 1 || fd.Spec.Job.InitialSavepointPath != "file:/s/sp-1" || fd.Spec.Job.UpgradeMode != k8s.UpgradeSavepoint {
+			t.Fatalf("restore of a generation suspended stateless: %+v", *fd.Spec.Job)
+		}
 	})
 
 	t.Run("ValidationError", func(t *testing.T) {
