@@ -375,6 +375,13 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 	if err := checkUpdateRestore(app, cur, cfg, snaps); err != nil {
 		return nil, nil, "", err
 	}
+	// The target runtime must be usable before anything stops (a runtime
+	// that is not installed; on Kubernetes, an operator too old for it).
+	if app.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg) && e.Driver != nil {
+		if err := e.Driver.Ready(cfg.RuntimeEnvironment); err != nil {
+			return nil, nil, "", err
+		}
+	}
 	var findings []flinkplane.Finding
 	if changesCode && e.Compat != nil {
 		var blocked bool

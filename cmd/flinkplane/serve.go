@@ -99,6 +99,9 @@ type serveConfig struct {
 	// LeaseTTL is how long an application's lease lasts unless renewed:
 	// the bound of a takeover after a replica dies (replicas.go).
 	LeaseTTL time.Duration
+	// Driver is "local" or "kubernetes" (Kubernetes: kubernetes.go).
+	Driver     string
+	Kubernetes kubernetesConfig
 }
 
 // newClusterDriver returns the cluster driver serve runs applications
@@ -144,6 +147,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	reserve := intFlag(fs, "disk-reserve", sqlite.DefaultReserve>>20, "MiB kept in reserve next to the database so that applications can be deleted on a full disk")
 	cacheEntries := intFlag(fs, "cache-entries", sqlite.DefaultCacheEntries, "entries of each read cache: applications, versions, DescribeApplication responses (least recently used out)")
 	store, replica, leaseTTL := replicaFlags(fs)
+	kube := kubernetesFlags(fs)
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -158,6 +162,9 @@ func parseServe(args []string) (*serveConfig, error) {
 		Store: *store, ReplicaID: *replica}
 	c.Monitoring = monitoring()
 	var err error
+	if c.Driver, c.Kubernetes, err = kube(); err != nil {
+		return nil, err
+	}
 	if c.WatchInterval, err = flinkplane.ParseWindow(*watch); err != nil {
 		return nil, fmt.Errorf("--watch-interval: %s", flinkplane.ErrorMessage(err))
 	}
@@ -277,7 +284,7 @@ func NewMain() *Main {
 			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720,
 			KeepSnapshotFiles: true, Monitoring: defaultMonitoring(),
 			HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve,
-			LeaseTTL: engine.DefaultLeaseTTL},
+			LeaseTTL: engine.DefaultLeaseTTL, Driver: "local", Kubernetes: defaultKubernetesConfig()},
 		PollInterval: time.Second,
 	}
 }

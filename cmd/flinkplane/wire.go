@@ -24,6 +24,13 @@ import (
 // --s3-state-bucket, checkpoints and savepoints live in that bucket.
 func init() {
 	newClusterDriver = func(c serveConfig) (flinkplane.ClusterDriver, error) {
+		if c.Driver == "kubernetes" {
+			d, err := newKubernetesDriver(c)
+			if err != nil {
+				return nil, err
+			}
+			return d, nil
+		}
 		d := local.New(c.DataDir, c.RuntimesDir)
 		if st := s3Storage(c); st != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

@@ -177,10 +177,16 @@ func flinkCause(errs []string) string {
 // checkpoint counters and Flink's newest exception. Returns ENOTFOUND when
 // the cluster does not know the job.
 func (d *Driver) JobHealth(ctx context.Context, h flinkplane.ClusterHandle, jobID string) (flinkplane.JobHealth, error) {
-	c := d.client(h)
+	return JobHealthOf(ctx, d.client(h), h.ID, jobID)
+}
+
+// JobHealthOf is JobHealth through any client of a cluster's REST API (the
+// Kubernetes driver's goes through the API server's service proxy);
+// clusterID names the cluster in errors.
+func JobHealthOf(ctx context.Context, c *flinkrest.Client, clusterID, jobID string) (flinkplane.JobHealth, error) {
 	j, err := c.Job(ctx, jobID)
 	if flinkrest.IsNotFound(err) {
-		return flinkplane.JobHealth{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "Job %s not found on cluster %s.", jobID, h.ID)
+		return flinkplane.JobHealth{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "Job %s not found on cluster %s.", jobID, clusterID)
 	} else if err != nil {
 		return flinkplane.JobHealth{}, err
 	}

@@ -45,7 +45,13 @@ var processMetricNames = []string{"Status.JVM.CPU.Load", "Status.JVM.Memory.Heap
 // stale and is read again (twice at most). Returns ENOTFOUND when
 // the cluster does not know the job.
 func (d *Driver) ReadMetrics(ctx context.Context, h flinkplane.ClusterHandle, jobID, level string) (flinkplane.JobMetrics, error) {
-	c := d.client(h)
+	return ReadMetricsOf(ctx, d.client(h), h.ID, jobID, level)
+}
+
+// ReadMetricsOf is ReadMetrics through any client of a cluster's REST API
+// (the Kubernetes driver's goes through the API server's service proxy);
+// clusterID names the cluster in errors.
+func ReadMetricsOf(ctx context.Context, c *flinkrest.Client, clusterID, jobID, level string) (flinkplane.JobMetrics, error) {
 	// Trigger the fetch first: every metrics request does.
 	if _, err := c.JobMetrics(ctx, jobID, "uptime"); err != nil && !flinkrest.IsNotFound(err) {
 		return flinkplane.JobMetrics{}, fmt.Errorf("read metrics: %w", err)
@@ -55,7 +61,7 @@ func (d *Driver) ReadMetrics(ctx context.Context, h flinkplane.ClusterHandle, jo
 	// Meanwhile, what is not in the metric store.
 	j, err := c.Job(ctx, jobID)
 	if flinkrest.IsNotFound(err) {
-		return flinkplane.JobMetrics{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "Job %s not found on cluster %s.", jobID, h.ID)
+		return flinkplane.JobMetrics{}, flinkplane.Errorf(flinkplane.ENOTFOUND, "Job %s not found on cluster %s.", jobID, clusterID)
 	} else if err != nil {
 		return flinkplane.JobMetrics{}, fmt.Errorf("read metrics: job: %w", err)
 	}
@@ -88,7 +94,7 @@ func (d *Driver) ReadMetrics(ctx context.Context, h flinkplane.ClusterHandle, jo
 			return flinkplane.JobMetrics{}, ctx.Err()
 		}
 		m.At = time.Now()
-		fresh := d.readStoreMetrics(ctx, c, j, tms, level, &m)
+		fresh := readStoreMetrics(ctx, c, j, tms, level, &m)
 		if fresh || attempt == 2 {
 			return m, nil
 		}
@@ -99,7 +105,7 @@ func (d *Driver) ReadMetrics(ctx context.Context, h flinkplane.ClusterHandle, jo
 
 // readStoreMetrics reads what the JobManager's metric store holds into m
 // and reports whether the job metrics are current.
-func (d *Driver) readStoreMetrics(ctx context.Context, c *flinkrest.Client, j flinkrest.Job, tms []flinkrest.TaskManagerInfo, level string, m *flinkplane.JobMetrics) bool {
+func readStoreMetrics(ctx context.Context, c *flinkrest.Client, j flinkrest.Job, tms []flinkrest.TaskManagerInfo, level string, m *flinkplane.JobMetrics) bool {
 	fresh := true
 	if jm, err := c.JobMetrics(ctx, j.ID, jobMetricNames...); err == nil {
 		if v, ok := flinkrest.ParseMetric(jm, "numRestarts"); ok {
