@@ -40,6 +40,7 @@ func realFlinkSlots() int {
 // the 2-core machine (go test -v, -race); tests not listed count as 1.
 var realFlinkMinutes = map[string]float64{
 	"TestRealFlink_Faults_FLINK_1_20":         5,
+	"TestRealFlink_Kubernetes":                4.5,
 	"TestRealFlink_Faults_FLINK_2_2":          4.5,
 	"TestRealFlink_FileSinkRollback":          4,
 	"TestRealFlink_Dist_RocksDBState":         3.5,
