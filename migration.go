@@ -57,6 +57,13 @@ type MigrationResult struct {
 	WritePeakRSS int64   `json:"writePeakRss,omitempty"`
 }
 
+// Migratable reports whether a finding of the compatibility check names
+// state the state migration can move into the form the target restores:
+// a POJO whose collection field Flink 1.x wrote with Kryo.
+func Migratable(f Finding) bool {
+	return f.Severity == SeverityError && f.Code == "POJO_COLLECTION_KRYO"
+}
+
 // Refused reports whether the migration was refused (an ERROR finding).
 func (r *MigrationResult) Refused() bool {
 	for _, f := range r.Findings {
@@ -86,6 +93,20 @@ type MigratedState struct {
 	Kind string `json:"kind"` // VALUE, LIST, MAP
 	From string `json:"from"`
 	To   string `json:"to"`
+}
+
+// StateMigration is the record of an update's state migration, kept with
+// its operation. Source and Savepoint are recorded before anything is
+// written; Snapshot and Result once the migrated savepoint is complete.
+type StateMigration struct {
+	// Source is the snapshot's savepoint the migration reads (never
+	// changed: a rollback restores it).
+	Source string `json:"source,omitempty"`
+	// Savepoint is the migrated savepoint the new job restores.
+	Savepoint string `json:"savepoint,omitempty"`
+	// Snapshot names the automatic snapshot of the migrated savepoint.
+	Snapshot string           `json:"snapshot,omitempty"`
+	Result   *MigrationResult `json:"result,omitempty"`
 }
 
 // StateMigrator moves state a target runtime cannot restore into the form

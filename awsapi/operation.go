@@ -76,6 +76,9 @@ type operationDetails struct {
 	// service started itself.
 	Cause  string `json:"FlinkplaneCause,omitempty"`
 	System bool   `json:"FlinkplaneSystemOperation,omitempty"`
+	// StateMigration is an update's state migration (step MIGRATE_STATE):
+	// the source snapshot, the migrated savepoint and what moved.
+	StateMigration *flinkplane.StateMigration `json:"FlinkplaneStateMigration,omitempty"`
 }
 
 type describeOperationResponse struct {
@@ -98,7 +101,7 @@ func (s *Server) describeApplicationOperation(ctx context.Context, body []byte) 
 		return nil, err
 	}
 	d := &operationDetails{Operation: op.Kind, StartTime: model.NewTimestamp(op.StartTime), OperationStatus: model.OperationStatus(op.Status),
-		CompatibilityFindings: op.Findings, Cause: operationCause(op), System: op.System}
+		CompatibilityFindings: op.Findings, Cause: operationCause(op), System: op.System, StateMigration: op.Migration}
 	if !op.EndTime.IsZero() {
 		d.EndTime = model.Ptr(model.NewTimestamp(op.EndTime))
 	}

@@ -61,6 +61,8 @@ type OperationDetails struct {
 	// stop fell back to; System marks operations the service started.
 	Cause  string `json:"FlinkplaneCause,omitempty"`
 	System bool   `json:"FlinkplaneSystemOperation,omitempty"`
+	// StateMigration says what an update's state migration moved.
+	StateMigration *flinkplane.StateMigration `json:"FlinkplaneStateMigration,omitempty"`
 }
 
 // HealthResponse is the body of GET /flinkplane/v1/applications/{name}/health.

@@ -5,10 +5,6 @@ import (
 	"github.com/flinkplane/flinkplane/compat/savepoint"
 )
 
-// MigratableCodes are the codes of savepoint findings whose state the state
-// migration (package migrate) can move into the form the target restores.
-var MigratableCodes = map[string]bool{CodePojoCollection: true}
-
 // FindingOperator returns the operator of a report of CheckSavepointFor
 // without job graphs that a finding names (its Class).
 func FindingOperator(rep *SavepointReport, f flinkplane.Finding) (OperatorReport, bool) {

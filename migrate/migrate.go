@@ -142,7 +142,7 @@ func Operators(ctx context.Context, savepoint string, target flinkplane.RuntimeI
 		if f.Severity != flinkplane.SeverityError {
 			continue
 		}
-		if !compat.MigratableCodes[f.Code] {
+		if !flinkplane.Migratable(f) {
 			other = append(other, f)
 			continue
 		}
