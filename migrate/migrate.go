@@ -489,3 +489,55 @@ func shortClass(c string) string {
 	}
 	return c
 }
+
+// Dump reads the keyed state of operators of a savepoint on runtime rt,
+// with the serializers the savepoint records and the classes of jar, into
+// the neutral encoding: one file <id>.jsonl per operator in dir, one line
+// per key (docs/migrate.md). It is the read half of a migration, kept for
+// checking state (the tests compare the state before and after an upgrade
+// key by key).
+func (m *Migrator) Dump(ctx context.Context, savepoint string, rt flinkplane.RuntimeID, jar string, operators []string, dir string) (map[string]string, error) {
+	sp, err := savepointDir(savepoint)
+	if err != nil {
+		return nil, err
+	}
+	if jar, err = filepath.Abs(jar); err != nil {
+		return nil, err
+	}
+	h, err := m.helper(ctx, rt)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
+	work, err := os.MkdirTemp(dir, ".dump-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+	backend := m.Backend
+	if backend == "" {
+		backend = "hashmap"
+	}
+	b, r, err := m.run(ctx, h, "read", map[string]string{"savepoint": sp, "operators": strings.Join(operators, ","), "out": dir,
+		"backend": backend, "parallelism": "1"}, jar, work, false)
+	if err != nil {
+		return nil, err
+	}
+	var ra readAnswer
+	if err := json.Unmarshal(b, &ra); err != nil {
+		return nil, err
+	}
+	if !ra.OK {
+		if ra.Refused != "" {
+			return nil, flinkplane.Errorf(flinkplane.EINVALID, "%s", ra.Refused)
+		}
+		return nil, helperError("read the state on "+string(rt), ra.Error, r.Output)
+	}
+	out := map[string]string{}
+	for _, o := range ra.Operators {
+		out[o.ID] = filepath.Join(dir, o.ID+".jsonl")
+	}
+	return out, nil
+}
