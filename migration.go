@@ -1,6 +1,10 @@
 package flinkplane
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
+)
 
 // Finding codes of the state migration.
 const (
@@ -84,6 +88,22 @@ type MigratedOperator struct {
 	Values           int64 `json:"values"`
 	EventTimers      int64 `json:"eventTimers,omitempty"`
 	ProcessingTimers int64 `json:"processingTimers,omitempty"`
+}
+
+// String describes the operator's migration for a person.
+func (o MigratedOperator) String() string {
+	var b strings.Builder
+	b.WriteString("operator ")
+	if o.UID != "" {
+		fmt.Fprintf(&b, "uid %q (id %s)", o.UID, o.ID)
+	} else {
+		b.WriteString("id " + o.ID)
+	}
+	fmt.Fprintf(&b, ": %d keys, %d values, %d timers", o.Keys, o.Values, o.EventTimers+o.ProcessingTimers)
+	for _, s := range o.States {
+		fmt.Fprintf(&b, "; %s state %q: %s -> %s", strings.ToLower(s.Kind), s.Name, s.From, s.To)
+	}
+	return b.String()
 }
 
 // MigratedState is one keyed state: its serializer in the savepoint and

@@ -366,6 +366,9 @@ public final class StateMigrate {
                         + " state: value, list and map state can be migrated (a reducing or aggregating state needs its function).");
             }
         }
+        // One order for every line and both runtimes (the savepoint lists
+        // states in the order the backend registered them).
+        spec.states.sort((a, b) -> a.name.compareTo(b.name));
         return spec;
     }
 
