@@ -619,6 +619,9 @@ func findingsMessage(target flinkplane.RuntimeID, findings []flinkplane.Finding)
 		b.WriteString(";")
 	}
 	b.WriteString(" Tag the application flinkplane:compat-check=warn to proceed anyway.")
+	if onlyMigratable(findings) {
+		b.WriteString(" flinkplane can migrate this state during the update: tag the application flinkplane:migrate-state=on (docs/migrate.md).")
+	}
 	return b.String()
 }
 

@@ -39,17 +39,8 @@ func (e *Engine) migrationPreflight(ctx context.Context, app *flinkplane.Applica
 	if e.Migrator == nil || app.Status != flinkplane.StatusRunning || savepoint == "" || newJar == "" || !e.migrationEnabled(tags) {
 		return nil
 	}
-	migratable := false
-	for _, f := range findings {
-		if f.Severity != flinkplane.SeverityError {
-			continue
-		}
-		if !flinkplane.Migratable(f) {
-			return nil // an error the migration does not repair: rejected as before
-		}
-		migratable = true
-	}
-	if !migratable {
+	// Any error the migration does not repair rejects the update as before.
+	if !onlyMigratable(findings) {
 		return nil
 	}
 	fail := func(err error) []flinkplane.Finding {
@@ -69,6 +60,22 @@ func (e *Engine) migrationPreflight(ctx context.Context, app *flinkplane.Applica
 		return nil
 	}
 	return res.Findings
+}
+
+// onlyMigratable reports whether the ERROR findings are all state the
+// migration can move (and there is one) and none says it cannot.
+func onlyMigratable(findings []flinkplane.Finding) bool {
+	n := 0
+	for _, f := range findings {
+		if f.Severity != flinkplane.SeverityError {
+			continue
+		}
+		if !flinkplane.Migratable(f) {
+			return false
+		}
+		n++
+	}
+	return n > 0
 }
 
 // migrating reports whether the pre-flight's findings say the update

@@ -109,7 +109,8 @@ func TestUpdate_MigrationOffByDefault(t *testing.T) {
 	v, mig := migrationEnv(t, "")
 	cur := int64(1)
 	_, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
-	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "POJO_COLLECTION_KRYO") {
+	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "POJO_COLLECTION_KRYO") ||
+		!strings.Contains(flinkplane.ErrorMessage(err), "tag the application flinkplane:migrate-state=on") {
 		t.Fatalf("err = %v", err)
 	}
 	if len(mig.CallList()) != 0 {
