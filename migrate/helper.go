@@ -142,7 +142,7 @@ func (m *Migrator) helper(ctx context.Context, id flinkplane.RuntimeID) (*helper
 // jvmRun is one run of the helper.
 type jvmRun struct {
 	Seconds float64
-	PeakRSS int64 // bytes
+	PeakRSS int64 // bytes (getrusage: at least the parent's size at fork; the helper reports its own)
 	Output  string
 }
 

@@ -83,11 +83,12 @@ func DefaultCacheDir() string {
 
 // readAnswer is the helper's answer to read.
 type readAnswer struct {
-	OK        bool   `json:"ok"`
-	Refused   string `json:"refused"`
-	Operator  string `json:"operator"`
-	Error     *jerr  `json:"error"`
-	Operators []struct {
+	OK         bool   `json:"ok"`
+	PeakRssKiB int64  `json:"peakRssKiB"`
+	Refused    string `json:"refused"`
+	Operator   string `json:"operator"`
+	Error      *jerr  `json:"error"`
+	Operators  []struct {
 		ID             string `json:"id"`
 		MaxParallelism int    `json:"maxParallelism"`
 		KeySerializer  string `json:"keySerializer"`
@@ -106,11 +107,12 @@ type readAnswer struct {
 
 // writeAnswer is the helper's answer to write.
 type writeAnswer struct {
-	OK        bool   `json:"ok"`
-	Refused   string `json:"refused"`
-	Operator  string `json:"operator"`
-	Error     *jerr  `json:"error"`
-	Operators []struct {
+	OK         bool   `json:"ok"`
+	PeakRssKiB int64  `json:"peakRssKiB"`
+	Refused    string `json:"refused"`
+	Operator   string `json:"operator"`
+	Error      *jerr  `json:"error"`
+	Operators  []struct {
 		ID       string `json:"id"`
 		UID      string `json:"uid"`
 		Function string `json:"function"`
@@ -269,6 +271,9 @@ func (m *Migrator) migrate(ctx context.Context, spec flinkplane.MigrationSpec, i
 	if err := json.Unmarshal(b, &ra); err != nil {
 		return nil, fmt.Errorf("state migration read: %v", err)
 	}
+	if ra.PeakRssKiB > 0 {
+		res.ReadPeakRSS = ra.PeakRssKiB << 10
+	}
 	if !ra.OK {
 		if ra.Refused != "" {
 			res.Findings = append(res.Findings, refusal(ra.Operator, ra.Refused))
@@ -316,6 +321,9 @@ func (m *Migrator) migrate(ctx context.Context, spec flinkplane.MigrationSpec, i
 	var wa writeAnswer
 	if err := json.Unmarshal(b, &wa); err != nil {
 		return nil, fmt.Errorf("state migration write: %v", err)
+	}
+	if wa.PeakRssKiB > 0 {
+		res.WritePeakRSS = wa.PeakRssKiB << 10
 	}
 	if !wa.OK {
 		if wa.Refused != "" {

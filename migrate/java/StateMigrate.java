@@ -185,6 +185,12 @@ public final class StateMigrate {
             error(j.key("error"), t);
             json = j.end().toString();
         }
+        // The JVM's own peak resident memory (VmHWM of its address space, which
+        // a getrusage of the parent would mix with the parent's at fork).
+        long hwm = peakRssKiB();
+        if (hwm > 0 && json.endsWith("}")) {
+            json = json.substring(0, json.length() - 1) + ",\"peakRssKiB\":" + hwm + "}";
+        }
         try {
             Path out = Path.of(args[2]);
             Path tmp = out.resolveSibling(out.getFileName() + ".tmp");
@@ -195,6 +201,19 @@ public final class StateMigrate {
             System.exit(2);
         }
         System.exit(0);
+    }
+
+    static long peakRssKiB() {
+        try {
+            for (String l : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (l.startsWith("VmHWM:")) {
+                    return Long.parseLong(l.substring(6).trim().split("\\s+")[0]);
+                }
+            }
+        } catch (Exception e) {
+            // not Linux
+        }
+        return 0;
     }
 
     /** A state that cannot be migrated, with the reason a person reads. */
