@@ -181,6 +181,13 @@ func (e *Engine) stepMigrateState(ctx context.Context, r *stepRun) error {
 		}
 		return flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "%s", strings.Join(msgs, " "))
 	}
+	// Checked like any savepoint before it is offered to the job: its
+	// state against the target, the new job's operators against it.
+	checked, err := e.checkMigrated(ctx, mig.Savepoint, ver, newJar)
+	if err != nil {
+		return err
+	}
+	res.Findings = append(res.Findings, checked...)
 	mig.Result = res
 	// The migrated savepoint refers to the same FileSink part files as the
 	// original: keep them with it too.
@@ -201,6 +208,37 @@ func (e *Engine) stepMigrateState(ctx context.Context, r *stepRun) error {
 		op.Findings = append(op.Findings, res.Findings...)
 		return nil
 	})
+}
+
+// checkMigrated runs the pre-flight's savepoint and job graph checks on a
+// migrated savepoint; an ERROR finding fails the step (EINVALIDCONFIG).
+func (e *Engine) checkMigrated(ctx context.Context, loc string, ver *flinkplane.ApplicationVersion, newJar string) ([]flinkplane.Finding, error) {
+	if e.Compat == nil {
+		return nil, nil
+	}
+	target := ver.Config.RuntimeEnvironment
+	findings, err := e.Compat.CheckSavepoint(ctx, loc, target)
+	if err != nil {
+		return nil, fmt.Errorf("check the migrated savepoint: %w", err)
+	}
+	if pc, ok := e.Compat.(flinkplane.PlanChecker); ok {
+		f, err := pc.CheckPlan(ctx, flinkplane.PlanCheck{Target: target, JarPath: newJar, Parallelism: ver.Config.Parallelism.Parallelism,
+			Properties: ver.Config.EnvironmentProperties, Savepoint: loc, AllowNonRestoredState: ver.Config.AllowNonRestoredState})
+		if err != nil {
+			return nil, fmt.Errorf("check the migrated savepoint against the new job: %w", err)
+		}
+		findings = append(findings, f...)
+	}
+	var errs []string
+	for _, f := range findings {
+		if f.Severity == flinkplane.SeverityError {
+			errs = append(errs, f.Code+": "+f.Message)
+		}
+	}
+	if len(errs) > 0 {
+		return nil, flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "The migrated savepoint does not pass the compatibility check: %s", strings.Join(errs, "; "))
+	}
+	return findings, nil
 }
 
 // localPath returns the file system path of a file: location.

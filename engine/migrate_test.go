@@ -22,8 +22,8 @@ func migrationEnv(t *testing.T, tag string, other ...flinkplane.Finding) (*env, 
 	t.Helper()
 	mig := &mock.Migrator{}
 	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
-		compat: &mock.CompatChecker{StateFunc: func(_ string, target flinkplane.RuntimeID) []flinkplane.Finding {
-			if target == flinkplane.RuntimeFlink22 {
+		compat: &mock.CompatChecker{StateFunc: func(sp string, target flinkplane.RuntimeID) []flinkplane.Finding {
+			if target == flinkplane.RuntimeFlink22 && !strings.Contains(sp, "/migrated-") {
 				return append([]flinkplane.Finding{pojoKryo}, other...)
 			}
 			return nil
@@ -238,5 +238,38 @@ func TestUpdate_MigrationResumes(t *testing.T) {
 	}
 	if len(v.snapshots("a")) != 2 {
 		t.Fatalf("snapshots %+v", v.snapshots("a"))
+	}
+}
+
+// TestUpdate_MigratedSavepointChecked: the migrated savepoint goes through
+// the pre-flight's checks before the new job restores it; an error there
+// fails the update before any submission, and no snapshot is recorded.
+func TestUpdate_MigratedSavepointChecked(t *testing.T) {
+	v, _ := migrationEnv(t, "on")
+	v.compat.StateFunc = func(sp string, target flinkplane.RuntimeID) []flinkplane.Finding {
+		if target != flinkplane.RuntimeFlink22 {
+			return nil
+		}
+		if strings.Contains(sp, "/migrated-") {
+			return []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "METADATA_VERSION", Message: "unreadable"}}
+		}
+		return []flinkplane.Finding{pojoKryo}
+	}
+	cur := int64(1)
+	_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := v.wait("a", id)
+	if op.Status != flinkplane.OperationFailed || !strings.Contains(op.ErrorInfo, "does not pass the compatibility check") {
+		t.Fatalf("op %s: %s", op.Status, op.ErrorInfo)
+	}
+	for _, c := range v.driver.Calls() {
+		if strings.HasPrefix(c, "Submit") {
+			t.Fatalf("submitted after a failed check: %v", c)
+		}
+	}
+	if n := len(v.snapshots("a")); n != 1 {
+		t.Fatalf("%d snapshots, want only the original", n)
 	}
 }
