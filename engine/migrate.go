@@ -142,12 +142,14 @@ func (e *Engine) stepMigrateState(ctx context.Context, r *stepRun) error {
 	}
 	out := localPath(mig.Savepoint)
 	// Whatever a killed migration left: its output is redone from the
-	// untouched source.
+	// untouched source. Its work directory (the neutral encoding, as big as
+	// the state) is next to the output, in this application's savepoint
+	// directory, where only this operation migrates.
 	os.RemoveAll(out)
-	if tmp, _ := filepath.Glob(out + ".writing-*"); len(tmp) > 0 {
-		for _, t := range tmp {
-			os.RemoveAll(t)
-		}
+	left, _ := filepath.Glob(out + ".writing-*")
+	work, _ := filepath.Glob(filepath.Join(filepath.Dir(out), ".flinkplane-migrate-*"))
+	for _, t := range append(left, work...) {
+		os.RemoveAll(t)
 	}
 	var from *flinkplane.ApplicationVersion
 	if err := e.Store.View(ctx, func(tx flinkplane.Tx) (err error) {

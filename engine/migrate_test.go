@@ -3,6 +3,8 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -223,10 +225,28 @@ func TestUpdate_MigrationResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	<-killed
+	appID := v.app("a").ID
 	v.close()
+	// What a killed migration leaves next to its output: its work
+	// directory and a half-written savepoint. The resumed step removes both.
+	spDir := t.TempDir()
+	left := []string{filepath.Join(spDir, appID, ".flinkplane-migrate-123"),
+		filepath.Join(spDir, appID, "migrated-"+id+".writing-456")}
+	for _, d := range left {
+		if err := os.MkdirAll(filepath.Join(d, "data"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	setup := v.setup
+	v.setup = func(e *engine.Engine) { setup(e); e.SavepointDir = spDir }
 	v.open()
 	op := v.wait("a", id)
 	wantStatus(t, op.Status, flinkplane.OperationSuccessful)
+	for _, d := range left {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("%s left after the resumed migration", d)
+		}
+	}
 	n := 0
 	for _, c := range mig.CallList() {
 		if strings.HasPrefix(c, "MigrateState(") {

@@ -148,7 +148,8 @@ type jvmRun struct {
 
 // run runs the helper in mode with the given properties and user jar and
 // returns its JSON answer. The JVM has its own process group (killed with
-// everything it started) and temporary directory.
+// everything it started), dies with flinkplane (procAttr) and has its own
+// temporary directory.
 func (m *Migrator) run(ctx context.Context, h *helper, mode string, props map[string]string, userJar, work string, inspect bool) ([]byte, jvmRun, error) {
 	var in strings.Builder
 	keys := make([]string, 0, len(props))
@@ -189,7 +190,7 @@ func (m *Migrator) run(ctx context.Context, h *helper, mode string, props map[st
 	start := time.Now()
 	cmd := exec.CommandContext(rctx, h.java, args...)
 	cmd.Dir = tmpDir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var output tailBuffer

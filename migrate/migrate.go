@@ -235,6 +235,8 @@ func (m *Migrator) migrate(ctx context.Context, spec flinkplane.MigrationSpec, i
 			return nil, err
 		}
 	}
+	// (The prefix is how a resumed MIGRATE_STATE step finds what a killed
+	// run left: engine/migrate.go.)
 	work, err := os.MkdirTemp(parent, ".flinkplane-migrate-")
 	if err != nil {
 		return nil, err
