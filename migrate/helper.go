@@ -28,6 +28,17 @@ var helperSource []byte
 
 const helperClass = "dev.flinkplane.migrate.StateMigrate"
 
+// keyIteratorSource is the State Processor API's key iterator as FLINK-37109
+// fixed it (java/keys/MultiStateKeyIterator.java): compiled into the helper
+// of a 1.x runtime, ahead of the State Processor API on the class path, it
+// replaces the iterator of releases that delete every key they read (1.20.0,
+// the source side's; see the file). It compiles only against a runtime whose
+// state backends have the fix's other half (1.20.5 has); without it the
+// helper runs with the State Processor API's own.
+//
+//go:embed java/keys/MultiStateKeyIterator.java
+var keyIteratorSource []byte
+
 // javaOpens are flink-dist's env.java.opts.all for Java 17, as the cluster
 // JVMs and the dry compile run with: the reflection Kryo and the POJO
 // serializers do behaves as on the cluster.
@@ -89,6 +100,7 @@ func (m *Migrator) helper(ctx context.Context, id flinkplane.RuntimeID) (*helper
 	cp := append(append([]string{}, jars...), spa...)
 	h := sha256.New()
 	h.Write(helperSource)
+	h.Write(keyIteratorSource)
 	for _, j := range cp {
 		st, err := os.Stat(j)
 		if err != nil {
@@ -126,6 +138,11 @@ func (m *Migrator) helper(ctx context.Context, id flinkplane.RuntimeID) (*helper
 		"-cp", strings.Join(cp, string(os.PathListSeparator)), "-d", classes, src)
 	if b, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("compile the state migration helper for %s with javac (a JDK is needed): %v: %s", id, err, bytes.TrimSpace(b))
+	}
+	if major, _, _ := id.Version(); major == 1 {
+		if err := compileKeyIterator(ctx, javaPath, cp, tmp, classes); err != nil {
+			return nil, err
+		}
 	}
 	if err := zipDir(classes, filepath.Join(tmp, "migrate.jar")); err != nil {
 		return nil, err
@@ -217,6 +234,43 @@ func (m *Migrator) run(ctx context.Context, h *helper, mode string, props map[st
 		return nil, r, fmt.Errorf("state migration %s on %s: %v; output: %s", mode, h.runtime, runErr, lastLines(r.Output, 20))
 	}
 	return b, r, nil
+}
+
+// compileKeyIterator compiles keyIteratorSource into classes when the
+// runtime's class path has what it needs (KeyedStateBackend.getKeys of a
+// list of states); when it has not, the helper goes without it.
+func compileKeyIterator(ctx context.Context, javaPath string, cp []string, tmp, classes string) error {
+	src := filepath.Join(tmp, "keys", "MultiStateKeyIterator.java")
+	if err := os.MkdirAll(filepath.Dir(src), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(src, keyIteratorSource, 0o644); err != nil {
+		return err
+	}
+	out := filepath.Join(tmp, "keys-classes")
+	cmd := exec.CommandContext(ctx, javaTool(javaPath, "javac"), "--release", "11", "-nowarn", "-encoding", "UTF-8",
+		"-cp", strings.Join(cp, string(os.PathListSeparator)), "-d", out, src)
+	if err := cmd.Run(); err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return nil // an older runtime: the State Processor API's own iterator
+	}
+	rel := filepath.Join("org", "apache", "flink", "state", "api", "input")
+	if err := os.MkdirAll(filepath.Join(classes, rel), 0o755); err != nil {
+		return err
+	}
+	files, _ := filepath.Glob(filepath.Join(out, rel, "MultiStateKeyIterator*.class"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(classes, rel, filepath.Base(f)), b, 0o644); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // javaTool returns a JDK tool next to the java command.

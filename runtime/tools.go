@@ -40,6 +40,8 @@ const ToolStateProcessor = "state-processor-api"
 // not served by the Maven repository used here for this module (1.20.3 to
 // 1.20.5 and 2.2.1 were tried once): the newest served release of the same
 // minor version is taken, as for the other modules in docs/runtimes.md.
+// (1.20.0 predates FLINK-37109's key iteration; the migration's helper
+// brings its own, see migrate/java/keys.)
 var stateProcessorVersions = map[flinkplane.RuntimeID]string{
 	flinkplane.RuntimeFlink118: "1.18.1",
 	flinkplane.RuntimeFlink119: "1.19.1",
