@@ -106,6 +106,10 @@ type Operation struct {
 
 	// Findings of the compatibility pre-flight check.
 	Findings []Finding `json:"findings,omitempty"`
+
+	// Migration, when set, is the state migration of an update (step
+	// MIGRATE_STATE): where the migrated savepoint goes and what moved.
+	Migration *StateMigration `json:"migration,omitempty"`
 }
 
 // CurrentStep returns the name of the step to run next, or "" when all

@@ -24,6 +24,11 @@ const (
 	// "off" or "<restarts>/<window>" ("3/5m": three restarts within five
 	// minutes after an update roll it back).
 	TagAutoRollback = "flinkplane:auto-rollback"
+	// TagMigrateState overrides the server's state migration setting for
+	// the application: "on" lets an UpdateApplication whose only
+	// compatibility errors are state the migration can move migrate that
+	// state (step MIGRATE_STATE) instead of being rejected; "off" does not.
+	TagMigrateState = "flinkplane:migrate-state"
 )
 
 // TagValue returns the value of the tag key, if present.

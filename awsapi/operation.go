@@ -76,6 +76,47 @@ type operationDetails struct {
 	// service started itself.
 	Cause  string `json:"FlinkplaneCause,omitempty"`
 	System bool   `json:"FlinkplaneSystemOperation,omitempty"`
+	// StateMigration is an update's state migration (step MIGRATE_STATE):
+	// the source snapshot, the migrated savepoint and what moved. Flat:
+	// responses stay within the model's nesting depth.
+	StateMigration *stateMigration `json:"FlinkplaneStateMigration,omitempty"`
+}
+
+// stateMigration is FlinkplaneStateMigration.
+type stateMigration struct {
+	Source    string `json:"Source"`
+	Savepoint string `json:"Savepoint"`
+	// Snapshot names the snapshot of the migrated savepoint, once written.
+	Snapshot    string   `json:"Snapshot,omitempty"`
+	OperatorIDs []string `json:"OperatorIds,omitempty"`
+	// Operators says, per operator, its states (old serializer -> new type),
+	// keys, values and timers.
+	Operators    []string `json:"Operators,omitempty"`
+	Keys         int64    `json:"Keys"`
+	Values       int64    `json:"Values"`
+	Timers       int64    `json:"Timers"`
+	Seconds      float64  `json:"Seconds,omitempty"`
+	ReadSeconds  float64  `json:"ReadSeconds,omitempty"`
+	WriteSeconds float64  `json:"WriteSeconds,omitempty"`
+	Notes        []string `json:"Notes,omitempty"`
+}
+
+func stateMigrationOf(m *flinkplane.StateMigration) *stateMigration {
+	if m == nil {
+		return nil
+	}
+	s := &stateMigration{Source: m.Source, Savepoint: m.Savepoint, Snapshot: m.Snapshot}
+	if r := m.Result; r != nil {
+		s.Seconds, s.ReadSeconds, s.WriteSeconds, s.Notes = r.Seconds, r.ReadSeconds, r.WriteSeconds, r.Notes
+		for _, o := range r.Operators {
+			s.OperatorIDs = append(s.OperatorIDs, o.ID)
+			s.Keys += o.Keys
+			s.Values += o.Values
+			s.Timers += o.EventTimers + o.ProcessingTimers
+			s.Operators = append(s.Operators, o.String())
+		}
+	}
+	return s
 }
 
 type describeOperationResponse struct {
@@ -98,7 +139,7 @@ func (s *Server) describeApplicationOperation(ctx context.Context, body []byte) 
 		return nil, err
 	}
 	d := &operationDetails{Operation: op.Kind, StartTime: model.NewTimestamp(op.StartTime), OperationStatus: model.OperationStatus(op.Status),
-		CompatibilityFindings: op.Findings, Cause: operationCause(op), System: op.System}
+		CompatibilityFindings: op.Findings, Cause: operationCause(op), System: op.System, StateMigration: stateMigrationOf(op.Migration)}
 	if !op.EndTime.IsZero() {
 		d.EndTime = model.Ptr(model.NewTimestamp(op.EndTime))
 	}

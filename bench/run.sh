@@ -13,11 +13,14 @@
 #   7. the attacker's probes (bench/flood.sh) and the mixed load of reads and
 #      durable writes, this tree's binary (bench/mixed.sh; the 30-minute soak
 #      is bench/soak.sh, not run here).
-# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults|snapfiles|metrics|flood|mixed ...] (default: all)
+#   8. the state migration on real Flink: time and peak memory of its JVMs
+#      against the number of keys (1k, 100k, 1M), and an upgrade's total time
+#      with it against without (docs/migrate.md).
+# Usage: bench/run.sh [api|runtimes|lifecycle|compat|faults|snapfiles|metrics|flood|mixed|migrate ...] (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 what=("$@")
-[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults snapfiles metrics flood mixed)
+[ ${#what[@]} -gt 0 ] || what=(api runtimes lifecycle compat faults snapfiles metrics flood mixed migrate)
 for w in "${what[@]}"; do
 	echo "=== $w"
 	case $w in
@@ -32,6 +35,9 @@ for w in "${what[@]}"; do
 		go test -run 'TestRealFlink_Metrics' -v -count=1 -timeout 30m ./cmd/flinkplane | grep -E 'freshness|^(--- |ok|FAIL)' ;;
 	flood) bench/flood.sh ;;
 	mixed) bench/mixed.sh -r 1 ;;
+	migrate)
+		go test -run '^$' -bench RealFlinkMigrateState -benchtime 2x -timeout 60m ./cmd/flinkplane | grep -E 'ns/op|^(ok|FAIL)'
+		go test -run '^$' -bench RealFlinkUpgradeMigration -benchtime 2x -timeout 60m ./cmd/flinkplane | grep -E 'ns/op|^(ok|FAIL)' ;;
 	*) echo "unknown benchmark $w" >&2; exit 2 ;;
 	esac
 done

@@ -61,6 +61,26 @@ type OperationDetails struct {
 	// stop fell back to; System marks operations the service started.
 	Cause  string `json:"FlinkplaneCause,omitempty"`
 	System bool   `json:"FlinkplaneSystemOperation,omitempty"`
+	// StateMigration says what an update's state migration moved.
+	StateMigration *StateMigration `json:"FlinkplaneStateMigration,omitempty"`
+}
+
+// StateMigration is DescribeApplicationOperation's FlinkplaneStateMigration:
+// the snapshot an update's state migration read, the migrated savepoint the
+// new job restored, and what moved.
+type StateMigration struct {
+	Source       string   `json:"Source"`
+	Savepoint    string   `json:"Savepoint"`
+	Snapshot     string   `json:"Snapshot,omitempty"`
+	OperatorIDs  []string `json:"OperatorIds,omitempty"`
+	Operators    []string `json:"Operators,omitempty"`
+	Keys         int64    `json:"Keys"`
+	Values       int64    `json:"Values"`
+	Timers       int64    `json:"Timers"`
+	Seconds      float64  `json:"Seconds,omitempty"`
+	ReadSeconds  float64  `json:"ReadSeconds,omitempty"`
+	WriteSeconds float64  `json:"WriteSeconds,omitempty"`
+	Notes        []string `json:"Notes,omitempty"`
 }
 
 // HealthResponse is the body of GET /flinkplane/v1/applications/{name}/health.

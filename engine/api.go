@@ -421,6 +421,9 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 			op.Status = flinkplane.OperationInProgress
 			op.RestoreType, op.RestoreSnapshotName = cfg.Restore.Type, cfg.Restore.SnapshotName
 			op.Plan = planUpdate(cur.Config.SnapshotsEnabled)
+			if cur.Config.SnapshotsEnabled && migrating(findings) {
+				op.Plan, op.Migration = withMigration(op.Plan), &flinkplane.StateMigration{}
+			}
 			if cur.Config.SnapshotsEnabled {
 				op.SnapshotName = autoSnapshotName("update", now, op.ID)
 			} else {
@@ -553,15 +556,19 @@ func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur
 			}
 			findings = append(findings, f...)
 		}
+		// State only the migration can make restorable (migrate.go).
+		findings = append(findings, e.migrationPreflight(ctx, app, cur, cfg, tags, findings, s.Location, jar)...)
 	}
 	return findings, blockedBy(findings, tags), nil
 }
 
 // blockedBy reports whether ERROR findings block the change (the
-// flinkplane:compat-check tag is not "warn").
+// flinkplane:compat-check tag is not "warn"). State the update migrates
+// does not.
 func blockedBy(findings []flinkplane.Finding, tags []flinkplane.Tag) bool {
+	migrates := migrating(findings)
 	for _, f := range findings {
-		if f.Severity == flinkplane.SeverityError {
+		if f.Severity == flinkplane.SeverityError && !(migrates && flinkplane.Migratable(f)) {
 			return CompatMode(tags) == "enforce"
 		}
 	}
@@ -620,6 +627,9 @@ func findingsMessage(target flinkplane.RuntimeID, findings []flinkplane.Finding)
 		b.WriteString(";")
 	}
 	b.WriteString(" Tag the application flinkplane:compat-check=warn to proceed anyway.")
+	if onlyMigratable(findings) {
+		b.WriteString(" flinkplane can migrate this state during the update: tag the application flinkplane:migrate-state=on (docs/migrate.md).")
+	}
 	return b.String()
 }
 

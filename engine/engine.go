@@ -54,6 +54,11 @@ type Engine struct {
 	// Metrics, if set, is given every poll of a running job (the watch's
 	// and the probation's) to keep the application's metrics.
 	Metrics flinkplane.MetricsRecorder
+	// Migrator, if set, migrates state an update's target runtime cannot
+	// restore (migrate.go) for applications that let it: the tag
+	// flinkplane:migrate-state, else MigrateState.
+	Migrator     flinkplane.StateMigrator
+	MigrateState bool
 
 	// SavepointDir is the directory under which each application's
 	// savepoints are written (one sub-directory per application id).

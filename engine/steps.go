@@ -77,6 +77,7 @@ var steps = map[string]stepDef{
 	StepVerifyRestore:       {run: (*Engine).stepVerifyRestore, noDriver: true},
 	StepDeleteApplication:   {run: func(*Engine, context.Context, *stepRun) error { return nil }, noDriver: true},
 	StepSuspend:             {run: (*Engine).stepSuspend, noDriver: true},
+	StepMigrateState:        {run: (*Engine).stepMigrateState, noDriver: true},
 }
 
 func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, name string) error {

@@ -308,6 +308,15 @@ func (d *ClusterDriver) cluster(h flinkplane.ClusterHandle) (*cluster, error) {
 	return c, nil
 }
 
+// AddSavepoint records a savepoint written outside the driver (a state
+// migration's) so that a job can be restored from it.
+func (d *ClusterDriver) AddSavepoint(loc string) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	defer d.persist()
+	d.Savepoints[loc] = true
+}
+
 func (d *ClusterDriver) Submit(ctx context.Context, h flinkplane.ClusterHandle, spec flinkplane.JobSpec) (string, error) {
 	rec := "Submit"
 	if spec.RestoreFrom != "" {

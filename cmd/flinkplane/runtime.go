@@ -46,6 +46,11 @@ func runRuntime(ctx context.Context, args []string) error {
 			if _, err := in.Install(ctx, flinkplane.RuntimeID(id)); err != nil {
 				return err
 			}
+			// Tools run beside the runtime (the state migration's State
+			// Processor API), never in its clusters.
+			if err := in.InstallTools(ctx, flinkplane.RuntimeID(id)); err != nil {
+				return err
+			}
 		}
 		return nil
 	case "list":

@@ -78,6 +78,10 @@ type serveConfig struct {
 	// KeepSnapshotFiles: every snapshot keeps a copy of the FileSink part
 	// files in progress it refers to (see docs/snapshots.md).
 	KeepSnapshotFiles bool
+	// MigrateState: an update whose only compatibility errors are state
+	// the migration can move migrates it (tag flinkplane:migrate-state
+	// per application; see docs/migrate.md).
+	MigrateState bool
 	// Monitoring: metrics, logs, Prometheus (monitoring.go).
 	Monitoring monitoringConfig
 	// HTTP limits (serve_http.go).
@@ -119,6 +123,9 @@ var newCompatChecker = func(cfg serveConfig) (flinkplane.CompatChecker, error) {
 // store's S3-compatible endpoint, nil without --s3-endpoint.
 var newSnapshotFiles = func(cfg serveConfig, s3 *s3.Client, logger *slog.Logger) flinkplane.SnapshotFiles { return nil }
 
+// newStateMigrator returns the state migration of updates, or nil for none.
+var newStateMigrator = func(cfg serveConfig) flinkplane.StateMigrator { return nil }
+
 func parseServe(args []string) (*serveConfig, error) {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	addr := stringFlag(fs, "addr", "127.0.0.1:8080", "address to listen on (HOST:PORT)")
@@ -142,6 +149,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	probation := stringFlag(fs, "probation-window", "auto", "how long a started job must run without a restart before its operation succeeds: auto (twice the checkpoint interval, 10s to 2m) or a duration")
 	autoRollback := stringFlag(fs, "auto-rollback", "off", "roll an update back when its job restarts RESTARTS times within WINDOW after it: off or RESTARTS/WINDOW, e.g. 3/5m")
 	keepFiles := boolFlag(fs, "keep-snapshot-files", true, "keep with every snapshot a copy of the FileSink part files in progress it refers to")
+	migrateState := boolFlag(fs, "migrate-state", false, "migrate state the target runtime cannot restore during an update (tag flinkplane:migrate-state per application)")
 	monitoring := monitoringFlags(fs)
 	limits := httpLimitFlags(fs)
 	reserve := intFlag(fs, "disk-reserve", sqlite.DefaultReserve>>20, "MiB kept in reserve next to the database so that applications can be deleted on a full disk")
@@ -159,7 +167,7 @@ func parseServe(args []string) (*serveConfig, error) {
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
 		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history,
 		KeepSnapshotFiles: *keepFiles, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20,
-		Store: *store, ReplicaID: *replica}
+		Store: *store, ReplicaID: *replica, MigrateState: *migrateState}
 	c.Monitoring = monitoring()
 	var err error
 	if c.Driver, c.Kubernetes, err = kube(); err != nil {
@@ -363,6 +371,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	e.Code = code
 	e.Compat = compat
 	e.Files = newSnapshotFiles(*c, code.S3, m.Logger)
+	e.Migrator, e.MigrateState = newStateMigrator(*c), c.MigrateState
 	if m.Metrics != nil {
 		e.Metrics = m.Metrics
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat"
+	"github.com/flinkplane/flinkplane/migrate"
 	"github.com/flinkplane/flinkplane/runtime/local"
 	"github.com/flinkplane/flinkplane/snapfiles"
 )
@@ -48,6 +49,9 @@ func init() {
 	}
 	newSnapshotFiles = func(c serveConfig, s3 *s3.Client, logger *slog.Logger) flinkplane.SnapshotFiles {
 		return &snapfiles.Files{S3: s3, Logger: logger, NoCopies: !c.KeepSnapshotFiles}
+	}
+	newStateMigrator = func(c serveConfig) flinkplane.StateMigrator {
+		return &migrate.Migrator{RuntimesDir: c.RuntimesDir}
 	}
 }
 

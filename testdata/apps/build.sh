@@ -65,6 +65,14 @@ jars+=(
   [bad-main-2.2]="bad-main 2.2"
 )
 order+=(kryo-generic-1.20 kryo-generic-2.2 pojo-map-1.20 pojo-map-2.2 counter-uid-2.2 bad-main-2.2)
+
+# The state migration's fixture (issue 13).
+jars+=(
+  [pojo-nested-1.20]="pojo-nested 1.20"
+  [pojo-nested-2.2]="pojo-nested 2.2"
+)
+order+=(pojo-nested-1.20 pojo-nested-2.2)
+
 if [ $# -eq 0 ]; then
   wanted=("${order[@]}")
 fi
