@@ -39,6 +39,7 @@ func realFlinkSlots() int {
 // realFlinkMinutes is about how long each real-Flink test takes alone on
 // the 2-core machine (go test -v, -race); tests not listed count as 1.
 var realFlinkMinutes = map[string]float64{
+	"TestRealFlink_MigrateState":              6.5,
 	"TestRealFlink_Faults_FLINK_1_20":         5,
 	"TestRealFlink_Kubernetes":                4.5,
 	"TestRealFlink_Faults_FLINK_2_2":          4.5,
