@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -143,38 +144,25 @@ func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []f
 	})
 }
 
+// logDialect spells PostgreSQL's parts of storecore's queries.
+var logDialect = &storecore.Dialect{
+	Mark: func(n int) string { return "$" + strconv.Itoa(n) },
+	In: func(q *storecore.Query, col string, vs []string) string {
+		return col + " = ANY(" + q.Arg(vs) + "::text[])"
+	},
+	HasPrefix: func(q *storecore.Query, col, prefix string) string {
+		return "starts_with(" + col + ", " + q.Arg(prefix) + ")"
+	},
+	Int:   func(q *storecore.Query, v int64) string { return q.Arg(v) + "::bigint" },
+	Limit: limitArg,
+}
+
 // LogEvents returns the events of q in (time, id) order.
 func (db *DB) LogEvents(ctx context.Context, q flinkplane.LogQuery) ([]flinkplane.LogEvent, error) {
 	if err := groupExists(ctx, db.pool, q.Group); err != nil {
 		return nil, err
 	}
-	args := []any{q.Group}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	where := []string{"grp = $1"}
-	if len(q.Streams) > 0 {
-		where = append(where, "stream = ANY("+arg(q.Streams)+"::text[])")
-	} else if q.Prefix != "" {
-		where = append(where, "starts_with(stream, "+arg(q.Prefix)+")")
-	}
-	if !q.Start.IsZero() {
-		where = append(where, "ts >= "+arg(q.Start.UnixMilli()))
-	}
-	if !q.End.IsZero() {
-		where = append(where, "ts < "+arg(q.End.UnixMilli()))
-	}
-	order := "ts, id"
-	if q.Backward {
-		order = "ts DESC, id DESC"
-		if !q.Before.IsZero() {
-			where = append(where, "(ts, id) < ("+arg(storecore.MS(q.Before.Time))+"::bigint, "+arg(q.Before.ID)+"::bigint)")
-		}
-	} else if !q.After.IsZero() {
-		where = append(where, "(ts, id) > ("+arg(storecore.MS(q.After.Time))+"::bigint, "+arg(q.After.ID)+"::bigint)")
-	}
-	query := "SELECT id, stream, ts, ingest, message FROM log_events WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT " + arg(limitArg(q.Limit))
+	query, args := storecore.LogEventsQuery(q, logDialect)
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read log events: %w", err)

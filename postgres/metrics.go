@@ -179,17 +179,5 @@ func (db *DB) MetricStorage(ctx context.Context) (minutes, hours int64, err erro
 		return 0, 0, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var res int32
-		var n int64
-		if err := rows.Scan(&res, &n); err != nil {
-			return 0, 0, err
-		}
-		if res == storecore.ResMinute {
-			minutes = n
-		} else {
-			hours = n
-		}
-	}
-	return minutes, hours, rows.Err()
+	return storecore.ScanPointCounts(rows)
 }

@@ -117,44 +117,29 @@ func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []f
 	})
 }
 
+// logDialect spells SQLite's parts of storecore's queries.
+var logDialect = &storecore.Dialect{
+	Mark: func(int) string { return "?" },
+	In: func(q *storecore.Query, col string, vs []string) string {
+		marks := make([]string, len(vs))
+		for i, v := range vs {
+			marks[i] = q.Arg(v)
+		}
+		return col + " IN (" + strings.Join(marks, ",") + ")"
+	},
+	HasPrefix: func(q *storecore.Query, col, prefix string) string {
+		return "substr(" + col + ", 1, " + q.Arg(len(prefix)) + ") = " + q.Arg(prefix)
+	},
+	Int:   func(q *storecore.Query, v int64) string { return q.Arg(v) },
+	Limit: func(limit int) any { return limitClause(limit) },
+}
+
 // LogEvents returns the events of q in (time, id) order.
 func (db *DB) LogEvents(ctx context.Context, q flinkplane.LogQuery) ([]flinkplane.LogEvent, error) {
 	if err := db.groupExists(ctx, db.r, q.Group); err != nil {
 		return nil, err
 	}
-	var where []string
-	args := []any{q.Group}
-	where = append(where, "grp = ?")
-	if len(q.Streams) > 0 {
-		where = append(where, "stream IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Streams)), ",")+")")
-		for _, s := range q.Streams {
-			args = append(args, s)
-		}
-	} else if q.Prefix != "" {
-		where = append(where, "substr(stream, 1, ?) = ?")
-		args = append(args, len(q.Prefix), q.Prefix)
-	}
-	if !q.Start.IsZero() {
-		where = append(where, "ts >= ?")
-		args = append(args, q.Start.UnixMilli())
-	}
-	if !q.End.IsZero() {
-		where = append(where, "ts < ?")
-		args = append(args, q.End.UnixMilli())
-	}
-	order := "ts, id"
-	if q.Backward {
-		order = "ts DESC, id DESC"
-		if !q.Before.IsZero() {
-			where = append(where, "(ts, id) < (?, ?)")
-			args = append(args, storecore.MS(q.Before.Time), q.Before.ID)
-		}
-	} else if !q.After.IsZero() {
-		where = append(where, "(ts, id) > (?, ?)")
-		args = append(args, storecore.MS(q.After.Time), q.After.ID)
-	}
-	query := "SELECT id, stream, ts, ingest, message FROM log_events WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ?"
-	args = append(args, limitClause(q.Limit))
+	query, args := storecore.LogEventsQuery(q, logDialect)
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read log events: %w", err)

@@ -152,3 +152,20 @@ func MetricExpiry(minuteBefore, hourBefore time.Time) Expiry {
 	hourCut := hourBefore.Unix()
 	return Expiry{MinuteCut: cut, HourCut: hourCut, RollFrom: hourCut - hourCut%ResHour, Roll: hourCut < cut}
 }
+
+// ScanPointCounts returns the counts of minute and hour points in rows
+// (res, count).
+func ScanPointCounts(rows Rows) (minutes, hours int64, err error) {
+	for rows.Next() {
+		var res, n int64
+		if err := rows.Scan(&res, &n); err != nil {
+			return 0, 0, err
+		}
+		if res == ResMinute {
+			minutes = n
+		} else {
+			hours = n
+		}
+	}
+	return minutes, hours, rows.Err()
+}

@@ -2,6 +2,8 @@ package storecore_test
 
 import (
 	"errors"
+	"reflect"
+	"strconv"
 	"testing"
 	"time"
 
@@ -139,5 +141,59 @@ func TestPeriod(t *testing.T) {
 	}
 	if p, err := storecore.Period(flinkplane.MetricQuery{Period: time.Minute}); err != nil || p != 60 {
 		t.Fatalf("got %d, %v", p, err)
+	}
+}
+
+func TestScanPointCounts(t *testing.T) {
+	minutes, hours, err := storecore.ScanPointCounts(&rows{vals: [][]any{{int64(3600), int64(4)}, {int64(60), int64(90)}}})
+	if err != nil || minutes != 90 || hours != 4 {
+		t.Fatalf("got %d minutes, %d hours, %v; want 90, 4", minutes, hours, err)
+	}
+}
+
+// numbered marks arguments $n and casts integers in row values, as
+// PostgreSQL's dialect does.
+var numbered = &storecore.Dialect{
+	Mark: func(n int) string { return "$" + strconv.Itoa(n) },
+	In: func(q *storecore.Query, col string, vs []string) string {
+		return col + " = ANY(" + q.Arg(vs) + ")"
+	},
+	HasPrefix: func(q *storecore.Query, col, prefix string) string {
+		return "starts_with(" + col + ", " + q.Arg(prefix) + ")"
+	},
+	Int:   func(q *storecore.Query, v int64) string { return q.Arg(v) + "::bigint" },
+	Limit: func(limit int) any { return limit },
+}
+
+func TestLogEventsQuery(t *testing.T) {
+	const sel = "SELECT id, stream, ts, ingest, message FROM log_events WHERE "
+	at := time.UnixMilli(5000)
+	for _, tc := range []struct {
+		name  string
+		q     flinkplane.LogQuery
+		query string
+		args  []any
+	}{
+		{"Group", flinkplane.LogQuery{Group: "g"},
+			sel + "grp = $1 ORDER BY ts, id LIMIT $2", []any{"g", 0}},
+		{"StreamsOverPrefix", flinkplane.LogQuery{Group: "g", Streams: []string{"a", "b"}, Prefix: "x", Limit: 5},
+			sel + "grp = $1 AND stream = ANY($2) ORDER BY ts, id LIMIT $3", []any{"g", []string{"a", "b"}, 5}},
+		{"PrefixRangeAfter", flinkplane.LogQuery{Group: "g", Prefix: "x", Start: time.UnixMilli(1000), End: at, After: flinkplane.LogPosition{Time: time.UnixMilli(2000), ID: 7}},
+			sel + "grp = $1 AND starts_with(stream, $2) AND ts >= $3 AND ts < $4 AND (ts, id) > ($5::bigint, $6::bigint) ORDER BY ts, id LIMIT $7",
+			[]any{"g", "x", int64(1000), int64(5000), int64(2000), int64(7), 0}},
+		{"BackwardIgnoresAfter", flinkplane.LogQuery{Group: "g", Backward: true, After: flinkplane.LogPosition{ID: 7}},
+			sel + "grp = $1 ORDER BY ts DESC, id DESC LIMIT $2", []any{"g", 0}},
+		{"BackwardBefore", flinkplane.LogQuery{Group: "g", Backward: true, Before: flinkplane.LogPosition{Time: at, ID: 9}},
+			sel + "grp = $1 AND (ts, id) < ($2::bigint, $3::bigint) ORDER BY ts DESC, id DESC LIMIT $4", []any{"g", int64(5000), int64(9), 0}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			query, args := storecore.LogEventsQuery(tc.q, numbered)
+			if query != tc.query {
+				t.Errorf("query:\n got %s\nwant %s", query, tc.query)
+			}
+			if !reflect.DeepEqual(args, tc.args) {
+				t.Errorf("args: got %#v, want %#v", args, tc.args)
+			}
+		})
 	}
 }
