@@ -4,31 +4,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sort"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/storecore"
 )
 
 // CloudWatch Logs groups, streams, events and delivery cursors, as in
 // sqlite/logs.go.
-
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
 
 // text makes s storable in a PostgreSQL text column, which holds neither
 // NUL bytes nor invalid UTF-8 (SQLite's holds any bytes): both become
@@ -43,12 +30,12 @@ func text(s string) string {
 // CreateLogGroup creates a log group; EINUSE if it exists.
 func (db *DB) CreateLogGroup(ctx context.Context, name string, at time.Time) error {
 	return db.write(ctx, func(ctx context.Context, q pgx.Tx) error {
-		tag, err := q.Exec(ctx, `INSERT INTO log_groups (name, created) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, ms(at))
+		tag, err := q.Exec(ctx, `INSERT INTO log_groups (name, created) VALUES ($1, $2) ON CONFLICT DO NOTHING`, name, storecore.MS(at))
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return flinkplane.Errorf(flinkplane.EINUSE, "The specified log group already exists")
+			return storecore.LogGroupExists()
 		}
 		return nil
 	})
@@ -61,12 +48,12 @@ func (db *DB) CreateLogStream(ctx context.Context, group, stream string, at time
 		if err := groupExists(ctx, q, group); err != nil {
 			return err
 		}
-		tag, err := q.Exec(ctx, `INSERT INTO log_streams (grp, name, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, group, stream, ms(at))
+		tag, err := q.Exec(ctx, `INSERT INTO log_streams (grp, name, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, group, stream, storecore.MS(at))
 		if err != nil {
 			return err
 		}
 		if tag.RowsAffected() == 0 {
-			return flinkplane.Errorf(flinkplane.EINUSE, "The specified log stream already exists")
+			return storecore.LogStreamExists()
 		}
 		return nil
 	})
@@ -82,7 +69,7 @@ func groupExists(ctx context.Context, q rowQuerier, group string) error {
 		return err
 	}
 	if n == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "The specified log group does not exist.")
+		return storecore.LogGroupNotFound()
 	}
 	return nil
 }
@@ -96,17 +83,7 @@ func (db *DB) LogGroups(ctx context.Context, prefix, after string, limit int) ([
 		return nil, fmt.Errorf("list log groups: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.LogGroup
-	for rows.Next() {
-		var g flinkplane.LogGroup
-		var created int64
-		if err := rows.Scan(&g.Name, &created, &g.StoredBytes); err != nil {
-			return nil, err
-		}
-		g.CreateTime = fromMS(created)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return storecore.ScanLogGroups(rows)
 }
 
 // LogStreams lists a group's streams by name.
@@ -121,17 +98,7 @@ func (db *DB) LogStreams(ctx context.Context, group, prefix, after string, limit
 		return nil, fmt.Errorf("list log streams: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.LogStream
-	for rows.Next() {
-		s := flinkplane.LogStream{Group: group}
-		var created, first, last, ingest int64
-		if err := rows.Scan(&s.Name, &created, &first, &last, &ingest, &s.StoredBytes); err != nil {
-			return nil, err
-		}
-		s.CreateTime, s.FirstEvent, s.LastEvent, s.LastIngestion = fromMS(created), fromMS(first), fromMS(last), fromMS(ingest)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return storecore.ScanLogStreams(rows, group)
 }
 
 // PutLogEvents appends events to a stream (creating the group and stream
@@ -140,27 +107,19 @@ func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []f
 	return db.write(ctx, func(ctx context.Context, q pgx.Tx) error {
 		now := time.Now()
 		if len(events) > 0 {
-			if _, err := q.Exec(ctx, `INSERT INTO log_groups (name, created) VALUES ($1, $2) ON CONFLICT DO NOTHING`, group, ms(now)); err != nil {
+			if _, err := q.Exec(ctx, `INSERT INTO log_groups (name, created) VALUES ($1, $2) ON CONFLICT DO NOTHING`, group, storecore.MS(now)); err != nil {
 				return fmt.Errorf("put log events: %w", err)
 			}
-			if _, err := q.Exec(ctx, `INSERT INTO log_streams (grp, name, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, group, stream, ms(now)); err != nil {
+			if _, err := q.Exec(ctx, `INSERT INTO log_streams (grp, name, created) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING`, group, stream, storecore.MS(now)); err != nil {
 				return fmt.Errorf("put log events: %w", err)
 			}
 		}
-		var first, last, ingest, bytes int64
+		var span storecore.StreamSpan
 		batch := &pgx.Batch{}
 		for _, e := range events {
-			ts, in := ms(e.Time), ms(e.Ingestion)
-			if in == 0 {
-				in = ms(now)
-			}
+			ts, in := span.Add(e, now)
 			batch.Queue(`INSERT INTO log_events (grp, stream, ts, ingest, message) VALUES ($1, $2, $3, $4, $5)`,
 				group, stream, ts, in, text(e.Message))
-			if first == 0 || ts < first {
-				first = ts
-			}
-			last, ingest = max(last, ts), max(ingest, in)
-			bytes += int64(len(e.Message))
 		}
 		if batch.Len() > 0 {
 			if err := q.SendBatch(ctx, batch).Close(); err != nil {
@@ -171,16 +130,11 @@ func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []f
 			if _, err := q.Exec(ctx, `UPDATE log_streams SET
 				first_event = CASE WHEN first_event = 0 OR first_event > $1 THEN $1 ELSE first_event END,
 				last_event = GREATEST(last_event, $2), last_ingest = GREATEST(last_ingest, $3), bytes = bytes + $4
-				WHERE grp = $5 AND name = $6`, first, last, ingest, bytes, group, stream); err != nil {
+				WHERE grp = $5 AND name = $6`, span.First, span.Last, span.Ingest, span.Bytes, group, stream); err != nil {
 				return fmt.Errorf("put log events: %w", err)
 			}
 		}
-		keys := make([]string, 0, len(cursors))
-		for k := range cursors {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		for _, k := range keys {
+		for _, k := range storecore.SortedKeys(cursors) {
 			if _, err := q.Exec(ctx, `INSERT INTO log_cursors (key, value) VALUES ($1, $2)
 				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, cursors[k]); err != nil {
 				return fmt.Errorf("put log cursor: %w", err)
@@ -190,54 +144,31 @@ func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []f
 	})
 }
 
+// logDialect spells PostgreSQL's parts of storecore's queries.
+var logDialect = &storecore.Dialect{
+	Mark: func(n int) string { return "$" + strconv.Itoa(n) },
+	In: func(q *storecore.Query, col string, vs []string) string {
+		return col + " = ANY(" + q.Arg(vs) + "::text[])"
+	},
+	HasPrefix: func(q *storecore.Query, col, prefix string) string {
+		return "starts_with(" + col + ", " + q.Arg(prefix) + ")"
+	},
+	Int:   func(q *storecore.Query, v int64) string { return q.Arg(v) + "::bigint" },
+	Limit: limitArg,
+}
+
 // LogEvents returns the events of q in (time, id) order.
 func (db *DB) LogEvents(ctx context.Context, q flinkplane.LogQuery) ([]flinkplane.LogEvent, error) {
 	if err := groupExists(ctx, db.pool, q.Group); err != nil {
 		return nil, err
 	}
-	args := []any{q.Group}
-	arg := func(v any) string {
-		args = append(args, v)
-		return fmt.Sprintf("$%d", len(args))
-	}
-	where := []string{"grp = $1"}
-	if len(q.Streams) > 0 {
-		where = append(where, "stream = ANY("+arg(q.Streams)+"::text[])")
-	} else if q.Prefix != "" {
-		where = append(where, "starts_with(stream, "+arg(q.Prefix)+")")
-	}
-	if !q.Start.IsZero() {
-		where = append(where, "ts >= "+arg(q.Start.UnixMilli()))
-	}
-	if !q.End.IsZero() {
-		where = append(where, "ts < "+arg(q.End.UnixMilli()))
-	}
-	order := "ts, id"
-	if q.Backward {
-		order = "ts DESC, id DESC"
-		if !q.Before.IsZero() {
-			where = append(where, "(ts, id) < ("+arg(ms(q.Before.Time))+"::bigint, "+arg(q.Before.ID)+"::bigint)")
-		}
-	} else if !q.After.IsZero() {
-		where = append(where, "(ts, id) > ("+arg(ms(q.After.Time))+"::bigint, "+arg(q.After.ID)+"::bigint)")
-	}
-	query := "SELECT id, stream, ts, ingest, message FROM log_events WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT " + arg(limitArg(q.Limit))
+	query, args := storecore.LogEventsQuery(q, logDialect)
 	rows, err := db.pool.Query(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read log events: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.LogEvent
-	for rows.Next() {
-		var e flinkplane.LogEvent
-		var ts, in int64
-		if err := rows.Scan(&e.ID, &e.Stream, &ts, &in, &e.Message); err != nil {
-			return nil, err
-		}
-		e.Time, e.Ingestion = time.UnixMilli(ts).UTC(), time.UnixMilli(in).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return storecore.ScanLogEvents(rows)
 }
 
 // LogCursor returns a delivery cursor, "" if unset.

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,14 +9,10 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/storecore"
 )
 
 // Metric data points and their roll-up, as in sqlite/metrics.go.
-
-const (
-	resMinute = 60
-	resHour   = 3600
-)
 
 // write runs fn in a serializable transaction (run again after a
 // conflict, like Update).
@@ -38,55 +33,39 @@ func (db *DB) PutMetrics(ctx context.Context, app string, state *flinkplane.Metr
 		ids := map[string]int64{}
 		for _, d := range data {
 			dims := flinkplane.DimensionKey(d.Dimensions)
-			key := d.Name + "\x01" + dims
+			key := storecore.SeriesKey(d.Name, dims)
 			ts := d.Time.Unix()
 			id, ok := ids[key]
 			if !ok {
 				if err := q.QueryRow(ctx, `INSERT INTO metric_series AS s (name, dims, app, unit, last) VALUES ($1, $2, $3, $4, $5)
 					ON CONFLICT (name, dims) DO UPDATE SET last = GREATEST(s.last, excluded.last), unit = excluded.unit
-					RETURNING id`, d.Name, []byte(dims), dimensionValue(d.Dimensions, "Application"), unitOrNone(d.Unit), ts).Scan(&id); err != nil {
+					RETURNING id`, d.Name, []byte(dims), storecore.DimensionValue(d.Dimensions, "Application"), storecore.UnitOrNone(d.Unit), ts).Scan(&id); err != nil {
 					return fmt.Errorf("put metric series: %w", err)
 				}
 				ids[key] = id
 			} else if _, err := q.Exec(ctx, `UPDATE metric_series SET last = GREATEST(last, $1) WHERE id = $2`, ts, id); err != nil {
 				return fmt.Errorf("put metric series: %w", err)
 			}
-			minute := ts - ts%resMinute
+			minute := ts - ts%storecore.ResMinute
 			if _, err := q.Exec(ctx, `INSERT INTO metric_points AS p (series, res, ts, n, sum, min, max) VALUES ($1, $2, $3, 1, $4, $4, $4)
 				ON CONFLICT (series, res, ts) DO UPDATE SET n = p.n + 1, sum = p.sum + excluded.sum,
 					min = LEAST(p.min, excluded.min), max = GREATEST(p.max, excluded.max)`,
-				id, resMinute, minute, d.Value); err != nil {
+				id, storecore.ResMinute, minute, d.Value); err != nil {
 				return fmt.Errorf("put metric point: %w", err)
 			}
 		}
 		if state != nil {
-			b, err := json.Marshal(state)
+			data, err := storecore.EncodeMetricState(state)
 			if err != nil {
-				return fmt.Errorf("encode metric state: %w", err)
+				return err
 			}
 			if _, err := q.Exec(ctx, `INSERT INTO metric_state (app, data) VALUES ($1, $2)
-				ON CONFLICT (app) DO UPDATE SET data = excluded.data`, app, string(b)); err != nil {
+				ON CONFLICT (app) DO UPDATE SET data = excluded.data`, app, data); err != nil {
 				return fmt.Errorf("put metric state: %w", err)
 			}
 		}
 		return nil
 	})
-}
-
-func unitOrNone(u string) string {
-	if u == "" {
-		return flinkplane.UnitNone
-	}
-	return u
-}
-
-func dimensionValue(d []flinkplane.Dimension, name string) string {
-	for _, x := range d {
-		if x.Name == name {
-			return x.Value
-		}
-	}
-	return ""
 }
 
 // MetricState returns an application's metric state, or nil.
@@ -98,23 +77,19 @@ func (db *DB) MetricState(ctx context.Context, app string) (*flinkplane.MetricSt
 	} else if err != nil {
 		return nil, fmt.Errorf("read metric state: %w", err)
 	}
-	var s flinkplane.MetricState
-	if err := json.Unmarshal(data, &s); err != nil {
-		return nil, fmt.Errorf("decode metric state: %w", err)
-	}
-	return &s, nil
+	return storecore.DecodeMetricState(data)
 }
 
 // MetricStatistics aggregates the points of one series per period from
-// q.Start (see sqlite's).
+// q.Start (storecore.ScanMetricStats).
 func (db *DB) MetricStatistics(ctx context.Context, q flinkplane.MetricQuery) ([]flinkplane.MetricStats, error) {
-	period := int64(q.Period / time.Second)
-	if period <= 0 {
-		return nil, flinkplane.Errorf(flinkplane.EINVALID, "The period must be positive.")
+	period, err := storecore.Period(q)
+	if err != nil {
+		return nil, err
 	}
 	var id int64
 	var unit string
-	err := db.pool.QueryRow(ctx, `SELECT id, unit FROM metric_series WHERE name = $1 AND dims = $2`,
+	err = db.pool.QueryRow(ctx, `SELECT id, unit FROM metric_series WHERE name = $1 AND dims = $2`,
 		q.Name, []byte(flinkplane.DimensionKey(q.Dimensions))).Scan(&id, &unit)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -123,31 +98,12 @@ func (db *DB) MetricStatistics(ctx context.Context, q flinkplane.MetricQuery) ([
 	}
 	start, end := q.Start.Unix(), q.End.Unix()
 	rows, err := db.pool.Query(ctx, `SELECT res, ts, n, sum, min, max FROM metric_points
-		WHERE series = $1 AND res IN ($2, $3) AND ts >= $4 AND ts < $5 ORDER BY ts`, id, resMinute, resHour, start, end)
+		WHERE series = $1 AND res IN ($2, $3) AND ts >= $4 AND ts < $5 ORDER BY ts`, id, storecore.ResMinute, storecore.ResHour, start, end)
 	if err != nil {
 		return nil, fmt.Errorf("query metric: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.MetricStats
-	for rows.Next() {
-		var res int32
-		var ts int64
-		var s flinkplane.MetricStats
-		if err := rows.Scan(&res, &ts, &s.SampleCount, &s.Sum, &s.Min, &s.Max); err != nil {
-			return nil, fmt.Errorf("query metric: %w", err)
-		}
-		if res == resHour && period%resHour != 0 {
-			continue
-		}
-		bucket := start + (ts-start)/period*period
-		s.Time, s.Unit = time.Unix(bucket, 0).UTC(), unit
-		if n := len(out); n > 0 && out[n-1].Time.Unix() == bucket {
-			out[n-1].Add(s)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return storecore.ScanMetricStats(rows, start, period, unit)
 }
 
 // ListMetrics returns the series matching f, ordered by name then
@@ -178,40 +134,7 @@ func (db *DB) ListMetrics(ctx context.Context, f flinkplane.MetricFilter) ([]fli
 		return nil, fmt.Errorf("list metrics: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.Metric
-	for rows.Next() {
-		var name, unit string
-		var dims []byte
-		var last int64
-		if err := rows.Scan(&name, &dims, &unit, &last); err != nil {
-			return nil, fmt.Errorf("list metrics: %w", err)
-		}
-		m := flinkplane.Metric{Name: name, Dimensions: flinkplane.ParseDimensionKey(string(dims)), Unit: unit, Last: time.Unix(last, 0).UTC()}
-		if !matchDimensions(m.Dimensions, f.Dimensions) {
-			continue
-		}
-		out = append(out, m)
-		if f.Limit > 0 && len(out) == f.Limit {
-			break
-		}
-	}
-	return out, rows.Err()
-}
-
-func matchDimensions(have []flinkplane.Dimension, want []flinkplane.DimensionFilter) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if h.Name == w.Name && (!w.HasValue || h.Value == w.Value) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return storecore.ScanMetrics(rows, f)
 }
 
 // ExpireMetrics rolls minute points older than minuteBefore (rounded down
@@ -219,27 +142,25 @@ func matchDimensions(have []flinkplane.Dimension, want []flinkplane.DimensionFil
 // series left without points. Replicas may run it at the same time: the
 // transactions serialize, so no minute is rolled up twice.
 func (db *DB) ExpireMetrics(ctx context.Context, minuteBefore, hourBefore time.Time) (int64, error) {
-	cut := minuteBefore.Unix()
-	cut -= cut % resHour
-	hourCut := hourBefore.Unix()
+	x := storecore.MetricExpiry(minuteBefore, hourBefore)
 	var removed int64
 	err := db.write(ctx, func(ctx context.Context, q pgx.Tx) error {
-		if hourCut < cut {
+		if x.Roll {
 			if _, err := q.Exec(ctx, `INSERT INTO metric_points AS p (series, res, ts, n, sum, min, max)
 				SELECT series, $1::integer, ts - ts % $5::bigint, sum(n), sum(sum), min(min), max(max) FROM metric_points
 				WHERE res = $2 AND ts < $3 AND ts >= $4 GROUP BY series, ts - ts % $5::bigint
 				ON CONFLICT (series, res, ts) DO UPDATE SET n = p.n + excluded.n, sum = p.sum + excluded.sum,
 					min = LEAST(p.min, excluded.min), max = GREATEST(p.max, excluded.max)`,
-				resHour, resMinute, cut, hourCut-hourCut%resHour, int64(resHour)); err != nil {
+				storecore.ResHour, storecore.ResMinute, x.MinuteCut, x.RollFrom, int64(storecore.ResHour)); err != nil {
 				return fmt.Errorf("roll up metrics: %w", err)
 			}
 		}
-		tag, err := q.Exec(ctx, `DELETE FROM metric_points WHERE res = $1 AND ts < $2`, resMinute, cut)
+		tag, err := q.Exec(ctx, `DELETE FROM metric_points WHERE res = $1 AND ts < $2`, storecore.ResMinute, x.MinuteCut)
 		if err != nil {
 			return fmt.Errorf("expire metrics: %w", err)
 		}
 		removed = tag.RowsAffected()
-		if _, err := q.Exec(ctx, `DELETE FROM metric_points WHERE res = $1 AND ts < $2`, resHour, hourCut); err != nil {
+		if _, err := q.Exec(ctx, `DELETE FROM metric_points WHERE res = $1 AND ts < $2`, storecore.ResHour, x.HourCut); err != nil {
 			return fmt.Errorf("expire metrics: %w", err)
 		}
 		if _, err := q.Exec(ctx, `DELETE FROM metric_series s WHERE NOT EXISTS
@@ -258,17 +179,5 @@ func (db *DB) MetricStorage(ctx context.Context) (minutes, hours int64, err erro
 		return 0, 0, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var res int32
-		var n int64
-		if err := rows.Scan(&res, &n); err != nil {
-			return 0, 0, err
-		}
-		if res == resMinute {
-			minutes = n
-		} else {
-			hours = n
-		}
-	}
-	return minutes, hours, rows.Err()
+	return storecore.ScanPointCounts(rows)
 }

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/storecore"
 )
 
 // querier is a pool (reads) or a transaction (writes).
@@ -57,18 +57,15 @@ func (t *tx) exec(what, query string, args ...any) (pgconn.CommandTag, error) {
 	return tag, t.check(what, err)
 }
 
-func getJSON[T any](t *tx, notFound string, query string, args ...any) (*T, error) {
+// getJSON reads one record; notFound without it.
+func getJSON[T any](t *tx, notFound error, query string, args ...any) (*T, error) {
 	var data []byte
 	if err := t.q.QueryRow(t.ctx, query, args...).Scan(&data); errors.Is(err, pgx.ErrNoRows) {
-		return nil, flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFound)
+		return nil, notFound
 	} else if err != nil {
 		return nil, t.check("query", err)
 	}
-	v := new(T)
-	if err := json.Unmarshal(data, v); err != nil {
-		return nil, fmt.Errorf("decode record: %w", err)
-	}
-	return v, nil
+	return storecore.Decode[T](data)
 }
 
 func listJSON[T any](t *tx, query string, args ...any) ([]*T, error) {
@@ -83,21 +80,13 @@ func listJSON[T any](t *tx, query string, args ...any) ([]*T, error) {
 		if err := rows.Scan(&data); err != nil {
 			return nil, t.check("scan", err)
 		}
-		v := new(T)
-		if err := json.Unmarshal(data, v); err != nil {
-			return nil, fmt.Errorf("decode record: %w", err)
+		v, err := storecore.Decode[T](data)
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, t.check("query", rows.Err())
-}
-
-func encode(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode record: %w", err)
-	}
-	return string(b), nil
 }
 
 // limitArg is a LIMIT parameter: NULL (no limit) for limit <= 0.
@@ -108,12 +97,8 @@ func limitArg(limit int) any {
 	return int64(limit)
 }
 
-func notFoundApp(name string) string {
-	return fmt.Sprintf("Application %s not found.", name)
-}
-
 func (t *tx) Application(name string) (*flinkplane.Application, error) {
-	return getJSON[flinkplane.Application](t, notFoundApp(name), `SELECT data FROM applications WHERE name = $1`, name)
+	return getJSON[flinkplane.Application](t, storecore.AppNotFound(name), `SELECT data FROM applications WHERE name = $1`, name)
 }
 
 func (t *tx) Applications(after string, limit int) ([]*flinkplane.Application, error) {
@@ -124,7 +109,7 @@ func (t *tx) CreateApplication(app *flinkplane.Application) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(app)
+	data, err := storecore.Encode(app)
 	if err != nil {
 		return err
 	}
@@ -135,7 +120,7 @@ func (t *tx) CreateApplication(app *flinkplane.Application) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.EINUSE, "Application %s already exists.", app.Name)
+		return storecore.AppExists(app.Name)
 	}
 	return nil
 }
@@ -144,7 +129,7 @@ func (t *tx) PutApplication(app *flinkplane.Application) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(app)
+	data, err := storecore.Encode(app)
 	if err != nil {
 		return err
 	}
@@ -153,7 +138,7 @@ func (t *tx) PutApplication(app *flinkplane.Application) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(app.Name))
+		return storecore.AppNotFound(app.Name)
 	}
 	return nil
 }
@@ -167,7 +152,7 @@ func (t *tx) DeleteApplication(name string) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(name))
+		return storecore.AppNotFound(name)
 	}
 	for _, table := range []string{"versions", "snapshots", "operations", "tags", "health"} {
 		if _, err := t.exec("delete application "+table, `DELETE FROM `+table+` WHERE app = $1`, name); err != nil {
@@ -178,8 +163,7 @@ func (t *tx) DeleteApplication(name string) error {
 }
 
 func (t *tx) Version(app string, id int64) (*flinkplane.ApplicationVersion, error) {
-	return getJSON[flinkplane.ApplicationVersion](t,
-		fmt.Sprintf("Application version %d of application %s not found.", id, app),
+	return getJSON[flinkplane.ApplicationVersion](t, storecore.VersionNotFound(app, id),
 		`SELECT data FROM versions WHERE app = $1 AND id = $2`, app, id)
 }
 
@@ -191,7 +175,7 @@ func (t *tx) CreateVersion(v *flinkplane.ApplicationVersion) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(v)
+	data, err := storecore.Encode(v)
 	if err != nil {
 		return err
 	}
@@ -200,13 +184,13 @@ func (t *tx) CreateVersion(v *flinkplane.ApplicationVersion) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.ECONFLICT, "Application version %d of %s already exists.", v.VersionID, v.ApplicationName)
+		return storecore.VersionExists(v.ApplicationName, v.VersionID)
 	}
 	return nil
 }
 
 func (t *tx) Snapshot(app, name string) (*flinkplane.Snapshot, error) {
-	return getJSON[flinkplane.Snapshot](t, fmt.Sprintf("Snapshot %s of application %s not found.", name, app),
+	return getJSON[flinkplane.Snapshot](t, storecore.SnapshotNotFound(app, name),
 		`SELECT data FROM snapshots WHERE app = $1 AND name = $2`, app, name)
 }
 
@@ -223,7 +207,7 @@ func (t *tx) CreateSnapshot(s *flinkplane.Snapshot) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(s)
+	data, err := storecore.Encode(s)
 	if err != nil {
 		return err
 	}
@@ -232,7 +216,7 @@ func (t *tx) CreateSnapshot(s *flinkplane.Snapshot) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.EINUSE, "Snapshot %s already exists for application %s.", s.Name, s.ApplicationName)
+		return storecore.SnapshotExists(s.ApplicationName, s.Name)
 	}
 	return nil
 }
@@ -241,7 +225,7 @@ func (t *tx) PutSnapshot(s *flinkplane.Snapshot) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(s)
+	data, err := storecore.Encode(s)
 	if err != nil {
 		return err
 	}
@@ -250,7 +234,7 @@ func (t *tx) PutSnapshot(s *flinkplane.Snapshot) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "Snapshot %s of application %s not found.", s.Name, s.ApplicationName)
+		return storecore.SnapshotNotFound(s.ApplicationName, s.Name)
 	}
 	return nil
 }
@@ -264,13 +248,13 @@ func (t *tx) DeleteSnapshot(app, name string) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "Snapshot %s of application %s not found.", name, app)
+		return storecore.SnapshotNotFound(app, name)
 	}
 	return nil
 }
 
 func (t *tx) Operation(app, id string) (*flinkplane.Operation, error) {
-	return getJSON[flinkplane.Operation](t, fmt.Sprintf("Operation %s of application %s not found.", id, app),
+	return getJSON[flinkplane.Operation](t, storecore.OperationNotFound(app, id),
 		`SELECT data FROM operations WHERE app = $1 AND id = $2`, app, id)
 }
 
@@ -299,7 +283,7 @@ func (t *tx) PutOperation(op *flinkplane.Operation) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(op)
+	data, err := storecore.Encode(op)
 	if err != nil {
 		return err
 	}
@@ -358,7 +342,7 @@ func (t *tx) PutHealth(s *flinkplane.HealthSample, keep int) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(s)
+	data, err := storecore.Encode(s)
 	if err != nil {
 		return err
 	}
@@ -369,7 +353,7 @@ func (t *tx) PutHealth(s *flinkplane.HealthSample, keep int) error {
 		return err
 	}
 	if tag.RowsAffected() == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(s.ApplicationName))
+		return storecore.AppNotFound(s.ApplicationName)
 	}
 	if keep <= 0 {
 		return nil
@@ -380,7 +364,7 @@ func (t *tx) PutHealth(s *flinkplane.HealthSample, keep int) error {
 }
 
 func (t *tx) Health(app string) (*flinkplane.HealthSample, error) {
-	return getJSON[flinkplane.HealthSample](t, fmt.Sprintf("No health of application %s is recorded.", app),
+	return getJSON[flinkplane.HealthSample](t, storecore.NoHealth(app),
 		`SELECT data FROM health WHERE app = $1 ORDER BY seq DESC LIMIT 1`, app)
 }
 

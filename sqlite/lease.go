@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/storecore"
 )
 
 // Leases of a SQLite store live in memory: one server holds the data
@@ -84,7 +85,7 @@ func (db *DB) Leases(ctx context.Context) ([]flinkplane.Lease, error) {
 	defer lt.mu.Unlock()
 	now := time.Now()
 	var out []flinkplane.Lease
-	for _, app := range sortedKeys(lt.leases) {
+	for _, app := range storecore.SortedKeys(lt.leases) {
 		if l := lt.leases[app]; l.Expires.After(now) {
 			out = append(out, *l)
 		}

@@ -9,30 +9,17 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/storecore"
 )
 
 var _ flinkplane.LogStore = (*DB)(nil)
 
-func ms(t time.Time) int64 {
-	if t.IsZero() {
-		return 0
-	}
-	return t.UnixMilli()
-}
-
-func fromMS(v int64) time.Time {
-	if v == 0 {
-		return time.Time{}
-	}
-	return time.UnixMilli(v).UTC()
-}
-
 // CreateLogGroup creates a log group; EINUSE if it exists.
 func (db *DB) CreateLogGroup(ctx context.Context, name string, at time.Time) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO log_groups (name, created) VALUES (?, ?)`, name, ms(at))
+		_, err := tx.ExecContext(ctx, `INSERT INTO log_groups (name, created) VALUES (?, ?)`, name, storecore.MS(at))
 		if isUnique(err) {
-			return flinkplane.Errorf(flinkplane.EINUSE, "The specified log group already exists")
+			return storecore.LogGroupExists()
 		}
 		return err
 	})
@@ -42,16 +29,12 @@ func (db *DB) CreateLogGroup(ctx context.Context, name string, at time.Time) err
 // without its group.
 func (db *DB) CreateLogStream(ctx context.Context, group, stream string, at time.Time) error {
 	return db.write(ctx, func(tx *sql.Tx) error {
-		var n int
-		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM log_groups WHERE name = ?`, group).Scan(&n); err != nil {
+		if err := db.groupExists(ctx, tx, group); err != nil {
 			return err
 		}
-		if n == 0 {
-			return flinkplane.Errorf(flinkplane.ENOTFOUND, "The specified log group does not exist.")
-		}
-		_, err := tx.ExecContext(ctx, `INSERT INTO log_streams (grp, name, created) VALUES (?, ?, ?)`, group, stream, ms(at))
+		_, err := tx.ExecContext(ctx, `INSERT INTO log_streams (grp, name, created) VALUES (?, ?, ?)`, group, stream, storecore.MS(at))
 		if isUnique(err) {
-			return flinkplane.Errorf(flinkplane.EINUSE, "The specified log stream already exists")
+			return storecore.LogStreamExists()
 		}
 		return err
 	})
@@ -66,17 +49,7 @@ func (db *DB) LogGroups(ctx context.Context, prefix, after string, limit int) ([
 		return nil, fmt.Errorf("list log groups: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.LogGroup
-	for rows.Next() {
-		var g flinkplane.LogGroup
-		var created int64
-		if err := rows.Scan(&g.Name, &created, &g.StoredBytes); err != nil {
-			return nil, err
-		}
-		g.CreateTime = fromMS(created)
-		out = append(out, g)
-	}
-	return out, rows.Err()
+	return storecore.ScanLogGroups(rows)
 }
 
 func (db *DB) groupExists(ctx context.Context, q querier, group string) error {
@@ -85,7 +58,7 @@ func (db *DB) groupExists(ctx context.Context, q querier, group string) error {
 		return err
 	}
 	if n == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "The specified log group does not exist.")
+		return storecore.LogGroupNotFound()
 	}
 	return nil
 }
@@ -102,17 +75,7 @@ func (db *DB) LogStreams(ctx context.Context, group, prefix, after string, limit
 		return nil, fmt.Errorf("list log streams: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.LogStream
-	for rows.Next() {
-		s := flinkplane.LogStream{Group: group}
-		var created, first, last, ingest int64
-		if err := rows.Scan(&s.Name, &created, &first, &last, &ingest, &s.StoredBytes); err != nil {
-			return nil, err
-		}
-		s.CreateTime, s.FirstEvent, s.LastEvent, s.LastIngestion = fromMS(created), fromMS(first), fromMS(last), fromMS(ingest)
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return storecore.ScanLogStreams(rows, group)
 }
 
 // PutLogEvents appends events to a stream (creating the group and stream
@@ -121,38 +84,30 @@ func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []f
 	return db.write(ctx, func(tx *sql.Tx) error {
 		now := time.Now()
 		if len(events) > 0 {
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO log_groups (name, created) VALUES (?, ?)`, group, ms(now)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO log_groups (name, created) VALUES (?, ?)`, group, storecore.MS(now)); err != nil {
 				return fmt.Errorf("put log events: %w", err)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO log_streams (grp, name, created) VALUES (?, ?, ?)`, group, stream, ms(now)); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO log_streams (grp, name, created) VALUES (?, ?, ?)`, group, stream, storecore.MS(now)); err != nil {
 				return fmt.Errorf("put log events: %w", err)
 			}
 		}
-		var first, last, ingest, bytes int64
+		var span storecore.StreamSpan
 		for _, e := range events {
-			ts, in := ms(e.Time), ms(e.Ingestion)
-			if in == 0 {
-				in = ms(now)
-			}
+			ts, in := span.Add(e, now)
 			if _, err := tx.ExecContext(ctx, `INSERT INTO log_events (grp, stream, ts, ingest, message) VALUES (?, ?, ?, ?, ?)`,
 				group, stream, ts, in, e.Message); err != nil {
 				return fmt.Errorf("put log events: %w", err)
 			}
-			if first == 0 || ts < first {
-				first = ts
-			}
-			last, ingest = max(last, ts), max(ingest, in)
-			bytes += int64(len(e.Message))
 		}
 		if len(events) > 0 {
 			if _, err := tx.ExecContext(ctx, `UPDATE log_streams SET
 				first_event = CASE WHEN first_event = 0 OR first_event > ? THEN ? ELSE first_event END,
 				last_event = max(last_event, ?), last_ingest = max(last_ingest, ?), bytes = bytes + ?
-				WHERE grp = ? AND name = ?`, first, first, last, ingest, bytes, group, stream); err != nil {
+				WHERE grp = ? AND name = ?`, span.First, span.First, span.Last, span.Ingest, span.Bytes, group, stream); err != nil {
 				return fmt.Errorf("put log events: %w", err)
 			}
 		}
-		for _, k := range sortedKeys(cursors) {
+		for _, k := range storecore.SortedKeys(cursors) {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO log_cursors (key, value) VALUES (?, ?)
 				ON CONFLICT (key) DO UPDATE SET value = excluded.value`, k, cursors[k]); err != nil {
 				return fmt.Errorf("put log cursor: %w", err)
@@ -162,60 +117,35 @@ func (db *DB) PutLogEvents(ctx context.Context, group, stream string, events []f
 	})
 }
 
+// logDialect spells SQLite's parts of storecore's queries.
+var logDialect = &storecore.Dialect{
+	Mark: func(int) string { return "?" },
+	In: func(q *storecore.Query, col string, vs []string) string {
+		marks := make([]string, len(vs))
+		for i, v := range vs {
+			marks[i] = q.Arg(v)
+		}
+		return col + " IN (" + strings.Join(marks, ",") + ")"
+	},
+	HasPrefix: func(q *storecore.Query, col, prefix string) string {
+		return "substr(" + col + ", 1, " + q.Arg(len(prefix)) + ") = " + q.Arg(prefix)
+	},
+	Int:   func(q *storecore.Query, v int64) string { return q.Arg(v) },
+	Limit: func(limit int) any { return limitClause(limit) },
+}
+
 // LogEvents returns the events of q in (time, id) order.
 func (db *DB) LogEvents(ctx context.Context, q flinkplane.LogQuery) ([]flinkplane.LogEvent, error) {
 	if err := db.groupExists(ctx, db.r, q.Group); err != nil {
 		return nil, err
 	}
-	var where []string
-	args := []any{q.Group}
-	where = append(where, "grp = ?")
-	if len(q.Streams) > 0 {
-		where = append(where, "stream IN ("+strings.TrimSuffix(strings.Repeat("?,", len(q.Streams)), ",")+")")
-		for _, s := range q.Streams {
-			args = append(args, s)
-		}
-	} else if q.Prefix != "" {
-		where = append(where, "substr(stream, 1, ?) = ?")
-		args = append(args, len(q.Prefix), q.Prefix)
-	}
-	if !q.Start.IsZero() {
-		where = append(where, "ts >= ?")
-		args = append(args, q.Start.UnixMilli())
-	}
-	if !q.End.IsZero() {
-		where = append(where, "ts < ?")
-		args = append(args, q.End.UnixMilli())
-	}
-	order := "ts, id"
-	if q.Backward {
-		order = "ts DESC, id DESC"
-		if !q.Before.IsZero() {
-			where = append(where, "(ts, id) < (?, ?)")
-			args = append(args, ms(q.Before.Time), q.Before.ID)
-		}
-	} else if !q.After.IsZero() {
-		where = append(where, "(ts, id) > (?, ?)")
-		args = append(args, ms(q.After.Time), q.After.ID)
-	}
-	query := "SELECT id, stream, ts, ingest, message FROM log_events WHERE " + strings.Join(where, " AND ") + " ORDER BY " + order + " LIMIT ?"
-	args = append(args, limitClause(q.Limit))
+	query, args := storecore.LogEventsQuery(q, logDialect)
 	rows, err := db.r.QueryContext(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("read log events: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.LogEvent
-	for rows.Next() {
-		var e flinkplane.LogEvent
-		var ts, in int64
-		if err := rows.Scan(&e.ID, &e.Stream, &ts, &in, &e.Message); err != nil {
-			return nil, err
-		}
-		e.Time, e.Ingestion = time.UnixMilli(ts).UTC(), time.UnixMilli(in).UTC()
-		out = append(out, e)
-	}
-	return out, rows.Err()
+	return storecore.ScanLogEvents(rows)
 }
 
 // LogCursor returns a delivery cursor, "" if unset.

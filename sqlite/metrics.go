@@ -3,13 +3,12 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/storecore"
 )
 
 // metricsMigration adds the metric and log tables (metrics.go, logs.go).
@@ -73,11 +72,6 @@ const metricsMigration = `
 
 var _ flinkplane.MetricStore = (*DB)(nil)
 
-const (
-	resMinute = 60
-	resHour   = 3600
-)
-
 // write runs fn in a transaction of the writer, batched and committed
 // with the Store's Update transactions (writer.go).
 func (db *DB) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -93,55 +87,39 @@ func (db *DB) PutMetrics(ctx context.Context, app string, state *flinkplane.Metr
 		ids := map[string]int64{}
 		for _, d := range data {
 			dims := flinkplane.DimensionKey(d.Dimensions)
-			key := d.Name + "\x01" + dims
+			key := storecore.SeriesKey(d.Name, dims)
 			ts := d.Time.Unix()
 			id, ok := ids[key]
 			if !ok {
 				if err := tx.QueryRowContext(ctx, `INSERT INTO metric_series (name, dims, app, unit, last) VALUES (?, ?, ?, ?, ?)
 					ON CONFLICT (name, dims) DO UPDATE SET last = max(last, excluded.last), unit = excluded.unit
-					RETURNING id`, d.Name, dims, dimensionValue(d.Dimensions, "Application"), unitOrNone(d.Unit), ts).Scan(&id); err != nil {
+					RETURNING id`, d.Name, dims, storecore.DimensionValue(d.Dimensions, "Application"), storecore.UnitOrNone(d.Unit), ts).Scan(&id); err != nil {
 					return fmt.Errorf("put metric series: %w", err)
 				}
 				ids[key] = id
 			} else if _, err := tx.ExecContext(ctx, `UPDATE metric_series SET last = max(last, ?) WHERE id = ?`, ts, id); err != nil {
 				return fmt.Errorf("put metric series: %w", err)
 			}
-			minute := ts - ts%resMinute
+			minute := ts - ts%storecore.ResMinute
 			if _, err := tx.ExecContext(ctx, `INSERT INTO metric_points (series, res, ts, n, sum, min, max) VALUES (?, ?, ?, 1, ?, ?, ?)
 				ON CONFLICT (series, res, ts) DO UPDATE SET n = n + 1, sum = sum + excluded.sum,
 					min = min(min, excluded.min), max = max(max, excluded.max)`,
-				id, resMinute, minute, d.Value, d.Value, d.Value); err != nil {
+				id, storecore.ResMinute, minute, d.Value, d.Value, d.Value); err != nil {
 				return fmt.Errorf("put metric point: %w", err)
 			}
 		}
 		if state != nil {
-			b, err := json.Marshal(state)
+			data, err := storecore.EncodeMetricState(state)
 			if err != nil {
-				return fmt.Errorf("encode metric state: %w", err)
+				return err
 			}
 			if _, err := tx.ExecContext(ctx, `INSERT INTO metric_state (app, data) VALUES (?, ?)
-				ON CONFLICT (app) DO UPDATE SET data = excluded.data`, app, string(b)); err != nil {
+				ON CONFLICT (app) DO UPDATE SET data = excluded.data`, app, data); err != nil {
 				return fmt.Errorf("put metric state: %w", err)
 			}
 		}
 		return nil
 	})
-}
-
-func unitOrNone(u string) string {
-	if u == "" {
-		return flinkplane.UnitNone
-	}
-	return u
-}
-
-func dimensionValue(d []flinkplane.Dimension, name string) string {
-	for _, x := range d {
-		if x.Name == name {
-			return x.Value
-		}
-	}
-	return ""
 }
 
 // MetricState returns an application's metric state, or nil.
@@ -153,25 +131,19 @@ func (db *DB) MetricState(ctx context.Context, app string) (*flinkplane.MetricSt
 	} else if err != nil {
 		return nil, fmt.Errorf("read metric state: %w", err)
 	}
-	var s flinkplane.MetricState
-	if err := json.Unmarshal([]byte(data), &s); err != nil {
-		return nil, fmt.Errorf("decode metric state: %w", err)
-	}
-	return &s, nil
+	return storecore.DecodeMetricState([]byte(data))
 }
 
 // MetricStatistics aggregates the points of one series per period from
-// q.Start. Hour points (older than the minute retention) count only when
-// the period is a whole number of hours, as CloudWatch returns no data
-// points for a period finer than the resolution it keeps.
+// q.Start (storecore.ScanMetricStats).
 func (db *DB) MetricStatistics(ctx context.Context, q flinkplane.MetricQuery) ([]flinkplane.MetricStats, error) {
-	period := int64(q.Period / time.Second)
-	if period <= 0 {
-		return nil, flinkplane.Errorf(flinkplane.EINVALID, "The period must be positive.")
+	period, err := storecore.Period(q)
+	if err != nil {
+		return nil, err
 	}
 	var id int64
 	var unit string
-	err := db.r.QueryRowContext(ctx, `SELECT id, unit FROM metric_series WHERE name = ? AND dims = ?`,
+	err = db.r.QueryRowContext(ctx, `SELECT id, unit FROM metric_series WHERE name = ? AND dims = ?`,
 		q.Name, flinkplane.DimensionKey(q.Dimensions)).Scan(&id, &unit)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -180,30 +152,12 @@ func (db *DB) MetricStatistics(ctx context.Context, q flinkplane.MetricQuery) ([
 	}
 	start, end := q.Start.Unix(), q.End.Unix()
 	rows, err := db.r.QueryContext(ctx, `SELECT res, ts, n, sum, min, max FROM metric_points
-		WHERE series = ? AND res IN (?, ?) AND ts >= ? AND ts < ? ORDER BY ts`, id, resMinute, resHour, start, end)
+		WHERE series = ? AND res IN (?, ?) AND ts >= ? AND ts < ? ORDER BY ts`, id, storecore.ResMinute, storecore.ResHour, start, end)
 	if err != nil {
 		return nil, fmt.Errorf("query metric: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.MetricStats
-	for rows.Next() {
-		var res, ts int64
-		var s flinkplane.MetricStats
-		if err := rows.Scan(&res, &ts, &s.SampleCount, &s.Sum, &s.Min, &s.Max); err != nil {
-			return nil, fmt.Errorf("query metric: %w", err)
-		}
-		if res == resHour && period%resHour != 0 {
-			continue
-		}
-		bucket := start + (ts-start)/period*period
-		s.Time, s.Unit = time.Unix(bucket, 0).UTC(), unit
-		if n := len(out); n > 0 && out[n-1].Time.Unix() == bucket {
-			out[n-1].Add(s)
-			continue
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
+	return storecore.ScanMetricStats(rows, start, period, unit)
 }
 
 // ListMetrics returns the series matching f, ordered by name then
@@ -231,67 +185,33 @@ func (db *DB) ListMetrics(ctx context.Context, f flinkplane.MetricFilter) ([]fli
 		return nil, fmt.Errorf("list metrics: %w", err)
 	}
 	defer rows.Close()
-	var out []flinkplane.Metric
-	for rows.Next() {
-		var name, dims, unit string
-		var last int64
-		if err := rows.Scan(&name, &dims, &unit, &last); err != nil {
-			return nil, fmt.Errorf("list metrics: %w", err)
-		}
-		m := flinkplane.Metric{Name: name, Dimensions: flinkplane.ParseDimensionKey(dims), Unit: unit, Last: time.Unix(last, 0).UTC()}
-		if !matchDimensions(m.Dimensions, f.Dimensions) {
-			continue
-		}
-		out = append(out, m)
-		if f.Limit > 0 && len(out) == f.Limit {
-			break
-		}
-	}
-	return out, rows.Err()
-}
-
-func matchDimensions(have []flinkplane.Dimension, want []flinkplane.DimensionFilter) bool {
-	for _, w := range want {
-		found := false
-		for _, h := range have {
-			if h.Name == w.Name && (!w.HasValue || h.Value == w.Value) {
-				found = true
-				break
-			}
-		}
-		if !found {
-			return false
-		}
-	}
-	return true
+	return storecore.ScanMetrics(rows, f)
 }
 
 // ExpireMetrics rolls minute points older than minuteBefore (rounded down
 // to the hour) into hour points, deletes points older than hourBefore, and
 // series left without points.
 func (db *DB) ExpireMetrics(ctx context.Context, minuteBefore, hourBefore time.Time) (int64, error) {
-	cut := minuteBefore.Unix()
-	cut -= cut % resHour
-	hourCut := hourBefore.Unix()
+	x := storecore.MetricExpiry(minuteBefore, hourBefore)
 	var removed int64
 	err := db.write(ctx, func(tx *sql.Tx) error {
-		if hourCut < cut {
+		if x.Roll {
 			// Roll the minutes of each whole hour into one hour point.
 			if _, err := tx.ExecContext(ctx, `INSERT INTO metric_points (series, res, ts, n, sum, min, max)
 				SELECT series, ?, ts - ts % ?, sum(n), sum(sum), min(min), max(max) FROM metric_points
 				WHERE res = ? AND ts < ? AND ts >= ? GROUP BY series, ts - ts % ?
 				ON CONFLICT (series, res, ts) DO UPDATE SET n = n + excluded.n, sum = sum + excluded.sum,
 					min = min(min, excluded.min), max = max(max, excluded.max)`,
-				resHour, resHour, resMinute, cut, hourCut-hourCut%resHour, resHour); err != nil {
+				storecore.ResHour, storecore.ResHour, storecore.ResMinute, x.MinuteCut, x.RollFrom, storecore.ResHour); err != nil {
 				return fmt.Errorf("roll up metrics: %w", err)
 			}
 		}
-		r, err := tx.ExecContext(ctx, `DELETE FROM metric_points WHERE res = ? AND ts < ?`, resMinute, cut)
+		r, err := tx.ExecContext(ctx, `DELETE FROM metric_points WHERE res = ? AND ts < ?`, storecore.ResMinute, x.MinuteCut)
 		if err != nil {
 			return fmt.Errorf("expire metrics: %w", err)
 		}
 		removed, _ = r.RowsAffected()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM metric_points WHERE res = ? AND ts < ?`, resHour, hourCut); err != nil {
+		if _, err := tx.ExecContext(ctx, `DELETE FROM metric_points WHERE res = ? AND ts < ?`, storecore.ResHour, x.HourCut); err != nil {
 			return fmt.Errorf("expire metrics: %w", err)
 		}
 		if _, err := tx.ExecContext(ctx, `DELETE FROM metric_series WHERE NOT EXISTS
@@ -311,25 +231,5 @@ func (db *DB) MetricStorage(ctx context.Context) (minutes, hours int64, err erro
 		return 0, 0, err
 	}
 	defer rows.Close()
-	for rows.Next() {
-		var res, n int64
-		if err := rows.Scan(&res, &n); err != nil {
-			return 0, 0, err
-		}
-		if res == resMinute {
-			minutes = n
-		} else {
-			hours = n
-		}
-	}
-	return minutes, hours, rows.Err()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
+	return storecore.ScanPointCounts(rows)
 }

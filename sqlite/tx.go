@@ -3,13 +3,13 @@ package sqlite
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/storecore"
 )
 
 type querier interface {
@@ -88,18 +88,15 @@ func isUnique(err error) bool {
 	return err != nil && strings.Contains(err.Error(), "UNIQUE constraint failed")
 }
 
-func getJSON[T any](t *tx, notFound string, query string, args ...any) (*T, error) {
+// getJSON reads one record; notFound without it.
+func getJSON[T any](t *tx, notFound error, query string, args ...any) (*T, error) {
 	var data string
 	if err := t.queryRow(query, args...).Scan(&data); errors.Is(err, sql.ErrNoRows) {
-		return nil, flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFound)
+		return nil, notFound
 	} else if err != nil {
 		return nil, fmt.Errorf("query: %w", err)
 	}
-	v := new(T)
-	if err := json.Unmarshal([]byte(data), v); err != nil {
-		return nil, fmt.Errorf("decode record: %w", err)
-	}
-	return v, nil
+	return storecore.Decode[T]([]byte(data))
 }
 
 func listJSON[T any](t *tx, query string, args ...any) ([]*T, error) {
@@ -114,21 +111,13 @@ func listJSON[T any](t *tx, query string, args ...any) ([]*T, error) {
 		if err := rows.Scan(&data); err != nil {
 			return nil, fmt.Errorf("scan: %w", err)
 		}
-		v := new(T)
-		if err := json.Unmarshal([]byte(data), v); err != nil {
-			return nil, fmt.Errorf("decode record: %w", err)
+		v, err := storecore.Decode[T]([]byte(data))
+		if err != nil {
+			return nil, err
 		}
 		out = append(out, v)
 	}
 	return out, rows.Err()
-}
-
-func encode(v any) (string, error) {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode record: %w", err)
-	}
-	return string(b), nil
 }
 
 func limitClause(limit int) int {
@@ -136,10 +125,6 @@ func limitClause(limit int) int {
 		return -1
 	}
 	return limit
-}
-
-func notFoundApp(name string) string {
-	return fmt.Sprintf("Application %s not found.", name)
 }
 
 func (t *tx) Application(name string) (*flinkplane.Application, error) {
@@ -152,7 +137,7 @@ func (t *tx) Application(name string) (*flinkplane.Application, error) {
 			c := *a
 			return &c, nil
 		}
-		a, err := getJSON[flinkplane.Application](t, notFoundApp(name), `SELECT data FROM applications WHERE name = ?`, name)
+		a, err := getJSON[flinkplane.Application](t, storecore.AppNotFound(name), `SELECT data FROM applications WHERE name = ?`, name)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +149,7 @@ func (t *tx) Application(name string) (*flinkplane.Application, error) {
 		t.db.mu.Unlock()
 		return a, nil
 	}
-	return getJSON[flinkplane.Application](t, notFoundApp(name), `SELECT data FROM applications WHERE name = ?`, name)
+	return getJSON[flinkplane.Application](t, storecore.AppNotFound(name), `SELECT data FROM applications WHERE name = ?`, name)
 }
 
 func (t *tx) Applications(after string, limit int) ([]*flinkplane.Application, error) {
@@ -190,13 +175,13 @@ func (t *tx) CreateApplication(app *flinkplane.Application) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(app)
+	data, err := storecore.Encode(app)
 	if err != nil {
 		return err
 	}
 	t.dirty[app.Name] = true
 	if _, err := t.exec(`INSERT INTO applications (name, data) VALUES (?, ?)`, app.Name, data); isUnique(err) {
-		return flinkplane.Errorf(flinkplane.EINUSE, "Application %s already exists.", app.Name)
+		return storecore.AppExists(app.Name)
 	} else if err != nil {
 		return fmt.Errorf("insert application: %w", err)
 	}
@@ -208,7 +193,7 @@ func (t *tx) PutApplication(app *flinkplane.Application) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(app)
+	data, err := storecore.Encode(app)
 	if err != nil {
 		return err
 	}
@@ -218,7 +203,7 @@ func (t *tx) PutApplication(app *flinkplane.Application) error {
 		return fmt.Errorf("update application: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(app.Name))
+		return storecore.AppNotFound(app.Name)
 	}
 	return nil
 }
@@ -233,7 +218,7 @@ func (t *tx) DeleteApplication(name string) error {
 		return fmt.Errorf("delete application: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(name))
+		return storecore.AppNotFound(name)
 	}
 	for _, table := range []string{"versions", "snapshots", "operations", "tags", "health"} {
 		if _, err := t.exec(`DELETE FROM `+table+` WHERE app = ?`, name); err != nil {
@@ -254,8 +239,7 @@ func (t *tx) Version(app string, id int64) (*flinkplane.ApplicationVersion, erro
 	if ok {
 		return v, nil
 	}
-	v, err := getJSON[flinkplane.ApplicationVersion](t,
-		fmt.Sprintf("Application version %d of application %s not found.", id, app),
+	v, err := getJSON[flinkplane.ApplicationVersion](t, storecore.VersionNotFound(app, id),
 		`SELECT data FROM versions WHERE app = ? AND id = ?`, app, id)
 	if err != nil {
 		return nil, err
@@ -278,12 +262,12 @@ func (t *tx) CreateVersion(v *flinkplane.ApplicationVersion) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(v)
+	data, err := storecore.Encode(v)
 	if err != nil {
 		return err
 	}
 	if _, err := t.exec(`INSERT INTO versions (app, id, data) VALUES (?, ?, ?)`, v.ApplicationName, v.VersionID, data); isUnique(err) {
-		return flinkplane.Errorf(flinkplane.ECONFLICT, "Application version %d of %s already exists.", v.VersionID, v.ApplicationName)
+		return storecore.VersionExists(v.ApplicationName, v.VersionID)
 	} else if err != nil {
 		return fmt.Errorf("insert version: %w", err)
 	}
@@ -291,7 +275,7 @@ func (t *tx) CreateVersion(v *flinkplane.ApplicationVersion) error {
 }
 
 func (t *tx) Snapshot(app, name string) (*flinkplane.Snapshot, error) {
-	return getJSON[flinkplane.Snapshot](t, fmt.Sprintf("Snapshot %s of application %s not found.", name, app),
+	return getJSON[flinkplane.Snapshot](t, storecore.SnapshotNotFound(app, name),
 		`SELECT data FROM snapshots WHERE app = ? AND name = ?`, app, name)
 }
 
@@ -308,12 +292,12 @@ func (t *tx) CreateSnapshot(s *flinkplane.Snapshot) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(s)
+	data, err := storecore.Encode(s)
 	if err != nil {
 		return err
 	}
 	if _, err := t.exec(`INSERT INTO snapshots (app, name, data) VALUES (?, ?, ?)`, s.ApplicationName, s.Name, data); isUnique(err) {
-		return flinkplane.Errorf(flinkplane.EINUSE, "Snapshot %s already exists for application %s.", s.Name, s.ApplicationName)
+		return storecore.SnapshotExists(s.ApplicationName, s.Name)
 	} else if err != nil {
 		return fmt.Errorf("insert snapshot: %w", err)
 	}
@@ -324,7 +308,7 @@ func (t *tx) PutSnapshot(s *flinkplane.Snapshot) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(s)
+	data, err := storecore.Encode(s)
 	if err != nil {
 		return err
 	}
@@ -333,7 +317,7 @@ func (t *tx) PutSnapshot(s *flinkplane.Snapshot) error {
 		return fmt.Errorf("update snapshot: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "Snapshot %s of application %s not found.", s.Name, s.ApplicationName)
+		return storecore.SnapshotNotFound(s.ApplicationName, s.Name)
 	}
 	return nil
 }
@@ -347,13 +331,13 @@ func (t *tx) DeleteSnapshot(app, name string) error {
 		return fmt.Errorf("delete snapshot: %w", err)
 	}
 	if n, _ := res.RowsAffected(); n == 0 {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "Snapshot %s of application %s not found.", name, app)
+		return storecore.SnapshotNotFound(app, name)
 	}
 	return nil
 }
 
 func (t *tx) Operation(app, id string) (*flinkplane.Operation, error) {
-	return getJSON[flinkplane.Operation](t, fmt.Sprintf("Operation %s of application %s not found.", id, app),
+	return getJSON[flinkplane.Operation](t, storecore.OperationNotFound(app, id),
 		`SELECT data FROM operations WHERE app = ? AND id = ?`, app, id)
 }
 
@@ -381,7 +365,7 @@ func (t *tx) PutOperation(op *flinkplane.Operation) error {
 	if err := t.writable(); err != nil {
 		return err
 	}
-	data, err := encode(op)
+	data, err := storecore.Encode(op)
 	if err != nil {
 		return err
 	}
@@ -435,11 +419,11 @@ func (t *tx) PutHealth(s *flinkplane.HealthSample, keep int) error {
 	}
 	var one int
 	if err := t.q.QueryRowContext(t.ctx, `SELECT 1 FROM applications WHERE name = ?`, s.ApplicationName).Scan(&one); errors.Is(err, sql.ErrNoRows) {
-		return flinkplane.Errorf(flinkplane.ENOTFOUND, "%s", notFoundApp(s.ApplicationName))
+		return storecore.AppNotFound(s.ApplicationName)
 	} else if err != nil {
 		return fmt.Errorf("query application: %w", err)
 	}
-	data, err := encode(s)
+	data, err := storecore.Encode(s)
 	if err != nil {
 		return err
 	}
@@ -457,7 +441,7 @@ func (t *tx) PutHealth(s *flinkplane.HealthSample, keep int) error {
 }
 
 func (t *tx) Health(app string) (*flinkplane.HealthSample, error) {
-	return getJSON[flinkplane.HealthSample](t, fmt.Sprintf("No health of application %s is recorded.", app),
+	return getJSON[flinkplane.HealthSample](t, storecore.NoHealth(app),
 		`SELECT data FROM health WHERE app = ? ORDER BY seq DESC LIMIT 1`, app)
 }
 
