@@ -82,6 +82,9 @@ const (
 var errClosed = errors.New("database closed")
 
 func (w *writer) start(db *DB) {
+	w.mu.Lock()
+	w.closed = false // a DB may be opened again after Close
+	w.mu.Unlock()
 	w.wake = make(chan struct{}, 1)
 	w.done = make(chan struct{})
 	w.ckpt = make(chan struct{}, 1)
