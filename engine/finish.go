@@ -83,14 +83,22 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 	// Did the failure leave the old job running untouched? Only a failed
 	// savepoint of a stop or an update does, and only if the job still runs
 	// (or the driver cannot tell: then its state is not put at risk).
-	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
+	// An update or a rollback also leaves it untouched when it fails in a
+	// step before the one that stops it (the warm start, the compile).
+	stopAt := stopIndex(op.Plan)
+	beforeStop := stopAt >= 0 && op.Step < stopAt && (op.Kind == flinkplane.OpUpdateApplication || op.Kind == flinkplane.OpRollbackApplication)
+	jobUntouched := ((step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
 		(op.Kind == flinkplane.OpStopApplication || op.Kind == flinkplane.OpUpdateApplication ||
-			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) && e.jobStateOf(ctx, app) != jobGone
+			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) || beforeStop) && e.jobStateOf(ctx, app) != jobGone
 	// A rollback refused before it stopped anything leaves the job as it was.
-	refused := step == StepVerifyRestore
+	refused := op.Kind == flinkplane.OpRollbackApplication && beforeStop
 	if refused {
 		jobUntouched = e.jobStateOf(ctx, app) != jobGone
 	}
+	// A warm target cluster that did not take over, or the cluster the
+	// application left, is ended (the application's own is dealt with
+	// below).
+	e.releaseClusters(ctx, op)
 	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
 	// A failed update without system rollback leaves the application
 	// RUNNING on the new version with its failing job, as the managed

@@ -323,6 +323,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	e := engine.New(store, driver)
 	e.Code = code
 	e.Compat = compat
+	if jc, ok := compat.(flinkplane.JobCompiler); ok {
+		e.Compiler = jc // the dry compile: every job is built by flinkplane before it runs
+	}
+	e.GraphDir = filepath.Join(c.DataDir, "jobgraphs")
 	e.Files = newSnapshotFiles(*c, code.S3, m.Logger)
 	if m.Metrics != nil {
 		e.Metrics = m.Metrics

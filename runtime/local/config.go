@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/runtime"
 )
 
 // Memory layout (see docs/runtimes.md). JobManager: heap JobManagerHeap,
@@ -160,35 +161,8 @@ func needsQuote(v string) bool {
 	return strings.ContainsAny(v, ":#{}[],&*!|>'\"%@` ") || strings.HasPrefix(v, "-")
 }
 
-// java17Flags are flink-dist's env.java.opts.all for Java 17.
-var java17Flags = []string{
-	"--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
-	"--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang=ALL-UNNAMED",
-	"--add-opens=java.base/java.net=ALL-UNNAMED",
-	"--add-opens=java.base/java.io=ALL-UNNAMED",
-	"--add-opens=java.base/java.nio=ALL-UNNAMED",
-	"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-	"--add-opens=java.base/java.text=ALL-UNNAMED",
-	"--add-opens=java.base/java.time=ALL-UNNAMED",
-	"--add-opens=java.base/java.util=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
-}
-
 func (d *Driver) javaFlags(id flinkplane.RuntimeID) []string {
-	var f []string
-	if major, _, _ := id.Version(); major == 1 {
-		f = append(f, "--add-exports=java.base/sun.net.util=ALL-UNNAMED")
-	}
-	return append(f, java17Flags...)
+	return runtime.JavaOpens(id)
 }
 
 func (d *Driver) jmJVMArgs() []string {
