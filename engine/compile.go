@@ -330,8 +330,18 @@ func (e *Engine) updateState(ctx context.Context, app *flinkplane.Application, c
 	if !cur.Config.SnapshotsEnabled {
 		return nil, nil
 	}
-	if h, err := e.Driver.JobHealth(ctx, *app.Cluster, app.JobID); err == nil && h.LatestCheckpoint != nil && h.LatestCheckpoint.Path != "" {
-		c := h.LatestCheckpoint
+	// The newest checkpoint in the job's storage (Flink's REST statistics
+	// may lag it by a refresh), else the newest Flink reports.
+	latest := func() *flinkplane.CheckpointInfo {
+		if c, err := e.Driver.LatestCheckpoint(ctx, *app.Cluster, app.JobID); err == nil && c.Path != "" {
+			return &c
+		}
+		if h, err := e.Driver.JobHealth(ctx, *app.Cluster, app.JobID); err == nil && h.LatestCheckpoint != nil && h.LatestCheckpoint.Path != "" {
+			return h.LatestCheckpoint
+		}
+		return nil
+	}
+	if c := latest(); c != nil {
 		what := fmt.Sprintf("checkpoint %d of the running job %s", c.ID, app.JobID)
 		if c.Savepoint {
 			what = fmt.Sprintf("savepoint %d of the running job %s", c.ID, app.JobID)

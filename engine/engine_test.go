@@ -842,7 +842,7 @@ func TestCompatPreflight(t *testing.T) {
 		// completed checkpoint (state written by that job at its current
 		// version), not the snapshot s taken before.
 		a := v.app("a")
-		v.calls("JobHealth")
+		v.calls("LatestCheckpoint", "JobHealth")
 		if a.Status != flinkplane.StatusRunning || a.VersionID != 1 {
 			t.Fatalf("app changed: %+v", a)
 		}
@@ -875,7 +875,7 @@ func TestCompatPreflight(t *testing.T) {
 		if _, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade}); flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG {
 			t.Fatalf("err = %v", err)
 		}
-		v.calls("JobHealth", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
+		v.calls("LatestCheckpoint", "JobHealth", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
 		if got := sortedCalls(v.compat.Calls); len(got) != 2 || !strings.HasPrefix(got[1], "CheckSavepoint(/sp/") {
 			t.Fatalf("checker calls %q", got)
 		}

@@ -429,7 +429,7 @@ func TestE2E_CompatPreflight(t *testing.T) {
 	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "SourceFunction", "com.example.LegacyJob")
 	// The running job is not stopped: the check reads its latest
 	// checkpoint.
-	if calls := driver.Calls(); strings.Join(calls, ",") != "JobHealth" {
+	if calls := driver.Calls(); strings.Join(calls, ",") != "LatestCheckpoint" {
 		t.Fatalf("running job touched: %q", calls)
 	}
 	if d := srvDescribe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusRunning || aws.ToInt64(d.ApplicationVersionId) != 1 {

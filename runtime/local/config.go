@@ -91,6 +91,12 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		// Completed checkpoints outlive a cancelled or failed job, so that
 		// a recovery (or a stop whose savepoint failed) has a restore point.
 		"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+		// Two completed checkpoints are kept (Flink: one), so that the
+		// newest one can be read while the job runs on (the compatibility
+		// check of an update reads it) without the next one subsuming and
+		// deleting it under the reader. 2.x key, then 1.x's.
+		"execution.checkpointing.num-retained": "2",
+		"state.checkpoints.num-retained":       "2",
 		// The JobManager notices a dead TaskManager after two failed
 		// heartbeat RPCs (heartbeat.rpc-failure-threshold): 4 s instead of
 		// 20 s. The timeout for a hung one stays Flink's 50 s.

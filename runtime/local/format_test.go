@@ -11,7 +11,6 @@ import (
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat"
-	"github.com/flinkplane/flinkplane/flinkrest"
 	"github.com/flinkplane/flinkplane/internal/fixtures"
 	"github.com/flinkplane/flinkplane/runtime/local"
 	"github.com/flinkplane/flinkplane/runtime/local/localtest"
@@ -56,7 +55,10 @@ func TestSavepointFormats_RocksDB_1_20_to_2_2(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCheckpoints(t, ctx, d, h, job, 4)
-	fc := flinkrest.New(h.RESTURL)
+	fc, err := d.RESTClient(h, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
 	trig, err := fc.TriggerSavepointFormat(ctx, job, d.SavepointDir("formats"), "NATIVE", false)
 	if err != nil {
 		t.Fatal(err)
