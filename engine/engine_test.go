@@ -1313,3 +1313,64 @@ func TestShutdown_Maintenance(t *testing.T) {
 		t.Fatalf("app %+v, jobs %v", a, v.driver.Running())
 	}
 }
+
+// TestCompatPreflight_AfterRollback is the report's case: an application
+// moved to 2.2 (a snapshot taken there) and rolled back to 1.20 runs on
+// 1.20 state again. Its next update to 2.2 restores the savepoint its stop
+// writes, state of the 1.20 job; the check reads that job's newest
+// checkpoint, which the checker flags, and not the newer snapshot taken on
+// 2.2 (clean, but not what would be restored).
+func TestCompatPreflight_AfterRollback(t *testing.T) {
+	var flagged func(loc string) bool
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+		compat: &mock.CompatChecker{StateFunc: func(loc string, target flinkplane.RuntimeID) []flinkplane.Finding {
+			if flagged != nil && flagged(loc) {
+				return []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "POJO_COLLECTION_KRYO", Message: "written by Flink 1.20 with Kryo"}}
+			}
+			return nil
+		}}, probation: -1}
+	v.open()
+	t.Cleanup(v.close)
+	v.create("a", nil)
+	v.start("a")
+	cur := int64(1)
+	_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+	on22 := v.takeSnapshot("a", "on22")
+	_, _, rid, err := v.e.RollbackApplication(ctx, "a", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
+	a := v.app("a")
+	if a.RuntimeEnvironment != flinkplane.RuntimeFlink120 || a.Cluster == nil {
+		t.Fatalf("after the rollback: %+v", a)
+	}
+	// The state of the job running on 1.20 now (its checkpoints are under
+	// its cluster) is what the checker flags.
+	cluster120 := a.Cluster.ID
+	flagged = func(loc string) bool { return strings.Contains(loc, "/"+cluster120+"/") }
+	v.driver.JobHealth(ctx, *a.Cluster, a.JobID) // a completed checkpoint
+	v.driver.Calls()
+	v.compat.Calls = nil
+	cur = a.VersionID
+	_, _, _, err = v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "written by Flink 1.20 with Kryo") {
+		t.Fatalf("update after the rollback: %v, want the 1.20 state refused", err)
+	}
+	var checked []string
+	for _, c := range v.compat.Calls {
+		if strings.HasPrefix(c, "CheckSavepoint(") {
+			checked = append(checked, c)
+		}
+	}
+	if len(checked) != 1 || !strings.Contains(checked[0], "/"+cluster120+"/"+a.JobID+"/chk-") || strings.Contains(checked[0], on22.Location) {
+		t.Fatalf("checked %q, want the running 1.20 job's checkpoint (not the 2.2 snapshot %s)", checked, on22.Location)
+	}
+	if b := v.app("a"); b.Status != flinkplane.StatusRunning || b.JobID != a.JobID || b.VersionID != a.VersionID {
+		t.Fatalf("the running job was touched: %+v", b)
+	}
+}
