@@ -30,11 +30,11 @@ import (
 //
 // and, from the steps the update operation recorded (when it records them):
 //
-//	before-stop-s  UpdateApplication → the stop with savepoint begins (checks, warm start, compile; the old job runs)
-//	savepoint-s    the stop with savepoint: trigger → completed
-//	submit-s       the savepoint completed → the job submitted to the 2.2 cluster
-//	restore-s      submitted → running with all tasks (scheduling, deployment, state restore)
-//	first-record-s running with all tasks → its first record processed
+//	before-stop-s   UpdateApplication → the stop with savepoint begins (checks, warm start, compile; the old job runs)
+//	savepoint-s     the stop with savepoint: trigger → completed
+//	submit-s        the savepoint completed → the job submitted to the 2.2 cluster (old job's cluster left, restore resolved)
+//	restore-s       submitted → its first record processed (scheduling, deployment, state restore, sources)
+//	tasks-running-s submitted → seen running with all tasks (polled every 25 ms through Flink's REST API)
 //
 //	go test -run '^$' -bench RealFlinkCutover -benchtime 3x -timeout 60m ./cmd/flinkplane
 func BenchmarkRealFlinkCutover(b *testing.B) {
@@ -118,7 +118,7 @@ func BenchmarkRealFlinkCutover(b *testing.B) {
 
 func fmtSplit(m map[string]float64) string {
 	var parts []string
-	for _, k := range []string{"before-stop-s", "savepoint-s", "submit-s", "restore-s", "first-record-s"} {
+	for _, k := range []string{"before-stop-s", "savepoint-s", "submit-s", "restore-s", "tasks-running-s"} {
 		if v, ok := m[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.2f", strings.TrimSuffix(k, "-s"), v))
 		}
