@@ -67,7 +67,7 @@ var crashScenarios = []crashScenario{
 			}
 		}},
 	{name: "ManualRollback", kind: flinkplane.OpRollbackApplication, plan: []string{engine.StepResolveRestore, engine.StepStartTargetCluster,
-		engine.StepCompile, engine.StepCancelJob, engine.StepSubmit, engine.StepStopPreviousCluster, engine.StepWaitRunning},
+		engine.StepCompile, engine.StepCancelJob, engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster},
 		setup: func(v *env) {
 			v.create("a", nil)
 			v.start("a")
@@ -79,7 +79,7 @@ var crashScenarios = []crashScenario{
 			}
 		}},
 	{name: "SystemRollback", kind: flinkplane.OpRollbackApplication, plan: []string{engine.StepResolveRestore, engine.StepStartTargetCluster,
-		engine.StepCompile, engine.StepCancelJob, engine.StepSubmit, engine.StepStopPreviousCluster, engine.StepWaitRunning},
+		engine.StepCompile, engine.StepCancelJob, engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster},
 		setup: func(v *env) {
 			v.create("a", func(c *flinkplane.ApplicationConfig) { c.RollbackEnabled = true })
 			v.start("a")
@@ -94,7 +94,7 @@ var crashScenarios = []crashScenario{
 	// orphaned); a fault before the stop leaves the old job untouched and
 	// ends the warm cluster, one after it rolls back.
 	{name: "Update", kind: flinkplane.OpUpdateApplication, plan: []string{engine.StepStartTargetCluster, engine.StepCompile, engine.StepStopWithSavepoint,
-		engine.StepKeepCheckpoint, engine.StepCancelJob, engine.StepResolveRestore, engine.StepSubmit, engine.StepStopPreviousCluster, engine.StepWaitRunning},
+		engine.StepKeepCheckpoint, engine.StepCancelJob, engine.StepResolveRestore, engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster},
 		setup: func(v *env) {
 			v.create("a", func(c *flinkplane.ApplicationConfig) { c.RollbackEnabled = true })
 			v.start("a")

@@ -617,7 +617,7 @@ func TestUpdate(t *testing.T) {
 		// The warm cut-over: the 2.2 cluster starts while the 1.20 job
 		// runs; the job stops with a savepoint, the new one is submitted,
 		// then the 1.20 cluster is stopped.
-		v.calls("Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+snaps[0].Location+")", "Stop", "JobHealth")
+		v.calls("Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+snaps[0].Location+")", "JobHealth", "Stop")
 		a := v.app("a")
 		if a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink22 || a.Cluster.Runtime != flinkplane.RuntimeFlink22 {
 			t.Fatalf("app %+v", a)
@@ -653,7 +653,7 @@ func TestUpdate_FailsWithSystemRollback(t *testing.T) {
 	// rollback starts 1.20 warm, cancels the failed job (none runs),
 	// submits, and stops the 2.2 cluster.
 	v.calls("Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+pre.Location+")", "Stop",
-		"Start(FLINK-1_20)", "JobHealth", "Submit("+pre.Location+")", "Stop", "JobHealth")
+		"Start(FLINK-1_20)", "JobHealth", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	a := v.app("a")
 	if a.Status != flinkplane.StatusRunning || a.VersionID != 3 || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
 		t.Fatalf("app %+v", a)
@@ -720,7 +720,7 @@ func TestUpdate_FailsWithoutRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
-	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+pre.Location+")", "Stop", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	a = v.app("a")
 	if a.Status != flinkplane.StatusRunning || a.FailedOperation != "" || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 ||
 		len(v.driver.Running()) != 1 || v.driver.LiveClusters() != 1 {
@@ -752,7 +752,7 @@ func TestUpdate_CorrectedAfterFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", id2).Status, flinkplane.OperationSuccessful)
-	v.calls("Start(FLINK-2_2)", "JobHealth", "Submit("+pre.Location+")", "Stop", "JobHealth")
+	v.calls("Start(FLINK-2_2)", "JobHealth", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	if a := v.app("a"); a.Status != flinkplane.StatusRunning || a.FailedOperation != "" || len(v.snapshots("a")) != 1 {
 		t.Fatalf("app %+v snapshots %d", a, len(v.snapshots("a")))
 	}
@@ -781,7 +781,7 @@ func TestRollback_Manual(t *testing.T) {
 	}
 	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
 	pre := v.snapshots("a")[0]
-	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+pre.Location+")", "Stop", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	wantStatus(t, v.app("a").Status, flinkplane.StatusRunning)
 }
 
@@ -1236,7 +1236,7 @@ func TestUpdate_RunningDowngradeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
-	v.calls("Start(FLINK-1_20)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit", "Stop", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit", "JobHealth", "Stop")
 }
 
 func TestOpen_Reconcile(t *testing.T) {

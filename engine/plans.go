@@ -32,14 +32,16 @@ func planForceStop() []string {
 // and the new job is built on it (UpdateApplication checked the code, the
 // graph and the state before); only then the old job stops with a
 // savepoint and the new one is submitted to the warm cluster. Every step
-// before the stop leaves the old job untouched if it fails.
+// before the stop leaves the old job untouched if it fails. The cluster
+// left is stopped last, after the new job's probation: its JVMs' shutdown
+// does not compete with the new job's deployment and restore for the CPU.
 func planUpdate(snapshots bool) []string {
 	if !snapshots {
 		// Without snapshots the new job starts without state.
-		return []string{StepStartTargetCluster, StepCompile, StepCancelJob, StepSubmit, StepStopPreviousCluster, StepWaitRunning}
+		return []string{StepStartTargetCluster, StepCompile, StepCancelJob, StepSubmit, StepWaitRunning, StepStopPreviousCluster}
 	}
 	return []string{StepStartTargetCluster, StepCompile, StepStopWithSavepoint, StepKeepCheckpoint, StepCancelJob, StepResolveRestore,
-		StepSubmit, StepStopPreviousCluster, StepWaitRunning}
+		StepSubmit, StepWaitRunning, StepStopPreviousCluster}
 }
 
 // planRollback returns an application to an earlier version, restored from
@@ -49,7 +51,7 @@ func planUpdate(snapshots bool) []string {
 // cancelled and the earlier one submitted.
 func planRollback() []string {
 	return []string{StepVerifyRestore, StepResolveRestore, StepStartTargetCluster, StepCompile, StepCancelJob, StepSubmit,
-		StepStopPreviousCluster, StepWaitRunning}
+		StepWaitRunning, StepStopPreviousCluster}
 }
 
 // planRecover brings a failed job back on a fresh cluster from its newest

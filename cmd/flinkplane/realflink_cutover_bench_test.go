@@ -28,9 +28,16 @@ import (
 //	update-s      UpdateApplication → RUNNING on 2.2 (the API, after probation)
 //	gap-s         last record processed on 1.20 → first processed on 2.2 (from the output's times)
 //
-// and, from the steps the update operation recorded (when it records them):
+// and, from the steps the operations recorded (when they record them):
+//
+//	start-compile-s  the start's COMPILE_JOB (the dry compile, before any cluster starts)
+//	start-cluster-s  the start's START_CLUSTER (JobManager and TaskManager JVMs, until the slots registered)
+//	start-submit-s   the start's SUBMIT (the compiled graph through POST /jobs)
+//
 //
 //	before-stop-s   UpdateApplication → the stop with savepoint begins (checks, warm start, compile; the old job runs)
+//	checks-s        of which UpdateApplication's synchronous pre-flight (JAR check, dry compile, state mapping)
+//	warm-start-s    of which START_TARGET_CLUSTER (the 2.2 cluster's JVMs, until its slots registered)
 //	savepoint-s     the stop with savepoint: trigger → completed
 //	submit-s        the savepoint completed → the job submitted to the 2.2 cluster (old job's cluster left, restore resolved)
 //	restore-s       submitted → its first record processed (scheduling, deployment, state restore, sources)
@@ -40,6 +47,10 @@ import (
 func BenchmarkRealFlinkCutover(b *testing.B) {
 	jars := needReal(b, []flinkplane.RuntimeID{flinkplane.RuntimeFlink120, flinkplane.RuntimeFlink22}, fixtures.Counter120, fixtures.Counter22)
 	r := startRealPoll(b, jars, time.Second, func(m *Main) { m.Config.ProbationWindow = 0 })
+	// The one-time costs of a data directory (the compatibility checker's
+	// runtime index, the dry compile's helper and class data archive) are
+	// paid before the clock runs, as a long-running server paid them once.
+	r.benchWarmUp(b, jars)
 	var sum map[string]float64 = map[string]float64{}
 	add := func(k string, v float64) { sum[k] += v }
 	b.ResetTimer()
@@ -61,6 +72,9 @@ func BenchmarkRealFlinkCutover(b *testing.B) {
 		jobAt, apiAt := r.benchRunning(b, app, flinkplane.RuntimeFlink120)
 		add("start-job-s", jobAt.Sub(t0).Seconds())
 		add("start-s", apiAt.Sub(t0).Seconds())
+		for k, v := range r.startSplit(b, app) {
+			add(k, v)
+		}
 
 		time.Sleep(3 * time.Second)
 		d := r.describe(app)
@@ -118,7 +132,7 @@ func BenchmarkRealFlinkCutover(b *testing.B) {
 
 func fmtSplit(m map[string]float64) string {
 	var parts []string
-	for _, k := range []string{"before-stop-s", "savepoint-s", "submit-s", "restore-s", "tasks-running-s"} {
+	for _, k := range []string{"checks-s", "warm-start-s", "before-stop-s", "savepoint-s", "submit-s", "restore-s", "tasks-running-s"} {
 		if v, ok := m[k]; ok {
 			parts = append(parts, fmt.Sprintf("%s %.2f", strings.TrimSuffix(k, "-s"), v))
 		}

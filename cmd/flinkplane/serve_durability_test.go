@@ -383,7 +383,7 @@ func TestSIGKILL_Recovery(t *testing.T) {
 // with one job, one cluster, and the pre-update snapshot kept.
 func TestSIGKILL_SystemRollback(t *testing.T) {
 	for _, step := range []string{engine.StepResolveRestore, engine.StepStartTargetCluster, engine.StepCompile, engine.StepCancelJob,
-		engine.StepSubmit, engine.StepStopPreviousCluster, engine.StepWaitRunning} {
+		engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster} {
 		t.Run(step, func(t *testing.T) {
 			dataDir := t.TempDir()
 			srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
