@@ -33,7 +33,7 @@ import (
 // AllowNonRestoredState and CheckpointConfiguration DEFAULT is accepted
 // (STATE_NOT_RESTORED, a warning, naming the uid); the 2.2 job restores
 // the savepoint the stop wrote and runs with DEFAULT's 60000/5000, not the
-// code's 1000.
+// code's 1000. A forced stop during its probation ends both clusters.
 func TestRealFlink_Upgrade_StateMappingAndCheckpointing(t *testing.T) {
 	jars := needReal(t, []flinkplane.RuntimeID{flinkplane.RuntimeFlink120, flinkplane.RuntimeFlink22}, fixtures.Counter120, fixtures.CounterUID22)
 	r := startReal(t, jars)
@@ -116,6 +116,13 @@ func TestRealFlink_Upgrade_StateMappingAndCheckpointing(t *testing.T) {
 	for deadline := time.Now().Add(2 * time.Minute); r.describe(app).ApplicationStatus != types.ApplicationStatusReady; time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("not READY after a forced stop: %s", r.describe(app).ApplicationStatus)
+		}
+	}
+	// Both clusters ended: the 2.2 one and the 1.20 one the update left
+	// (stopped after the probation the forced stop cancelled).
+	for deadline := time.Now().Add(time.Minute); len(dataDirJVMs(r.dataDir)) > 0; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("JVMs of the application left after the forced stop: %v", dataDirJVMs(r.dataDir))
 		}
 	}
 }
