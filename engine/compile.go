@@ -265,6 +265,11 @@ func (e *Engine) stepStopPreviousCluster(ctx context.Context, r *stepRun) error 
 // application does not own: a warm target cluster that never took over,
 // or the cluster the application left.
 func (e *Engine) releaseClusters(ctx context.Context, op *flinkplane.Operation) {
+	e.releaseClustersBut(ctx, op, "")
+}
+
+// releaseClustersBut is releaseClusters keeping the cluster with id keep.
+func (e *Engine) releaseClustersBut(ctx context.Context, op *flinkplane.Operation, keep string) {
 	if e.Driver == nil || (op.Cluster == nil && op.PreviousCluster == nil) {
 		return
 	}
@@ -274,7 +279,7 @@ func (e *Engine) releaseClusters(ctx context.Context, op *flinkplane.Operation) 
 		return
 	}
 	for _, h := range []*flinkplane.ClusterHandle{op.Cluster, op.PreviousCluster} {
-		if h == nil || (app != nil && app.Cluster != nil && app.Cluster.ID == h.ID) {
+		if h == nil || (app != nil && app.Cluster != nil && app.Cluster.ID == h.ID) || h.ID == keep {
 			continue
 		}
 		if err := e.Driver.Stop(context.WithoutCancel(ctx), *h); err != nil {

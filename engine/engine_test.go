@@ -649,11 +649,14 @@ func TestUpdate_FailsWithSystemRollback(t *testing.T) {
 		t.Fatalf("rollback op %+v", rb)
 	}
 	pre := v.snapshots("a")[0]
-	// The failed submission ends the 1.20 cluster the update left; the
-	// rollback starts 1.20 warm, cancels the failed job (none runs),
-	// submits, and stops the 2.2 cluster.
-	v.calls("Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+pre.Location+")", "Stop",
-		"Start(FLINK-1_20)", "JobHealth", "Submit("+pre.Location+")", "JobHealth", "Stop")
+	// The system rollback takes over the 1.20 cluster the update left
+	// (idle, alive: adopted, no cluster started), cancels the failed job
+	// (none runs), submits to it, and stops the 2.2 cluster.
+	v.calls("Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+pre.Location+")",
+		"Adopt", "JobHealth", "Submit("+pre.Location+")", "JobHealth", "Stop")
+	if rb.Cluster == nil || op.PreviousCluster == nil || rb.Cluster.ID != op.PreviousCluster.ID {
+		t.Fatalf("the rollback's cluster %+v, want the one the update left %+v", rb.Cluster, op.PreviousCluster)
+	}
 	a := v.app("a")
 	if a.Status != flinkplane.StatusRunning || a.VersionID != 3 || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
 		t.Fatalf("app %+v", a)
