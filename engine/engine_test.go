@@ -1377,3 +1377,44 @@ func TestCompatPreflight_AfterRollback(t *testing.T) {
 		t.Fatalf("the running job was touched: %+v", b)
 	}
 }
+
+// TestUpdate_MainFailsBeforeStop: an update forced through the check
+// (compat-check=warn) whose new main() fails on the target fails at its
+// COMPILE_JOB, after the warm start and before the stop: the old job runs
+// on untouched, the application shows the version it runs, and the warm
+// cluster is stopped.
+func TestUpdate_MainFailsBeforeStop(t *testing.T) {
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"), probation: -1}
+	v.setup = func(e *engine.Engine) {
+		e.Compiler = &mock.JobCompiler{CompileFunc: func(target flinkplane.RuntimeID, job flinkplane.CompileSpec) (*flinkplane.JobGraphInfo, []flinkplane.Finding, error) {
+			if target == flinkplane.RuntimeFlink22 {
+				return nil, []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "JOB_MAIN_FAILED",
+					Message: "java.lang.NoClassDefFoundError: org/apache/flink/api/common/time/Time"}}, nil
+			}
+			return &flinkplane.JobGraphInfo{Runtime: target}, nil, nil
+		}}
+	}
+	v.open()
+	t.Cleanup(v.close)
+	v.create("a", nil)
+	v.start("a")
+	v.tag("a", flinkplane.TagCompatCheck, "warn")
+	before := v.app("a")
+	cur := before.VersionID
+	_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := v.wait("a", id)
+	if op.Status != flinkplane.OperationFailed || !strings.Contains(op.ErrorInfo, "org/apache/flink/api/common/time/Time") || op.RollbackOperationID != "" {
+		t.Fatalf("op %+v", op)
+	}
+	// The check read the running job's checkpoint; the warm cluster
+	// started, the failure saw the old job alive and stopped the warm one.
+	v.calls("LatestCheckpoint", "Start(FLINK-2_2)", "JobHealth", "Stop")
+	a := v.app("a")
+	if a.Status != flinkplane.StatusRunning || a.JobID != before.JobID || a.Cluster.ID != before.Cluster.ID || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 ||
+		a.FailedOperation != "" || v.driver.LiveClusters() != 1 || len(v.driver.Running()) != 1 {
+		t.Fatalf("after the failure before the stop: app %+v, clusters %d, jobs %v", a, v.driver.LiveClusters(), v.driver.Running())
+	}
+}
