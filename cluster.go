@@ -62,6 +62,11 @@ type JobSpec struct {
 	Parallelism           int
 	RestoreFrom           string // savepoint location; empty: no restore
 	AllowNonRestoredState bool
+	// Graph, when set, is the job's graph compiled for the cluster's
+	// runtime (JobGraphSubmitter): the driver submits it, restored from
+	// RestoreFrom, with the jar, instead of running the jar's main() on
+	// the cluster.
+	Graph *CompiledJob
 }
 
 // JobHealth is what the driver sees of a job.

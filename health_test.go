@@ -125,3 +125,23 @@ func TestJobStatusHealth(t *testing.T) {
 		}
 	}
 }
+
+func TestNameOperators(t *testing.T) {
+	const id = "0a448493b4782967b150582570326227"
+	g := &flinkplane.JobGraphInfo{Vertices: []flinkplane.JobVertexInfo{{Operators: []flinkplane.OperatorInfo{{ID: id, UID: "count-per-key", Name: "count-per-key"}}}}}
+	st := "java.lang.Exception: Exception while creating StreamOperatorStateContext.\n" +
+		"Caused by: org.apache.flink.util.FlinkException: Could not restore keyed state backend for KeyedProcessOperator_" + id + "_(1/1) from any of the 1 provided restore options.\n" +
+		"Caused by: org.apache.flink.util.StateMigrationException: The new state serializer must not be incompatible."
+	got := flinkplane.NameOperators(flinkplane.ClassifyFailure(st, "", ""), nil, g)
+	if want := `State restore failure of operator uid "count-per-key" (KeyedProcessOperator, id ` + id + `)`; !strings.HasPrefix(got, want) {
+		t.Errorf("got %q, want prefix %q", got, want)
+	}
+	unmapped := "java.lang.IllegalStateException: Failed to rollback to checkpoint/savepoint file:/s. Cannot map checkpoint/savepoint state for operator " + id + " to the new program, because the operator is not available in the new program."
+	if got := flinkplane.NameOperators(flinkplane.ClassifyFailure(unmapped, "", ""), g); !strings.Contains(got, `operator uid "count-per-key" (id `+id+`)`) {
+		t.Errorf("unmapped: got %q", got)
+	}
+	// No graph, or a graph without the operator: unchanged.
+	if msg := "operator " + id + " failed"; flinkplane.NameOperators(msg) != msg || flinkplane.NameOperators(msg, &flinkplane.JobGraphInfo{}) != msg {
+		t.Error("an id no graph names was changed")
+	}
+}

@@ -1,6 +1,9 @@
 package flinkplane
 
-import "context"
+import (
+	"context"
+	"regexp"
+)
 
 // CompileSpec is what a dry compile needs to run a job's main() the way the
 // job's cluster would run it.
@@ -16,6 +19,51 @@ type CompileSpec struct {
 	// FlinkConfig is the Flink configuration the job's cluster runs with;
 	// main() sees it like it would on the cluster.
 	FlinkConfig map[string]string
+
+	// JobID, when set (32 hex digits), is the id of the graph's job.
+	JobID string
+	// Checkpointing, when set, is imposed over the checkpointing the
+	// program sets (the application's CheckpointConfiguration, as the
+	// managed service imposes it): enabled or not, interval and min pause,
+	// one checkpoint at a time, exactly-once, aligned.
+	Checkpointing *CheckpointSpec
+	// GraphFile, when set, asks for the JobGraph to be written there for a
+	// submission (JobGraphInfo.Compiled).
+	GraphFile string
+	// AllowNonRestoredState goes into the written graph's restore settings.
+	AllowNonRestoredState bool
+}
+
+// CompiledJob is a JobGraph written by a dry compile for a submission
+// through Flink's REST API (POST /jobs): flinkplane submits the graph it
+// built instead of running the jar's main() on the cluster, so that the
+// settings it imposes (CompileSpec.Checkpointing) are the ones that run.
+type CompiledJob struct {
+	Runtime RuntimeID `json:"runtime"`
+	JobID   string    `json:"jobId"`
+	// GraphFile holds the graph without restore settings;
+	// RestoreGraphFile the same graph restored from RestorePlaceholder,
+	// which the driver replaces with the savepoint's location when it
+	// submits (the graph is built before the savepoint exists).
+	GraphFile          string `json:"graphFile"`
+	RestoreGraphFile   string `json:"restoreGraphFile,omitempty"`
+	RestorePlaceholder string `json:"restorePlaceholder,omitempty"`
+	// Jars are the user jar's nested lib/ jars, extracted; they are
+	// uploaded with the user jar.
+	Jars                  []string `json:"jars,omitempty"`
+	AllowNonRestoredState bool     `json:"allowNonRestoredState,omitempty"`
+}
+
+// JobGraphSubmitter is implemented by cluster drivers that submit a graph
+// flinkplane compiled (JobSpec.Graph) instead of running the jar's main()
+// on the cluster.
+type JobGraphSubmitter interface {
+	// JobConfiguration returns the Flink configuration to compile the job
+	// of a cluster of spec with: what its main() would see on that cluster
+	// (state backend, parallelism, checkpointing, the operator's extra
+	// settings), without what belongs to one cluster (ports, directories),
+	// which the cluster's own configuration supplies when the job runs.
+	JobConfiguration(spec ClusterSpec) map[string]string
 }
 
 // JobGraphInfo describes the JobGraph a dry compile built: what Flink would
@@ -31,10 +79,17 @@ type JobGraphInfo struct {
 	// none set).
 	Parallelism   int               `json:"parallelism"`
 	Checkpointing CheckpointingInfo `json:"checkpointing"`
+	// RequestedCheckpointing is what the program itself asked for when
+	// CompileSpec.Checkpointing imposed other settings (Checkpointing is
+	// then what runs).
+	RequestedCheckpointing *CheckpointingInfo `json:"requestedCheckpointing,omitempty"`
+	JobID                  string             `json:"jobId,omitempty"`
 	// Vertices in topological order, sources first.
 	Vertices []JobVertexInfo `json:"vertices"`
 	// Seconds is the wall time of the dry compile (JVM included).
 	Seconds float64 `json:"seconds"`
+	// Compiled is the graph written for a submission (CompileSpec.GraphFile).
+	Compiled *CompiledJob `json:"compiled,omitempty"`
 }
 
 // CheckpointingInfo is the checkpointing configuration of a JobGraph, as the
@@ -57,8 +112,33 @@ type JobVertexInfo struct {
 	Name        string `json:"name"`
 	Parallelism int    `json:"parallelism"`
 	// MaxParallelism is -1 when the job does not set it (Flink derives it).
-	MaxParallelism int            `json:"maxParallelism"`
-	Operators      []OperatorInfo `json:"operators"`
+	MaxParallelism int `json:"maxParallelism"`
+	// SlotSharingGroup identifies the vertex's slot sharing group.
+	SlotSharingGroup string         `json:"slotSharingGroup,omitempty"`
+	Operators        []OperatorInfo `json:"operators"`
+}
+
+// Slots returns the task slots the graph needs at once: per slot sharing
+// group the highest parallelism of its vertices, summed over the groups
+// (Flink's default scheduler; vertices without a group count alone).
+func (g *JobGraphInfo) Slots() int {
+	if g == nil {
+		return 0
+	}
+	groups := map[string]int{}
+	total := 0
+	for _, v := range g.Vertices {
+		p := max(v.Parallelism, 1)
+		if v.SlotSharingGroup == "" {
+			total += p
+			continue
+		}
+		groups[v.SlotSharingGroup] = max(groups[v.SlotSharingGroup], p)
+	}
+	for _, p := range groups {
+		total += p
+	}
+	return total
 }
 
 // OperatorInfo is one operator of a vertex's chain.
@@ -84,6 +164,15 @@ func (o OperatorInfo) Label() string {
 }
 
 func quote(s string) string { return "\"" + s + "\"" }
+
+// OperatorLabel names the operator with id for a person, by the graph:
+// its uid where the graph gives one (Label), else "" .
+func (g *JobGraphInfo) OperatorLabel(id string) string {
+	if o, _, ok := g.Operator(id); ok && (o.UID != "" || o.Name != "") {
+		return o.Label()
+	}
+	return ""
+}
 
 // Operator returns the operator of the graph with id (generated or user
 // defined) and its vertex.
@@ -124,4 +213,43 @@ type JobCompiler interface {
 	// operators the new graph no longer has. Returns ENOTFOUND if the
 	// savepoint does not exist, EINVALID if it is not one.
 	CheckRestore(ctx context.Context, savepointPath string, target RuntimeID, graph, previous *JobGraphInfo, allowNonRestoredState bool) ([]Finding, error)
+}
+
+var (
+	// "KeyedProcessOperator (id 0a44…)", as ClassifyFailure names an
+	// operator from Flink's task names.
+	classIDRe = regexp.MustCompile(`([\w$.]+) \(id ([0-9a-f]{32})\)`)
+	// "operator 0a44…", as Flink's "Cannot map checkpoint/savepoint state
+	// for operator …" names it.
+	bareIDRe = regexp.MustCompile(`\boperator ([0-9a-f]{32})\b`)
+)
+
+// NameOperators rewrites the operator ids in msg with the uids the graphs
+// give them (the first graph that has the operator wins): "KeyedProcessOperator
+// (id 0a44…)" becomes `uid "count-per-key" (KeyedProcessOperator, id 0a44…)`,
+// "operator 0a44…" becomes `operator uid "count-per-key" (id 0a44…)`. Ids no
+// graph names by uid stay as they are.
+func NameOperators(msg string, graphs ...*JobGraphInfo) string {
+	uid := func(id string) string {
+		for _, g := range graphs {
+			if o, _, ok := g.Operator(id); ok && o.UID != "" {
+				return o.UID
+			}
+		}
+		return ""
+	}
+	msg = classIDRe.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := classIDRe.FindStringSubmatch(m)
+		if u := uid(sub[2]); u != "" {
+			return "uid " + quote(u) + " (" + sub[1] + ", id " + sub[2] + ")"
+		}
+		return m
+	})
+	return bareIDRe.ReplaceAllStringFunc(msg, func(m string) string {
+		sub := bareIDRe.FindStringSubmatch(m)
+		if u := uid(sub[1]); u != "" {
+			return "operator uid " + quote(u) + " (id " + sub[1] + ")"
+		}
+		return m
+	})
 }

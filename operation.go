@@ -68,8 +68,13 @@ type Operation struct {
 	System   bool   `json:"system,omitempty"`
 	ParentID string `json:"parentId,omitempty"`
 
-	// External handles gathered so far.
+	// External handles gathered so far. Cluster is the cluster the
+	// operation started (a warm start: the target cluster, started while
+	// the application's job still runs on its current one); after the
+	// operation moved the application to it, PreviousCluster is the one it
+	// left, until it is stopped.
 	Cluster           *ClusterHandle `json:"cluster,omitempty"`
+	PreviousCluster   *ClusterHandle `json:"previousCluster,omitempty"`
 	JobID             string         `json:"jobId,omitempty"`
 	TriggerID         string         `json:"triggerId,omitempty"`
 	SavepointLocation string         `json:"savepointLocation,omitempty"`
@@ -110,6 +115,23 @@ type Operation struct {
 	// Migration, when set, is the state migration of an update (step
 	// MIGRATE_STATE): where the migrated savepoint goes and what moved.
 	Migration *StateMigration `json:"migration,omitempty"`
+
+	// Graph is the job graph the operation built with a dry compile (the
+	// job it submits, with the compiled graph it submits); PreviousGraph
+	// that of the job it replaces, where known. They name operators by uid
+	// in findings and failures.
+	Graph         *JobGraphInfo `json:"graph,omitempty"`
+	PreviousGraph *JobGraphInfo `json:"previousGraph,omitempty"`
+
+	// Timings are the steps done so far with their start and end.
+	Timings []StepTiming `json:"timings,omitempty"`
+}
+
+// StepTiming is when one step of an operation ran.
+type StepTiming struct {
+	Step  string    `json:"step"`
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
 }
 
 // CurrentStep returns the name of the step to run next, or "" when all

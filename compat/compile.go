@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
@@ -15,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -50,26 +52,6 @@ const dryCompileClass = "dev.flinkplane.dryrun.DryCompile"
 var dryJVMFlags = []string{
 	"-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-XX:-UsePerfData", "-Xss1m", "-Xmx512m",
 	"-Xshare:auto", "-Xlog:cds=off", "-Xlog:cds+dynamic=off", "-Dlog4j2.statusLoggerLevel=OFF",
-}
-
-// javaOpens are flink-dist's env.java.opts.all for Java 17 (the cluster
-// JVMs run with the same, see runtime/local): user code that reflects into
-// the JDK behaves as on the cluster.
-var javaOpens = []string{
-	"--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
-	"--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang=ALL-UNNAMED",
-	"--add-opens=java.base/java.net=ALL-UNNAMED",
-	"--add-opens=java.base/java.io=ALL-UNNAMED",
-	"--add-opens=java.base/java.nio=ALL-UNNAMED",
-	"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-	"--add-opens=java.base/java.text=ALL-UNNAMED",
-	"--add-opens=java.base/java.time=ALL-UNNAMED",
-	"--add-opens=java.base/java.util=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
 }
 
 // dryHelper is the compiled helper of one runtime.
@@ -200,16 +182,21 @@ func zipDir(dir, dst string) error {
 
 // dryResult is the helper's output.
 type dryResult struct {
-	OK            bool                         `json:"ok"`
-	Internal      bool                         `json:"internal"`
-	Stage         string                       `json:"stage"`
-	FlinkVersion  string                       `json:"flinkVersion"`
-	EntryClass    string                       `json:"entryClass"`
-	JobName       string                       `json:"jobName"`
-	JobType       string                       `json:"jobType"`
-	Parallelism   int                          `json:"parallelism"`
-	Checkpointing flinkplane.CheckpointingInfo `json:"checkpointing"`
-	Vertices      []flinkplane.JobVertexInfo   `json:"vertices"`
+	OK            bool                          `json:"ok"`
+	Internal      bool                          `json:"internal"`
+	Stage         string                        `json:"stage"`
+	FlinkVersion  string                        `json:"flinkVersion"`
+	EntryClass    string                        `json:"entryClass"`
+	JobName       string                        `json:"jobName"`
+	JobType       string                        `json:"jobType"`
+	Parallelism   int                           `json:"parallelism"`
+	Checkpointing flinkplane.CheckpointingInfo  `json:"checkpointing"`
+	Requested     *flinkplane.CheckpointingInfo `json:"requestedCheckpointing"`
+	JobID         string                        `json:"jobId"`
+	Vertices      []flinkplane.JobVertexInfo    `json:"vertices"`
+	GraphFile     string                        `json:"graphFile"`
+	RestoreGraph  string                        `json:"restoreGraphFile"`
+	Jars          []string                      `json:"jars"`
 	Error         *struct {
 		Class   string `json:"class"`
 		Message string `json:"message"`
@@ -271,6 +258,24 @@ func (c *Checker) CompileJob(ctx context.Context, target flinkplane.RuntimeID, j
 	for k, v := range job.FlinkConfig {
 		prop("conf."+k, v)
 	}
+	if job.JobID != "" {
+		if !jobIDPattern.MatchString(job.JobID) {
+			return nil, nil, flinkplane.Errorf(flinkplane.EINVALID, "Invalid job id %q: want 32 hex digits.", job.JobID)
+		}
+		prop("jobId", job.JobID)
+	}
+	if cp := job.Checkpointing; cp != nil {
+		prop("enforce.checkpointing", strconv.FormatBool(cp.Enabled && cp.Interval > 0))
+		prop("enforce.interval", strconv.FormatInt(cp.Interval.Milliseconds(), 10))
+		prop("enforce.minPause", strconv.FormatInt(cp.MinPauseBetweenCheckpoints.Milliseconds(), 10))
+	}
+	placeholder := ""
+	if job.GraphFile != "" {
+		placeholder = "flinkplane-restore-" + randomHex(16)
+		prop("graph", job.GraphFile)
+		prop("restorePlaceholder", placeholder)
+		prop("allowNonRestoredState", strconv.FormatBool(job.AllowNonRestoredState))
+	}
 	inFile, outFile := filepath.Join(tmp, "in.properties"), filepath.Join(tmp, "out.json")
 	if err := os.WriteFile(inFile, []byte(in.String()), 0o600); err != nil {
 		return nil, nil, err
@@ -281,7 +286,7 @@ func (c *Checker) CompileJob(ctx context.Context, target flinkplane.RuntimeID, j
 	}
 
 	args := append([]string{}, dryJVMFlags...)
-	args = append(args, javaOpens...)
+	args = append(args, runtime.JavaOpens(target)...)
 	// Class data sharing: the first run of a runtime's helper archives the
 	// JDK and Flink classes it loaded; later runs map them (about 40% less
 	// CPU). A broken or foreign archive is ignored by -Xshare:auto.
@@ -374,9 +379,26 @@ func (c *Checker) CompileJob(ctx context.Context, target flinkplane.RuntimeID, j
 	g := &flinkplane.JobGraphInfo{
 		Runtime: target, FlinkVersion: res.FlinkVersion, EntryClass: res.EntryClass, JobName: res.JobName,
 		JobType: res.JobType, Parallelism: res.Parallelism, Checkpointing: res.Checkpointing,
+		RequestedCheckpointing: res.Requested, JobID: res.JobID,
 		Vertices: res.Vertices, Seconds: elapsed,
 	}
+	if job.GraphFile != "" {
+		if res.GraphFile == "" || res.RestoreGraph == "" {
+			return nil, nil, fmt.Errorf("dry compile on %s wrote no job graph", target)
+		}
+		g.Compiled = &flinkplane.CompiledJob{Runtime: target, JobID: res.JobID, GraphFile: res.GraphFile,
+			RestoreGraphFile: res.RestoreGraph, RestorePlaceholder: placeholder, Jars: res.Jars,
+			AllowNonRestoredState: job.AllowNonRestoredState}
+	}
 	return g, nil, nil
+}
+
+var jobIDPattern = regexp.MustCompile(`^[0-9a-fA-F]{32}$`)
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
 }
 
 // mainFinding turns a failed dry compile into a finding with Flink's

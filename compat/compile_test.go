@@ -1,9 +1,13 @@
 package compat_test
 
 import (
+	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat"
@@ -105,6 +109,58 @@ func TestCompileJob(t *testing.T) {
 		g, fs := compile(t, flinkplane.RuntimeFlink22, flinkplane.CompileSpec{JarPath: fixtureJar(t, "bad-main-2.2"), Properties: props("mode", "exit")})
 		if g != nil || len(fs) != 1 || fs[0].Code != compat.CodeMainFailed || !strings.Contains(fs[0].Message, "exit status 3") {
 			t.Errorf("findings %s, want JOB_MAIN_FAILED for System.exit(3)", dump(fs))
+		}
+	})
+	t.Run("ImposedCheckpointingAndGraph", func(t *testing.T) {
+		// The code sets 1000 ms; the application's configuration (60 s, 5 s
+		// pause) is imposed on the graph, which is written for a submission.
+		dir := t.TempDir()
+		spec := flinkplane.CompileSpec{JarPath: fixtureJar(t, "counter-2.2"), Parallelism: 1,
+			Properties:    props("output.path", dir, "code.checkpoint.interval.ms", "1000"),
+			JobID:         "0123456789abcdef0123456789abcdef",
+			Checkpointing: &flinkplane.CheckpointSpec{Enabled: true, Interval: time.Minute, MinPauseBetweenCheckpoints: 5 * time.Second},
+			GraphFile:     filepath.Join(dir, "job.graph"), AllowNonRestoredState: true}
+		g, fs := compile(t, flinkplane.RuntimeFlink22, spec)
+		if len(fs) != 0 || g == nil {
+			t.Fatalf("findings %s", dump(fs))
+		}
+		if c := g.Checkpointing; !c.Enabled || c.IntervalMillis != 60000 || c.MinPauseMillis != 5000 || c.MaxConcurrent != 1 || c.Mode != "EXACTLY_ONCE" || c.Unaligned ||
+			c.Retention != "RETAIN_ON_CANCELLATION" {
+			t.Errorf("checkpointing %+v, want the imposed 60000/5000", c)
+		}
+		if r := g.RequestedCheckpointing; r == nil || r.IntervalMillis != 1000 {
+			t.Errorf("requested %+v, want the code's 1000 ms", r)
+		}
+		c := g.Compiled
+		if c == nil || c.JobID != spec.JobID || g.JobID != spec.JobID || c.RestorePlaceholder == "" || !c.AllowNonRestoredState {
+			t.Fatalf("compiled %+v", c)
+		}
+		plain, err := os.ReadFile(c.GraphFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		restore, err := os.ReadFile(c.RestoreGraphFile)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if bytes.Contains(plain, []byte(c.RestorePlaceholder)) || bytes.Count(restore, []byte(c.RestorePlaceholder)) != 1 {
+			t.Errorf("the placeholder must be in the restore graph once and not in the plain one")
+		}
+		// Checkpointing off in the configuration: off, whatever the code says.
+		spec.Checkpointing = &flinkplane.CheckpointSpec{}
+		if g, _ = compile(t, flinkplane.RuntimeFlink22, spec); g == nil || g.Checkpointing.Enabled {
+			t.Errorf("checkpointing %+v, want off", g)
+		}
+	})
+	t.Run("DetachedResult", func(t *testing.T) {
+		// main() reads the result of its detached execute(): Flink's own
+		// message, as the cluster's jar run reports it.
+		g, fs := compile(t, flinkplane.RuntimeFlink22, flinkplane.CompileSpec{JarPath: fixtureJar(t, "bad-main-2.2"), Properties: props("mode", "detached-result")})
+		if g != nil || len(fs) != 1 || fs[0].Code != compat.CodeMainFailed || !strings.Contains(fs[0].Message, "detached mode") {
+			t.Errorf("findings %s, want JOB_MAIN_FAILED with Flink's detached-mode message", dump(fs))
+		}
+		if g, fs := compile(t, flinkplane.RuntimeFlink22, flinkplane.CompileSpec{JarPath: fixtureJar(t, "bad-main-2.2"), Properties: props("mode", "ok")}); g == nil || len(fs) != 0 || g.JobType != "BATCH" {
+			t.Errorf("mode ok: %s %+v", dump(fs), g)
 		}
 	})
 	t.Run("UidChangedAgainstSavepoint", func(t *testing.T) {

@@ -76,46 +76,52 @@ func TestSnapshotClassFindings_CEP(t *testing.T) {
 	}
 }
 
-func TestPlanFindings(t *testing.T) {
+// TestStateMapping_CEP: the state mapping on the distribution's CEP
+// savepoint (operator state, keyed state, source coordinator state): every
+// operator present, matched by a user-defined id, or one missing.
+func TestStateMapping_CEP(t *testing.T) {
 	dir := "testdata/dist-savepoints/cep-1.20-restored"
 	b, _ := os.ReadFile(filepath.Join(dir, "_metadata"))
 	md, err := savepoint.ParseMetadata(b)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var all []flinkplane.JobGraphOperator
+	graph := func(ops []flinkplane.OperatorInfo) *flinkplane.JobGraphInfo {
+		return &flinkplane.JobGraphInfo{Vertices: []flinkplane.JobVertexInfo{{ID: "v", MaxParallelism: -1, Operators: ops}}}
+	}
+	var all []flinkplane.OperatorInfo
 	stateful := ""
 	for _, op := range md.Operators {
-		all = append(all, flinkplane.JobGraphOperator{ID: op.ID})
-		if hasState(op) && stateful == "" {
+		all = append(all, flinkplane.OperatorInfo{ID: op.ID})
+		if operatorHasState(op) && stateful == "" {
 			stateful = op.ID
 		}
 	}
-	if f, err := PlanFindings(dir, all, false, flinkplane.RuntimeFlink22); err != nil || len(f) != 0 {
-		t.Fatalf("same operators: %+v %v", f, err)
+	if f := StateMapping(dir, md, graph(all), nil, false); len(f) != 0 {
+		t.Fatalf("same operators: %+v", f)
 	}
-	// The operator matched by its uid's id instead of its generated id.
-	var byUID []flinkplane.JobGraphOperator
+	// The operator matched by its user-defined id instead of its generated id.
+	var byUID []flinkplane.OperatorInfo
 	for _, op := range all {
 		if op.ID == stateful {
-			op = flinkplane.JobGraphOperator{ID: "00000000000000000000000000000000", UserID: stateful}
+			op = flinkplane.OperatorInfo{ID: "00000000000000000000000000000000", UserDefinedID: stateful}
 		}
 		byUID = append(byUID, op)
 	}
-	if f, _ := PlanFindings(dir, byUID, false, flinkplane.RuntimeFlink22); len(f) != 0 {
-		t.Fatalf("matched by uid: %+v", f)
+	if f := StateMapping(dir, md, graph(byUID), nil, false); len(f) != 0 {
+		t.Fatalf("matched by its user-defined id: %+v", f)
 	}
-	var without []flinkplane.JobGraphOperator
+	var without []flinkplane.OperatorInfo
 	for _, op := range all {
 		if op.ID != stateful {
 			without = append(without, op)
 		}
 	}
-	f, _ := PlanFindings(dir, without, false, flinkplane.RuntimeFlink22)
-	if len(f) != 1 || f[0].Code != CodeStateNotMapped || f[0].Severity != flinkplane.SeverityError || !strings.Contains(f[0].Message, stateful) {
+	f := StateMapping(dir, md, graph(without), nil, false)
+	if len(f) != 1 || f[0].Code != CodeUnmappedState || f[0].Severity != flinkplane.SeverityError || !strings.Contains(f[0].Message, stateful) {
 		t.Fatalf("missing operator: %+v", f)
 	}
-	if f, _ := PlanFindings(dir, without, true, flinkplane.RuntimeFlink22); len(f) != 1 || f[0].Severity != flinkplane.SeverityWarning {
+	if f := StateMapping(dir, md, graph(without), nil, true); len(f) != 1 || f[0].Code != CodeStateDropped || f[0].Severity != flinkplane.SeverityWarning {
 		t.Fatalf("with AllowNonRestoredState: %+v", f)
 	}
 }

@@ -382,14 +382,25 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 			return nil, nil, "", err
 		}
 	}
+
+	// The checks, before anything stops: the new code and the runtime (a
+	// change of either), the new job built on the target (any change of
+	// what runs: code, runtime, properties, parallelism, checkpointing),
+	// and that job against the state it will restore. For an update that
+	// restarts the job the graph built is the one its operation submits.
 	var findings []flinkplane.Finding
-	if changesCode && e.Compat != nil {
+	var graph, prevGraph *flinkplane.JobGraphInfo
+	opID, jobID := newID(), newJobID()
+	restarts := app.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg)
+	if (changesCode && e.Compat != nil) || (e.Compiler != nil && (changesCode || restarts)) {
 		var blocked bool
-		findings, blocked, err = e.preflight(ctx, app, cur, cfg, tags, snaps)
+		findings, graph, prevGraph, blocked, err = e.preflight(ctx, app, cur, cfg, tags, snaps, changesCode, opID, jobID)
 		if err != nil {
+			e.removeGraph(opID)
 			return nil, nil, "", err
 		}
 		if blocked {
+			e.removeGraph(opID)
 			e.recordRejected(ctx, app, cur, cfg.RuntimeEnvironment, in.Kind, findings)
 			return nil, nil, "", flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "%s", findingsMessage(cfg.RuntimeEnvironment, findings))
 		}
@@ -397,7 +408,7 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 	now := e.now()
 	var ver *flinkplane.ApplicationVersion
 	var updated *flinkplane.Application
-	op := &flinkplane.Operation{ID: newID(), ApplicationName: name, Kind: in.Kind, StartTime: now, Findings: findings}
+	op := &flinkplane.Operation{ID: opID, ApplicationName: name, Kind: in.Kind, StartTime: now, Findings: findings}
 	err = e.Store.Update(ctx, func(tx flinkplane.Tx) error {
 		a, err := tx.Application(name)
 		if err != nil {
@@ -421,6 +432,9 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 			op.Status = flinkplane.OperationInProgress
 			op.RestoreType, op.RestoreSnapshotName = cfg.Restore.Type, cfg.Restore.SnapshotName
 			op.Plan = planUpdate(cur.Config.SnapshotsEnabled)
+			if graph != nil {
+				op.JobID, op.Graph, op.PreviousGraph = jobID, graph, prevGraph
+			}
 			if cur.Config.SnapshotsEnabled && migrating(findings) {
 				op.Plan, op.Migration = withMigration(op.Plan), &flinkplane.StateMigration{}
 			}
@@ -451,6 +465,9 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 		updated = a // not app: a store may run this function again
 		return tx.PutOperation(op)
 	})
+	if err != nil || op.Status != flinkplane.OperationInProgress {
+		e.removeGraph(opID) // no job of this operation runs it
+	}
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -489,77 +506,6 @@ func CompatMode(tags []flinkplane.Tag) string {
 		}
 	}
 	return "enforce"
-}
-
-// preflight runs the compatibility checks of an update that changes the
-// runtime or the code. blocked is true if an ERROR finding must stop it.
-func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur *flinkplane.ApplicationVersion, cfg flinkplane.ApplicationConfig, tags []flinkplane.Tag, snaps []*flinkplane.Snapshot) ([]flinkplane.Finding, bool, error) {
-	target := cfg.RuntimeEnvironment
-	var findings []flinkplane.Finding
-	addErr := func(what string, err error) {
-		findings = append(findings, flinkplane.Finding{Severity: flinkplane.SeverityError, Code: "CHECK_FAILED",
-			Message: fmt.Sprintf("The %s check could not run: %s", what, flinkplane.ErrorMessage(err))})
-	}
-	var jar string
-	if e.Code != nil && cfg.Code.ContentType != flinkplane.CodePlainText {
-		var err error
-		jar, err = e.Code.Fetch(ctx, cfg.Code)
-		if err != nil {
-			return nil, false, err
-		}
-		f, err := e.Compat.CheckJar(ctx, jar, target)
-		if err != nil {
-			addErr("application code", err)
-		}
-		findings = append(findings, f...)
-	}
-	// The snapshot checked is the one a start on the target would restore
-	// from: the newest the target can restore. A snapshot taken on a newer
-	// Flink (a downgrade) is never restored there; the restore rules refuse
-	// it with their own error (at once for a RUNNING application, at the
-	// next start for a READY one), so it does not block the change itself.
-	//
-	// A RUNNING application is upgraded from a savepoint its running job
-	// takes when it stops, which can differ from its latest snapshot (a job
-	// restored from a snapshot writes its state with the serializers it
-	// restored: CEP 1.20 then names a serializer class Flink 2.x removed).
-	// So the check reads a savepoint of the running job itself, taken now
-	// (the job keeps running) and disposed after the check; the latest
-	// snapshot stands in only when that savepoint cannot be taken.
-	if s := flinkplane.LatestRestorable(snaps, target); (s != nil || app.Status == flinkplane.StatusRunning) && cfg.Restore.Type != flinkplane.RestoreSkip {
-		var loc, what string
-		if s != nil {
-			loc, what = s.Location, "snapshot "+s.Name
-		}
-		if probe, err := e.probeSavepoint(ctx, app); err == nil {
-			loc, what = probe, "savepoint of the running job"
-			defer e.Driver.DisposeSavepoint(context.WithoutCancel(ctx), probe)
-		} else if app.Status == flinkplane.StatusRunning {
-			e.Logger.Warn("cannot take a savepoint of the running job for the compatibility check; checking the latest snapshot", "application", app.Name, "error", err)
-		}
-		if loc == "" {
-			return findings, blockedBy(findings, tags), nil
-		}
-		s := &flinkplane.Snapshot{Name: what, Location: loc}
-		f, err := e.Compat.CheckSavepoint(ctx, s.Location, target)
-		if err != nil {
-			addErr(s.Name, err)
-		}
-		findings = append(findings, f...)
-		// The new job graph against the snapshot's operators (a checker
-		// that can build it on the target runtime).
-		if pc, ok := e.Compat.(flinkplane.PlanChecker); ok && jar != "" {
-			f, err := pc.CheckPlan(ctx, flinkplane.PlanCheck{Target: target, JarPath: jar, Parallelism: cfg.Parallelism.Parallelism,
-				Properties: cfg.EnvironmentProperties, Savepoint: s.Location, AllowNonRestoredState: cfg.AllowNonRestoredState})
-			if err != nil {
-				addErr("job graph", err)
-			}
-			findings = append(findings, f...)
-		}
-		// State only the migration can make restorable (migrate.go).
-		findings = append(findings, e.migrationPreflight(ctx, app, cur, cfg, tags, findings, s.Location, jar)...)
-	}
-	return findings, blockedBy(findings, tags), nil
 }
 
 // blockedBy reports whether ERROR findings block the change (the

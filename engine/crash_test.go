@@ -29,7 +29,7 @@ type crashScenario struct {
 
 var crashScenarios = []crashScenario{
 	{name: "JobManagerLost", kind: flinkplane.OpRecovery, plan: []string{engine.StepKeepCheckpoint, engine.StepCancelJob, engine.StepStopCluster,
-		engine.StepResolveRestore, engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning},
+		engine.StepResolveRestore, engine.StepCompile, engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning},
 		setup: func(v *env) {
 			v.create("a", nil)
 			v.start("a")
@@ -66,8 +66,8 @@ var crashScenarios = []crashScenario{
 				v.t.Fatal(err)
 			}
 		}},
-	{name: "ManualRollback", kind: flinkplane.OpRollbackApplication, plan: []string{engine.StepCancelJob, engine.StepStopCluster,
-		engine.StepResolveRestore, engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning},
+	{name: "ManualRollback", kind: flinkplane.OpRollbackApplication, plan: []string{engine.StepResolveRestore, engine.StepStartTargetCluster,
+		engine.StepCompile, engine.StepCancelJob, engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster},
 		setup: func(v *env) {
 			v.create("a", nil)
 			v.start("a")
@@ -78,8 +78,8 @@ var crashScenarios = []crashScenario{
 				v.t.Fatal(err)
 			}
 		}},
-	{name: "SystemRollback", kind: flinkplane.OpRollbackApplication, plan: []string{engine.StepCancelJob, engine.StepStopCluster,
-		engine.StepResolveRestore, engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning},
+	{name: "SystemRollback", kind: flinkplane.OpRollbackApplication, plan: []string{engine.StepResolveRestore, engine.StepStartTargetCluster,
+		engine.StepCompile, engine.StepCancelJob, engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster},
 		setup: func(v *env) {
 			v.create("a", func(c *flinkplane.ApplicationConfig) { c.RollbackEnabled = true })
 			v.start("a")
@@ -89,7 +89,21 @@ var crashScenarios = []crashScenario{
 				v.t.Fatal(err)
 			}
 		}},
-	{name: "StartProbation", kind: flinkplane.OpStartApplication, plan: []string{engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning},
+	// The warm cut-over of an update: killed anywhere it resumes and ends
+	// with one job on one cluster (the warm cluster is recorded, never
+	// orphaned); a fault before the stop leaves the old job untouched and
+	// ends the warm cluster, one after it rolls back.
+	{name: "Update", kind: flinkplane.OpUpdateApplication, plan: []string{engine.StepStartTargetCluster, engine.StepCompile, engine.StepStopWithSavepoint,
+		engine.StepKeepCheckpoint, engine.StepCancelJob, engine.StepResolveRestore, engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster},
+		setup: func(v *env) {
+			v.create("a", func(c *flinkplane.ApplicationConfig) { c.RollbackEnabled = true })
+			v.start("a")
+			cur := int64(1)
+			if _, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade}); err != nil {
+				v.t.Fatal(err)
+			}
+		}},
+	{name: "StartProbation", kind: flinkplane.OpStartApplication, plan: []string{engine.StepCompile, engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning},
 		setup: func(v *env) {
 			v.create("a", nil)
 			v.tag("a", flinkplane.TagProbationWindow, "5s")

@@ -85,10 +85,15 @@ func (e *Engine) Preflight(ctx context.Context, name string, in UpdateInput) (*P
 	}
 	res := &PreflightResult{RuntimeEnvironment: cfg.RuntimeEnvironment, CompatCheck: CompatMode(tags), Findings: []flinkplane.Finding{}}
 	changesCode := cfg.RuntimeEnvironment != cur.Config.RuntimeEnvironment || codeDiffers(cur.Config.Code, cfg.Code)
-	if !changesCode || e.Compat == nil {
+	restarts := app.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg)
+	if !(changesCode && e.Compat != nil) && !(e.Compiler != nil && (changesCode || restarts)) {
 		return res, nil
 	}
-	findings, blocked, err := e.preflight(ctx, app, cur, cfg, tags, snaps)
+	// The same checks as UpdateApplication's; the graph it builds is
+	// thrown away.
+	opID := newID()
+	findings, _, _, blocked, err := e.preflight(ctx, app, cur, cfg, tags, snaps, changesCode, opID, newJobID())
+	e.removeGraph(opID)
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,16 @@ type Engine struct {
 	// Compat, if set, checks the new code and the latest snapshot before
 	// an UpdateApplication that changes the runtime or the code.
 	Compat flinkplane.CompatChecker
+	// Compiler, if set, builds every job on its runtime before it is
+	// submitted (the dry compile, StepCompile) and checks the graph
+	// against the state it restores, before an UpdateApplication stops
+	// anything and before a StartApplication starts a cluster; with a
+	// driver that is a JobGraphSubmitter the compiled graph is what runs.
+	// Without one, the jar's main() runs on the cluster.
+	Compiler flinkplane.JobCompiler
+	// GraphDir holds compiled graphs between the compile and the submit
+	// (default: a directory under the system's temporary directory).
+	GraphDir string
 	// Files, if set, keeps what a snapshot refers to outside itself before
 	// the snapshot is READY, verifies the snapshot a rollback restores
 	// before anything stops, and puts back what a restore needs before a
@@ -363,8 +373,10 @@ func (e *Engine) reconcile(inProgress []*flinkplane.Operation) error {
 	var owned []flinkplane.ClusterHandle
 	for _, op := range inProgress {
 		busy[op.ApplicationName] = true
-		if op.Cluster != nil {
-			owned = append(owned, *op.Cluster)
+		for _, h := range []*flinkplane.ClusterHandle{op.Cluster, op.PreviousCluster} {
+			if h != nil {
+				owned = append(owned, *h) // a warm start's target, the cluster left
+			}
 		}
 	}
 	var apps []*flinkplane.Application

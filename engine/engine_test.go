@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"reflect"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -613,7 +614,10 @@ func TestUpdate(t *testing.T) {
 		if len(snaps) != 1 || snaps[0].Runtime != flinkplane.RuntimeFlink120 {
 			t.Fatalf("pre-upgrade snapshot: %+v", snaps)
 		}
-		v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-2_2)", "Submit("+snaps[0].Location+")", "JobHealth")
+		// The warm cut-over: the 2.2 cluster starts while the 1.20 job
+		// runs; the job stops with a savepoint, the new one is submitted,
+		// then the 1.20 cluster is stopped.
+		v.calls("Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+snaps[0].Location+")", "JobHealth", "Stop")
 		a := v.app("a")
 		if a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink22 || a.Cluster.Runtime != flinkplane.RuntimeFlink22 {
 			t.Fatalf("app %+v", a)
@@ -645,8 +649,14 @@ func TestUpdate_FailsWithSystemRollback(t *testing.T) {
 		t.Fatalf("rollback op %+v", rb)
 	}
 	pre := v.snapshots("a")[0]
-	v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-2_2)", "Submit("+pre.Location+")",
-		"JobHealth", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
+	// The system rollback takes over the 1.20 cluster the update left
+	// (idle, alive: adopted, no cluster started), cancels the failed job
+	// (none runs), submits to it, and stops the 2.2 cluster.
+	v.calls("Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+pre.Location+")",
+		"Adopt", "JobHealth", "Submit("+pre.Location+")", "JobHealth", "Stop")
+	if rb.Cluster == nil || op.PreviousCluster == nil || rb.Cluster.ID != op.PreviousCluster.ID {
+		t.Fatalf("the rollback's cluster %+v, want the one the update left %+v", rb.Cluster, op.PreviousCluster)
+	}
 	a := v.app("a")
 	if a.Status != flinkplane.StatusRunning || a.VersionID != 3 || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
 		t.Fatalf("app %+v", a)
@@ -713,7 +723,7 @@ func TestUpdate_FailsWithoutRollback(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
-	v.calls("JobHealth", "Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	a = v.app("a")
 	if a.Status != flinkplane.StatusRunning || a.FailedOperation != "" || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 ||
 		len(v.driver.Running()) != 1 || v.driver.LiveClusters() != 1 {
@@ -745,7 +755,7 @@ func TestUpdate_CorrectedAfterFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", id2).Status, flinkplane.OperationSuccessful)
-	v.calls("JobHealth", "Stop", "Start(FLINK-2_2)", "Submit("+pre.Location+")", "JobHealth")
+	v.calls("Start(FLINK-2_2)", "JobHealth", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	if a := v.app("a"); a.Status != flinkplane.StatusRunning || a.FailedOperation != "" || len(v.snapshots("a")) != 1 {
 		t.Fatalf("app %+v snapshots %d", a, len(v.snapshots("a")))
 	}
@@ -774,7 +784,7 @@ func TestRollback_Manual(t *testing.T) {
 	}
 	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
 	pre := v.snapshots("a")[0]
-	v.calls("JobHealth", "Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	wantStatus(t, v.app("a").Status, flinkplane.StatusRunning)
 }
 
@@ -831,14 +841,17 @@ func TestCompatPreflight(t *testing.T) {
 		if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "SourceFunction was removed") {
 			t.Fatalf("err = %v", err)
 		}
-		// The running job is not stopped: only a savepoint of it is taken
-		// for the check, and disposed.
-		v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
+		// The running job is not stopped: the check reads its latest
+		// completed checkpoint (state written by that job at its current
+		// version), not the snapshot s taken before.
 		a := v.app("a")
+		v.calls("LatestCheckpoint", "JobHealth")
 		if a.Status != flinkplane.StatusRunning || a.VersionID != 1 {
 			t.Fatalf("app changed: %+v", a)
 		}
-		if got := v.compat.Calls; len(got) != 2 || !strings.HasPrefix(got[0], "CheckJar(/code/"+bucket+"/app-2.2.jar,FLINK-2_2") || !strings.HasPrefix(got[1], "CheckSavepoint(/sp/") {
+		// (The jar is scanned while the state is checked: any order.)
+		if got := sortedCalls(v.compat.Calls); len(got) != 2 || !strings.HasPrefix(got[0], "CheckJar(/code/"+bucket+"/app-2.2.jar,FLINK-2_2") ||
+			!strings.HasPrefix(got[1], "CheckSavepoint(/checkpoints/"+a.Cluster.ID+"/"+a.JobID+"/chk-") {
 			t.Fatalf("checker calls %q", got)
 		}
 		var ops []*flinkplane.Operation
@@ -846,9 +859,28 @@ func TestCompatPreflight(t *testing.T) {
 			ops, err = tx.Operations("a", flinkplane.OperationFilter{Kind: flinkplane.OpUpdateApplication})
 			return err
 		})
-		if len(ops) != 1 || ops[0].Status != flinkplane.OperationFailed || len(ops[0].Findings) != 1 ||
-			!strings.Contains(ops[0].ErrorInfo, "against FLINK-2_2") {
+		if len(ops) != 1 || ops[0].Status != flinkplane.OperationFailed || len(ops[0].Findings) != 2 || ops[0].Findings[1].Code != engine.CodeStateChecked ||
+			!strings.Contains(ops[0].Findings[1].Message, "checkpoint") || !strings.Contains(ops[0].ErrorInfo, "against FLINK-2_2") {
 			t.Fatalf("findings not recorded: %+v", ops)
+		}
+	})
+	t.Run("NoCheckpointYet", func(t *testing.T) {
+		// A job without a completed checkpoint: a savepoint of it is taken
+		// for the check (the job keeps running) and disposed.
+		v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+			compat: &mock.CompatChecker{JarFunc: func(string, flinkplane.RuntimeID) []flinkplane.Finding { return bad }}, probation: -1}
+		v.open()
+		t.Cleanup(v.close)
+		v.driver.NoCheckpoints = true
+		v.create("a", func(c *flinkplane.ApplicationConfig) { c.Checkpoint.CheckpointingEnabled = false })
+		v.start("a")
+		cur := int64(1)
+		if _, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade}); flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG {
+			t.Fatalf("err = %v", err)
+		}
+		v.calls("LatestCheckpoint", "JobHealth", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
+		if got := sortedCalls(v.compat.Calls); len(got) != 2 || !strings.HasPrefix(got[1], "CheckSavepoint(/sp/") {
+			t.Fatalf("checker calls %q", got)
 		}
 	})
 	t.Run("Warn", func(t *testing.T) {
@@ -862,7 +894,7 @@ func TestCompatPreflight(t *testing.T) {
 			t.Fatal(err)
 		}
 		op := v.wait("a", id)
-		if op.Status != flinkplane.OperationSuccessful || len(op.Findings) != 1 {
+		if op.Status != flinkplane.OperationSuccessful || len(op.Findings) != 2 {
 			t.Fatalf("op %+v", op)
 		}
 	})
@@ -879,6 +911,12 @@ func TestCompatPreflight(t *testing.T) {
 			t.Fatal("checker ran without a runtime or code change")
 		}
 	})
+}
+
+func sortedCalls(calls []string) []string {
+	out := append([]string(nil), calls...)
+	sort.Strings(out)
+	return out
 }
 
 func TestDelete(t *testing.T) {
@@ -1012,13 +1050,15 @@ func TestRollback_WhileUpdating(t *testing.T) {
 	v := newEnv(t)
 	v.create("a", nil)
 	v.start("a")
-	release := v.driver.HoldCall("Start")
+	// Held in the submission of the new job, after the old one stopped
+	// with its savepoint.
+	release := v.driver.HoldCall("Submit")
 	cur := int64(1)
 	_, _, uid, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitCalls(t, v.driver, "Start(FLINK-2_2)")
+	waitCalls(t, v.driver, "Submit(")
 	_, _, rid, err := v.e.RollbackApplication(ctx, "a", 2)
 	if err != nil {
 		t.Fatal(err)
@@ -1058,9 +1098,13 @@ func TestUpgrade_FaultAtEachCall(t *testing.T) {
 					t.Fatal(err)
 				}
 				op := v.wait("a", id)
-				if call == "JobHealth" {
-					// A poll that fails once is retried: the update succeeds.
+				if call == "JobHealth" || call == "Stop" {
+					// A poll that fails once is retried, and so is the stop
+					// of the cluster the update left: the update succeeds.
 					wantStatus(t, op.Status, flinkplane.OperationSuccessful)
+					if v.driver.LiveClusters() != 1 {
+						t.Fatalf("%d clusters", v.driver.LiveClusters())
+					}
 					if a := v.app("a"); a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink22 || len(v.driver.Running()) != 1 {
 						t.Fatalf("app %+v jobs %v", a, v.driver.Running())
 					}
@@ -1103,7 +1147,13 @@ func TestUpgrade_FaultAtEachCall(t *testing.T) {
 				default:
 					t.Fatalf("status %s", a.Status)
 				}
-				if rollback && call != "StopWithSavepoint" && call != "PollSavepoint" && a.Status != flinkplane.StatusRunning {
+				// A failure before the job stops (the savepoint, the warm
+				// start of the target cluster) leaves it untouched.
+				before := call == "StopWithSavepoint" || call == "PollSavepoint" || call == "Start"
+				if before && (a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 || v.driver.LiveClusters() != 1) {
+					t.Fatalf("a failure before the stop: app %+v, clusters %d", a, v.driver.LiveClusters())
+				}
+				if rollback && !before && a.Status != flinkplane.StatusRunning {
 					t.Fatalf("system rollback did not bring the application back: %+v", a)
 				}
 				for _, s := range v.snapshots("a") {
@@ -1111,7 +1161,7 @@ func TestUpgrade_FaultAtEachCall(t *testing.T) {
 						t.Fatalf("snapshot %s lost its savepoint", s.Name)
 					}
 				}
-				if call != "StopWithSavepoint" && call != "PollSavepoint" {
+				if !before {
 					if s := v.snapshots("a"); len(s) != 1 || s[0].Status != flinkplane.SnapshotReady || s[0].Runtime != flinkplane.RuntimeFlink120 {
 						t.Fatalf("pre-upgrade snapshot: %+v", s)
 					}
@@ -1189,7 +1239,7 @@ func TestUpdate_RunningDowngradeRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
-	v.calls("JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-1_20)", "Submit", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit", "JobHealth", "Stop")
 }
 
 func TestOpen_Reconcile(t *testing.T) {
@@ -1264,5 +1314,107 @@ func TestShutdown_Maintenance(t *testing.T) {
 	v.calls("Start(FLINK-1_20)", "Submit("+snaps[0].Location+")", "JobHealth")
 	if a := v.app("a"); a.Status != flinkplane.StatusRunning || len(v.driver.Running()) != 1 {
 		t.Fatalf("app %+v, jobs %v", a, v.driver.Running())
+	}
+}
+
+// TestCompatPreflight_AfterRollback is the report's case: an application
+// moved to 2.2 (a snapshot taken there) and rolled back to 1.20 runs on
+// 1.20 state again. Its next update to 2.2 restores the savepoint its stop
+// writes, state of the 1.20 job; the check reads that job's newest
+// checkpoint, which the checker flags, and not the newer snapshot taken on
+// 2.2 (clean, but not what would be restored).
+func TestCompatPreflight_AfterRollback(t *testing.T) {
+	var flagged func(loc string) bool
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+		compat: &mock.CompatChecker{StateFunc: func(loc string, target flinkplane.RuntimeID) []flinkplane.Finding {
+			if flagged != nil && flagged(loc) {
+				return []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "POJO_COLLECTION_KRYO", Message: "written by Flink 1.20 with Kryo"}}
+			}
+			return nil
+		}}, probation: -1}
+	v.open()
+	t.Cleanup(v.close)
+	v.create("a", nil)
+	v.start("a")
+	cur := int64(1)
+	_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+	on22 := v.takeSnapshot("a", "on22")
+	_, _, rid, err := v.e.RollbackApplication(ctx, "a", 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
+	a := v.app("a")
+	if a.RuntimeEnvironment != flinkplane.RuntimeFlink120 || a.Cluster == nil {
+		t.Fatalf("after the rollback: %+v", a)
+	}
+	// The state of the job running on 1.20 now (its checkpoints are under
+	// its cluster) is what the checker flags.
+	cluster120 := a.Cluster.ID
+	flagged = func(loc string) bool { return strings.Contains(loc, "/"+cluster120+"/") }
+	v.driver.JobHealth(ctx, *a.Cluster, a.JobID) // a completed checkpoint
+	v.driver.Calls()
+	v.compat.Calls = nil
+	cur = a.VersionID
+	_, _, _, err = v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "written by Flink 1.20 with Kryo") {
+		t.Fatalf("update after the rollback: %v, want the 1.20 state refused", err)
+	}
+	var checked []string
+	for _, c := range v.compat.Calls {
+		if strings.HasPrefix(c, "CheckSavepoint(") {
+			checked = append(checked, c)
+		}
+	}
+	if len(checked) != 1 || !strings.Contains(checked[0], "/"+cluster120+"/"+a.JobID+"/chk-") || strings.Contains(checked[0], on22.Location) {
+		t.Fatalf("checked %q, want the running 1.20 job's checkpoint (not the 2.2 snapshot %s)", checked, on22.Location)
+	}
+	if b := v.app("a"); b.Status != flinkplane.StatusRunning || b.JobID != a.JobID || b.VersionID != a.VersionID {
+		t.Fatalf("the running job was touched: %+v", b)
+	}
+}
+
+// TestUpdate_MainFailsBeforeStop: an update forced through the check
+// (compat-check=warn) whose new main() fails on the target fails at its
+// COMPILE_JOB, after the warm start and before the stop: the old job runs
+// on untouched, the application shows the version it runs, and the warm
+// cluster is stopped.
+func TestUpdate_MainFailsBeforeStop(t *testing.T) {
+	v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"), probation: -1}
+	v.setup = func(e *engine.Engine) {
+		e.Compiler = &mock.JobCompiler{CompileFunc: func(target flinkplane.RuntimeID, job flinkplane.CompileSpec) (*flinkplane.JobGraphInfo, []flinkplane.Finding, error) {
+			if target == flinkplane.RuntimeFlink22 {
+				return nil, []flinkplane.Finding{{Severity: flinkplane.SeverityError, Code: "JOB_MAIN_FAILED",
+					Message: "java.lang.NoClassDefFoundError: org/apache/flink/api/common/time/Time"}}, nil
+			}
+			return &flinkplane.JobGraphInfo{Runtime: target}, nil, nil
+		}}
+	}
+	v.open()
+	t.Cleanup(v.close)
+	v.create("a", nil)
+	v.start("a")
+	v.tag("a", flinkplane.TagCompatCheck, "warn")
+	before := v.app("a")
+	cur := before.VersionID
+	_, _, id, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade})
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := v.wait("a", id)
+	if op.Status != flinkplane.OperationFailed || !strings.Contains(op.ErrorInfo, "org/apache/flink/api/common/time/Time") || op.RollbackOperationID != "" {
+		t.Fatalf("op %+v", op)
+	}
+	// The check read the running job's checkpoint; the warm cluster
+	// started, the failure saw the old job alive and stopped the warm one.
+	v.calls("LatestCheckpoint", "Start(FLINK-2_2)", "JobHealth", "Stop")
+	a := v.app("a")
+	if a.Status != flinkplane.StatusRunning || a.JobID != before.JobID || a.Cluster.ID != before.Cluster.ID || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 ||
+		a.FailedOperation != "" || v.driver.LiveClusters() != 1 || len(v.driver.Running()) != 1 {
+		t.Fatalf("after the failure before the stop: app %+v, clusters %d, jobs %v", a, v.driver.LiveClusters(), v.driver.Running())
 	}
 }

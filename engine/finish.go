@@ -83,15 +83,35 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 	// Did the failure leave the old job running untouched? Only a failed
 	// savepoint of a stop or an update does, and only if the job still runs
 	// (or the driver cannot tell: then its state is not put at risk).
-	jobUntouched := (step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
+	// An update or a rollback also leaves it untouched when it fails in a
+	// step before the one that stops it (the warm start, the compile).
+	stopAt := stopIndex(op.Plan)
+	beforeStop := stopAt >= 0 && op.Step < stopAt && (op.Kind == flinkplane.OpUpdateApplication || op.Kind == flinkplane.OpRollbackApplication)
+	jobUntouched := ((step == StepStopWithSavepoint || step == StepTriggerSavepoint) &&
 		(op.Kind == flinkplane.OpStopApplication || op.Kind == flinkplane.OpUpdateApplication ||
-			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) && e.jobStateOf(ctx, app) != jobGone
+			op.Kind == flinkplane.OpCreateApplicationSnapshot || op.Kind == flinkplane.OpMaintenance) || beforeStop) && e.jobStateOf(ctx, app) != jobGone
 	// A rollback refused before it stopped anything leaves the job as it was.
-	refused := step == StepVerifyRestore
+	refused := op.Kind == flinkplane.OpRollbackApplication && beforeStop
 	if refused {
 		jobUntouched = e.jobStateOf(ctx, app) != jobGone
 	}
 	rollback := op.Kind == flinkplane.OpUpdateApplication && ver.Config.RollbackEnabled && !jobUntouched
+	// The system rollback of an update whose new job failed takes over the
+	// cluster the update left (idle: its job stopped with the savepoint of
+	// the update, and it was started for the version the rollback returns
+	// to), so that it starts no cluster.
+	var handOver *flinkplane.ClusterHandle
+	if rollback && op.PreviousCluster != nil && app.Cluster != nil && app.Cluster.ID != op.PreviousCluster.ID {
+		handOver = op.PreviousCluster
+	}
+	// A warm target cluster that did not take over, or the cluster the
+	// application left, is ended (the application's own is dealt with
+	// below).
+	keep := ""
+	if handOver != nil {
+		keep = handOver.ID
+	}
+	e.releaseClustersBut(ctx, op, keep)
 	// A failed update without system rollback leaves the application
 	// RUNNING on the new version with its failing job, as the managed
 	// service does ("remain in running state without data processing"):
@@ -109,7 +129,9 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 			e.Logger.Error("cannot stop cluster of failed operation", "operation", op.ID, "error", err)
 		}
 	}
+	handedOver := false
 	err = e.Store.Update(ctx, func(tx flinkplane.Tx) error {
+		handedOver = false
 		cur, err := tx.Operation(op.ApplicationName, op.ID)
 		if err != nil {
 			return err
@@ -184,6 +206,12 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 					break
 				}
 				op.RollbackOperationID = rb.ID
+				if handOver != nil && rb.RestoreMaxVersion == op.VersionFrom {
+					rb.Cluster, handedOver = handOver, true
+					if err := tx.PutOperation(rb); err != nil {
+						return err
+					}
+				}
 			default:
 				app.Status = flinkplane.StatusReady
 			}
@@ -194,6 +222,12 @@ func (e *Engine) fail(ctx context.Context, op *flinkplane.Operation, step string
 		}
 		return tx.PutOperation(op)
 	})
+	if handOver != nil && !handedOver && (err == nil || err == errCancelled) {
+		// No rollback took it over: it is ended as any cluster left.
+		if serr := e.Driver.Stop(context.WithoutCancel(ctx), *handOver); serr != nil {
+			e.Logger.Error("cannot stop a cluster of an ended operation", "operation", op.ID, "cluster", handOver.ID, "error", serr)
+		}
+	}
 	if err != nil {
 		if err != errCancelled {
 			e.Logger.Error("cannot record failure", "operation", op.ID, "error", err)

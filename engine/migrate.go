@@ -185,7 +185,7 @@ func (e *Engine) stepMigrateState(ctx context.Context, r *stepRun) error {
 	}
 	// Checked like any savepoint before it is offered to the job: its
 	// state against the target, the new job's operators against it.
-	checked, err := e.checkMigrated(ctx, mig.Savepoint, ver, newJar)
+	checked, err := e.checkMigrated(ctx, mig.Savepoint, ver, op.Graph, op.PreviousGraph)
 	if err != nil {
 		return err
 	}
@@ -213,23 +213,26 @@ func (e *Engine) stepMigrateState(ctx context.Context, r *stepRun) error {
 }
 
 // checkMigrated runs the pre-flight's savepoint and job graph checks on a
-// migrated savepoint; an ERROR finding fails the step (EINVALIDCONFIG).
-func (e *Engine) checkMigrated(ctx context.Context, loc string, ver *flinkplane.ApplicationVersion, newJar string) ([]flinkplane.Finding, error) {
-	if e.Compat == nil {
-		return nil, nil
-	}
+// migrated savepoint (against the graph the operation submits, when it has
+// one); an ERROR finding fails the step (EINVALIDCONFIG).
+func (e *Engine) checkMigrated(ctx context.Context, loc string, ver *flinkplane.ApplicationVersion, graph, previous *flinkplane.JobGraphInfo) ([]flinkplane.Finding, error) {
 	target := ver.Config.RuntimeEnvironment
-	findings, err := e.Compat.CheckSavepoint(ctx, loc, target)
-	if err != nil {
-		return nil, fmt.Errorf("check the migrated savepoint: %w", err)
-	}
-	if pc, ok := e.Compat.(flinkplane.PlanChecker); ok {
-		f, err := pc.CheckPlan(ctx, flinkplane.PlanCheck{Target: target, JarPath: newJar, Parallelism: ver.Config.Parallelism.Parallelism,
-			Properties: ver.Config.EnvironmentProperties, Savepoint: loc, AllowNonRestoredState: ver.Config.AllowNonRestoredState})
+	var findings []flinkplane.Finding
+	switch {
+	case e.Compiler != nil && graph != nil:
+		f, err := e.Compiler.CheckRestore(ctx, loc, target, graph, previous, ver.Config.AllowNonRestoredState)
 		if err != nil {
 			return nil, fmt.Errorf("check the migrated savepoint against the new job: %w", err)
 		}
-		findings = append(findings, f...)
+		findings = f
+	case e.Compat != nil:
+		f, err := e.Compat.CheckSavepoint(ctx, loc, target)
+		if err != nil {
+			return nil, fmt.Errorf("check the migrated savepoint: %w", err)
+		}
+		findings = f
+	default:
+		return nil, nil
 	}
 	var errs []string
 	for _, f := range findings {

@@ -6,9 +6,10 @@ package engine
 // a rollback stops the running job, putting external files back before a
 // restore is submitted) are steps inserted into these lists.
 
-// planStart starts a READY application.
+// planStart starts a READY application: its job is built (and checked
+// against the snapshot it restores) before a cluster starts.
 func planStart() []string {
-	return []string{StepStartCluster, StepSubmit, StepWaitRunning}
+	return []string{StepCompile, StepStartCluster, StepSubmit, StepWaitRunning}
 }
 
 // planStop stops a RUNNING application: with snapshots, a stop with
@@ -26,27 +27,37 @@ func planForceStop() []string {
 	return []string{StepCancelJob, StepStopCluster}
 }
 
-// planUpdate moves a RUNNING application to a new configuration.
+// planUpdate moves a RUNNING application to a new configuration with a
+// warm cut-over: while the old job still runs, the target cluster starts
+// and the new job is built on it (UpdateApplication checked the code, the
+// graph and the state before); only then the old job stops with a
+// savepoint and the new one is submitted to the warm cluster. Every step
+// before the stop leaves the old job untouched if it fails. The cluster
+// left is stopped last, after the new job's probation: its JVMs' shutdown
+// does not compete with the new job's deployment and restore for the CPU.
 func planUpdate(snapshots bool) []string {
 	if !snapshots {
 		// Without snapshots the new job starts without state.
-		return []string{StepCancelJob, StepStopCluster, StepStartCluster, StepSubmit, StepWaitRunning}
+		return []string{StepStartTargetCluster, StepCompile, StepCancelJob, StepSubmit, StepWaitRunning, StepStopPreviousCluster}
 	}
-	return []string{StepStopWithSavepoint, StepKeepCheckpoint, StepCancelJob, StepStopCluster, StepResolveRestore,
-		StepStartCluster, StepSubmit, StepWaitRunning}
+	return []string{StepStartTargetCluster, StepCompile, StepStopWithSavepoint, StepKeepCheckpoint, StepCancelJob, StepResolveRestore,
+		StepSubmit, StepWaitRunning, StepStopPreviousCluster}
 }
 
 // planRollback returns an application to an earlier version, restored from
 // the newest snapshot taken at or before it, after verifying that snapshot
-// can be restored (before anything stops).
+// can be restored, with a warm cut-over: the earlier version's cluster
+// starts and its job is built while the current job runs; then that job is
+// cancelled and the earlier one submitted.
 func planRollback() []string {
-	return []string{StepVerifyRestore, StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}
+	return []string{StepVerifyRestore, StepResolveRestore, StepStartTargetCluster, StepCompile, StepCancelJob, StepSubmit,
+		StepWaitRunning, StepStopPreviousCluster}
 }
 
 // planRecover brings a failed job back on a fresh cluster from its newest
 // checkpoint (kept as a snapshot first), or from the newest snapshot.
 func planRecover() []string {
-	return []string{StepKeepCheckpoint, StepCancelJob, StepStopCluster, StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}
+	return []string{StepKeepCheckpoint, StepCancelJob, StepStopCluster, StepResolveRestore, StepCompile, StepStartCluster, StepSubmit, StepWaitRunning}
 }
 
 // planReplaceTaskManagers replaces lost TaskManagers of a cluster whose
@@ -66,12 +77,24 @@ func planJobEnded() []string {
 // server and brings it back from exactly the state it stopped with.
 func planMaintenance() []string {
 	return []string{StepStopWithSavepoint, StepKeepCheckpoint, StepCancelJob, StepStopCluster, StepSuspend,
-		StepResolveRestore, StepStartCluster, StepSubmit, StepWaitRunning}
+		StepResolveRestore, StepCompile, StepStartCluster, StepSubmit, StepWaitRunning}
 }
 
 // planDelete ends the job and cluster of a deleted application.
 func planDelete() []string {
 	return []string{StepCancelJob, StepStopCluster, StepDeleteApplication}
+}
+
+// stopIndex is the index of the first step of plan that stops or cancels
+// the application's running job, -1 if none does: a step before it that
+// fails leaves that job untouched.
+func stopIndex(plan []string) int {
+	for i, s := range plan {
+		if s == StepStopWithSavepoint || s == StepCancelJob || s == StepStopCluster {
+			return i
+		}
+	}
+	return -1
 }
 
 // replan replaces the steps after the current one (the operation goes on

@@ -61,7 +61,8 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 	// A TaskManager recovery waits on a job that already restarted once
 	// more than its baseline may show; fresh jobs must not restart at all.
 	tolerant := contains(op.Plan, StepWaitFailover)
-	deadline := e.now().Add(e.StartTimeout)
+	begun := e.now()
+	deadline := begun.Add(e.StartTimeout)
 	var failingSince, restartSeen time.Time
 	// restarted reports whether a restart fails the operation now: once
 	// Flink's exception history has its cause (it may lag the restart count
@@ -100,12 +101,12 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 		failingSince = time.Time{}
 		e.observe(app, &h, nil, nil)
 		if terminal(h.State) {
-			return jobFailure(h)
+			return jobFailureNamed(op, h)
 		}
 		now := e.now()
 		if op.ProbationStart.IsZero() {
 			if h.Restarts > op.RestartsBaseline && !tolerant && restarted(h) {
-				return jobFailure(h)
+				return jobFailureNamed(op, h)
 			}
 			if h.State == "RUNNING" && h.AllTasksRunning && (tolerant || h.Restarts <= op.RestartsBaseline) {
 				op.ProbationStart, op.RestartsBaseline = now, h.Restarts
@@ -131,7 +132,7 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 		if !op.ProbationStart.IsZero() && h.Restarts > op.RestartsBaseline {
 			if restarted(h) {
 				return failuref("The job restarted %d time(s) within its probation window of %s: %s",
-					h.Restarts-op.RestartsBaseline, window, failureCause(h))
+					h.Restarts-op.RestartsBaseline, window, flinkplane.NameOperators(failureCause(h), op.Graph, op.PreviousGraph))
 			}
 		} else if !op.ProbationStart.IsZero() {
 			checkpointed := !needCheckpoint || checkpointAfterRestore(h)
@@ -146,7 +147,13 @@ func (e *Engine) stepWaitRunning(ctx context.Context, r *stepRun) error {
 		if err := e.alive(ctx, op); err != nil {
 			return err
 		}
-		if !e.sleep(ctx, e.PollInterval) {
+		// Until the job runs with all its tasks the wait is on the
+		// cut-over's critical path: poll it often.
+		pause := e.PollInterval
+		if op.ProbationStart.IsZero() {
+			pause = e.fastPoll(begun, 100*time.Millisecond)
+		}
+		if !e.sleep(ctx, pause) {
 			return ctx.Err()
 		}
 	}

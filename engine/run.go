@@ -20,6 +20,7 @@ func (e *Engine) run(ctx context.Context, op *flinkplane.Operation) bool {
 		if ctx.Err() != nil {
 			return true // closing, or the lease was lost: resume at this step
 		}
+		started := e.now()
 		err := e.step(ctx, op, step)
 		if errors.Is(err, flinkplane.ErrLeaseLost) {
 			e.loseHold(op.ApplicationName, ctx)
@@ -28,20 +29,32 @@ func (e *Engine) run(ctx context.Context, op *flinkplane.Operation) bool {
 		if ctx.Err() != nil {
 			return true // closing: resume at this step next time
 		}
-		if errors.Is(err, errCancelled) || errors.Is(err, errSuspended) {
+		if errors.Is(err, errCancelled) {
+			// Ended by another operation: what it started and the
+			// application does not own is ended.
+			e.releaseClusters(ctx, op)
+			return true
+		}
+		if errors.Is(err, errSuspended) {
 			return true
 		}
 		if err != nil {
 			e.Logger.Warn("operation failed", "application", op.ApplicationName, "operation", op.ID, "step", step, "error", err)
 			return e.fail(ctx, op, step, err)
 		}
+		e.Logger.Debug("step done", "application", op.ApplicationName, "operation", op.ID, "step", step, "seconds", e.now().Sub(started).Seconds())
+		op.Timings = append(op.Timings, flinkplane.StepTiming{Step: step, Start: started, End: e.now()})
 		op.Step++
 		if err := e.save(ctx, op, nil); err != nil {
 			if errors.Is(err, flinkplane.ErrLeaseLost) {
 				e.loseHold(op.ApplicationName, ctx)
 				return true
 			}
-			if errors.Is(err, errCancelled) || ctx.Err() != nil {
+			if errors.Is(err, errCancelled) {
+				e.releaseClusters(ctx, op)
+				return true
+			}
+			if ctx.Err() != nil {
 				return true
 			}
 			e.Logger.Error("cannot record step", "operation", op.ID, "error", err)
@@ -162,7 +175,11 @@ func chooseRestore(snaps []*flinkplane.Snapshot, restoreType, name string, targe
 }
 
 func clusterSpec(app *flinkplane.Application, ver *flinkplane.ApplicationVersion) flinkplane.ClusterSpec {
-	c := ver.Config
+	return clusterSpecOf(app, ver.Config)
+}
+
+// clusterSpecOf is the cluster of app running configuration c.
+func clusterSpecOf(app *flinkplane.Application, c flinkplane.ApplicationConfig) flinkplane.ClusterSpec {
 	return flinkplane.ClusterSpec{
 		ApplicationName:   app.Name,
 		ApplicationID:     app.ID,

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/flinkplane/flinkplane"
 )
@@ -167,7 +168,8 @@ func (e *Engine) savepoint(ctx context.Context, op *flinkplane.Operation, app *f
 			return err
 		}
 	}
-	deadline := e.now().Add(e.SavepointTimeout)
+	begun := e.now()
+	deadline := begun.Add(e.SavepointTimeout)
 	for {
 		st, err := e.Driver.PollSavepoint(ctx, h, jobID, op.TriggerID)
 		if err != nil {
@@ -194,7 +196,7 @@ func (e *Engine) savepoint(ctx context.Context, op *flinkplane.Operation, app *f
 		if err := e.alive(ctx, op); err != nil {
 			return err
 		}
-		if !e.sleep(ctx, e.PollInterval) {
+		if !e.sleep(ctx, e.fastPoll(begun, 50*time.Millisecond)) {
 			return ctx.Err()
 		}
 	}

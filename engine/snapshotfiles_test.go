@@ -220,7 +220,7 @@ func TestSnapshotFiles_RollbackRefused(t *testing.T) {
 	}
 	wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
 	wantFiles(t, files, "Verify("+pre.Location+")", "Verify("+pre.Location+")", "Restore("+pre.Location+")")
-	v.calls("JobHealth", "Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+pre.Location+")", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+pre.Location+")", "JobHealth", "Stop")
 	if a := v.app("a"); a.Status != flinkplane.StatusRunning || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 {
 		t.Fatalf("app %+v", a)
 	}

@@ -37,6 +37,16 @@ const (
 	// StepSuspend is where a Maintenance operation waits while the server
 	// is down: a shutting-down engine stops there, a starting one goes on.
 	StepSuspend = "SUSPEND"
+	// StepCompile builds the job on its runtime (the dry compile) before
+	// anything starts or stops: the graph the job is submitted as
+	// (compile.go).
+	StepCompile = "COMPILE_JOB"
+	// StepStartTargetCluster starts the cluster an update or a rollback
+	// moves the application to while its job still runs (a warm start);
+	// StepSubmit moves the application to it, and StepStopPreviousCluster
+	// stops the cluster it left.
+	StepStartTargetCluster  = "START_TARGET_CLUSTER"
+	StepStopPreviousCluster = "STOP_PREVIOUS_CLUSTER"
 )
 
 // stepRun is what a step works on: the operation (which it may change and
@@ -78,6 +88,9 @@ var steps = map[string]stepDef{
 	StepDeleteApplication:   {run: func(*Engine, context.Context, *stepRun) error { return nil }, noDriver: true},
 	StepSuspend:             {run: (*Engine).stepSuspend, noDriver: true},
 	StepMigrateState:        {run: (*Engine).stepMigrateState, noDriver: true},
+	StepCompile:             {run: (*Engine).stepCompile},
+	StepStartTargetCluster:  {run: (*Engine).stepStartTargetCluster},
+	StepStopPreviousCluster: {run: (*Engine).stepStopPreviousCluster},
 }
 
 func (e *Engine) step(ctx context.Context, op *flinkplane.Operation, name string) error {
@@ -192,21 +205,42 @@ func (e *Engine) stepStartCluster(ctx context.Context, r *stepRun) error {
 	return err
 }
 
+// stepSubmit submits the application's job, restored from op.RestoreFrom:
+// the graph the operation compiled (StepCompile) when there is one, else
+// the jar, whose main() then runs on the cluster. After a warm start
+// (StepStartTargetCluster) it first moves the application to the
+// operation's cluster, recording the cluster it leaves as
+// op.PreviousCluster, in the transaction that records the job id. A
+// resumed step looks for the recorded job before submitting again.
 func (e *Engine) stepSubmit(ctx context.Context, r *stepRun) error {
 	op, app, ver := r.op, r.app, r.ver
-	if app.Cluster == nil {
+	target := app.Cluster
+	switching := op.Cluster != nil && (app.Cluster == nil || app.Cluster.ID != op.Cluster.ID) && contains(op.Plan, StepStartTargetCluster)
+	if switching {
+		target = op.Cluster
+	}
+	if target == nil {
 		return fmt.Errorf("no cluster to submit to")
 	}
-	if op.JobID != "" {
+	if op.JobID == "" {
+		op.JobID = newJobID()
+	}
+	if !switching && app.JobID == op.JobID {
 		// Resumed: the job may have been submitted before the crash.
-		if _, err := e.Driver.JobHealth(ctx, *app.Cluster, op.JobID); err == nil {
+		if _, err := e.Driver.JobHealth(ctx, *target, op.JobID); err == nil {
 			return nil
 		}
 	} else {
-		op.JobID = newJobID()
 		op.RestartsBaseline, op.ProbationStart = 0, zeroTime
-		jobID := op.JobID
-		if err := e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error { a.JobID = jobID; return nil }); err != nil {
+		jobID, h := op.JobID, *target
+		if err := e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error {
+			if switching {
+				op.PreviousCluster = a.Cluster
+				a.Cluster = &h
+			}
+			a.JobID = jobID
+			return nil
+		}); err != nil {
 			return err
 		}
 	}
@@ -221,16 +255,21 @@ func (e *Engine) stepSubmit(ctx context.Context, r *stepRun) error {
 	if err := e.restoreFiles(ctx, op); err != nil {
 		return err
 	}
-	got, err := e.Driver.Submit(ctx, *app.Cluster, flinkplane.JobSpec{
+	spec := flinkplane.JobSpec{
 		JarPath:               jar,
 		JobID:                 op.JobID,
 		Parallelism:           ver.Config.Parallelism.Parallelism,
 		RestoreFrom:           op.RestoreFrom,
 		AllowNonRestoredState: allow,
-	})
+	}
+	if compiled(op) && op.Graph.Compiled.Runtime == target.Runtime {
+		spec.Graph = op.Graph.Compiled
+	}
+	got, err := e.Driver.Submit(ctx, *target, spec)
 	if err != nil {
 		return err
 	}
+	e.removeGraph(op.ID)
 	if got != op.JobID {
 		op.JobID = got
 		return e.save(ctx, op, func(tx flinkplane.Tx, a *flinkplane.Application) error { a.JobID = got; return nil })

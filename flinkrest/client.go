@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 	"time"
@@ -226,6 +227,73 @@ func (c *Client) RunJar(ctx context.Context, jarID string, r RunRequest) (string
 		return "", err
 	}
 	return out.JobID, nil
+}
+
+// SubmitFile is one file of a job submission: its content and the name it
+// is uploaded under (unique within the submission).
+type SubmitFile struct {
+	Name string
+	Data io.Reader
+}
+
+// SubmitJobGraph submits a serialized JobGraph (Java serialization, as
+// Flink's RestClusterClient writes it) with the jars of its user code
+// through POST /jobs (1.x: jobGraphFileName; 2.x reads the same field as
+// executionPlanFileName) and returns the job id from the answer's job
+// URL. A graph the Dispatcher refuses answers an *Error with Flink's
+// messages.
+func (c *Client) SubmitJobGraph(ctx context.Context, graph SubmitFile, jars []SubmitFile) (string, error) {
+	body := struct {
+		JobGraphFileName     string   `json:"jobGraphFileName"`
+		JobJarFileNames      []string `json:"jobJarFileNames"`
+		JobArtifactFileNames []string `json:"jobArtifactFileNames"`
+	}{JobGraphFileName: graph.Name, JobJarFileNames: []string{}, JobArtifactFileNames: []string{}}
+	for _, j := range jars {
+		body.JobJarFileNames = append(body.JobJarFileNames, j.Name)
+	}
+	reqJSON, err := json.Marshal(body)
+	if err != nil {
+		return "", err
+	}
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		// Flink's FileUploadHandler: the JSON body as the attribute
+		// "request", then the files, stored under their file names.
+		err := mw.WriteField("request", string(reqJSON))
+		for _, f := range append([]SubmitFile{graph}, jars...) {
+			if err != nil {
+				break
+			}
+			h := make(map[string][]string)
+			h["Content-Disposition"] = []string{fmt.Sprintf(`form-data; name=%q; filename=%q`, "file_"+f.Name, f.Name)}
+			h["Content-Type"] = []string{"application/octet-stream"}
+			var part io.Writer
+			if part, err = mw.CreatePart(h); err == nil {
+				_, err = io.Copy(part, f.Data)
+			}
+		}
+		if err == nil {
+			err = mw.Close()
+		}
+		pw.CloseWithError(err)
+	}()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/jobs", pr)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Content-Type", mw.FormDataContentType())
+	var out struct {
+		JobURL string `json:"jobUrl"`
+	}
+	if err := c.send(req, &out); err != nil {
+		return "", err
+	}
+	id := path.Base(out.JobURL)
+	if out.JobURL == "" || id == "" {
+		return "", fmt.Errorf("flink rest submit: no job URL in the answer")
+	}
+	return id, nil
 }
 
 // JobOverview is one entry of GET /jobs/overview.
@@ -457,6 +525,28 @@ func (c *Client) WaitSavepoint(ctx context.Context, jobID, triggerID string, int
 		case <-time.After(interval):
 		}
 	}
+}
+
+// CheckpointConfig is GET /jobs/:jobid/checkpoints/config: the checkpoint
+// settings the job runs with (its checkpoint coordinator's).
+type CheckpointConfig struct {
+	Mode            string `json:"mode"` // exactly_once, at_least_once
+	Interval        int64  `json:"interval"`
+	Timeout         int64  `json:"timeout"`
+	MinPause        int64  `json:"min_pause"`
+	MaxConcurrent   int    `json:"max_concurrent"`
+	Unaligned       bool   `json:"unaligned_checkpoints"`
+	Externalization struct {
+		Enabled              bool `json:"enabled"`
+		DeleteOnCancellation bool `json:"delete_on_cancellation"`
+	} `json:"externalization"`
+}
+
+// CheckpointConfig returns the checkpoint settings of a job. A job without
+// checkpointing answers 404.
+func (c *Client) CheckpointConfig(ctx context.Context, jobID string) (CheckpointConfig, error) {
+	var out CheckpointConfig
+	return out, c.do(ctx, http.MethodGet, "/jobs/"+url.PathEscape(jobID)+"/checkpoints/config", nil, &out)
 }
 
 // Cancel cancels a job (PATCH /jobs/:jobid?mode=cancel).

@@ -76,3 +76,38 @@ func javaRange(lo, hi int) string {
 	}
 	return fmt.Sprintf("%d or newer", lo)
 }
+
+// java17Opens are flink-dist's env.java.opts.all for Java 17: every JVM
+// that runs Flink and user code (the cluster's, the dry compile's) gets
+// them, so that user code reflecting into the JDK behaves the same in each.
+var java17Opens = []string{
+	"--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
+	"--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
+	"--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
+	"--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
+	"--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
+	"--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
+	"--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
+	"--add-opens=java.base/java.lang=ALL-UNNAMED",
+	"--add-opens=java.base/java.net=ALL-UNNAMED",
+	"--add-opens=java.base/java.io=ALL-UNNAMED",
+	"--add-opens=java.base/java.nio=ALL-UNNAMED",
+	"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
+	"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
+	"--add-opens=java.base/java.text=ALL-UNNAMED",
+	"--add-opens=java.base/java.time=ALL-UNNAMED",
+	"--add-opens=java.base/java.util=ALL-UNNAMED",
+	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
+	"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
+	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
+}
+
+// JavaOpens returns the module flags every JVM running runtime id's Flink
+// classes gets (flink-dist's env.java.opts.all, plus what Flink 1.x needs).
+func JavaOpens(id flinkplane.RuntimeID) []string {
+	var f []string
+	if major, _, _ := id.Version(); major == 1 {
+		f = append(f, "--add-exports=java.base/sun.net.util=ALL-UNNAMED")
+	}
+	return append(f, java17Opens...)
+}

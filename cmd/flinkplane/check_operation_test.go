@@ -64,7 +64,7 @@ func TestCheckOperation(t *testing.T) {
 			t.Fatalf("exit %d:\n%s", code, text)
 		}
 		for _, want := range []string{"FAILED", "ERROR   REMOVED_API  com.example.LegacyJob.main", "hint: use a FLIP-27 Source",
-			"WARNING SCALA_LIBRARY", "1 error(s), 1 warning(s), 0 info(s)"} {
+			"WARNING SCALA_LIBRARY", "INFO    STATE_CHECKED", "1 error(s), 1 warning(s), 1 info(s)"} {
 			if !strings.Contains(text, want) {
 				t.Fatalf("output lacks %q:\n%s", want, text)
 			}
@@ -76,7 +76,7 @@ func TestCheckOperation(t *testing.T) {
 		if err := json.Unmarshal([]byte(text), &rep); err != nil || code != exitErrors {
 			t.Fatalf("exit %d %v:\n%s", code, err, text)
 		}
-		if rep.OperationStatus != "FAILED" || len(rep.Findings) != 2 || rep.Findings[0].Class != "com.example.LegacyJob" || rep.Summary.Errors != 1 || rep.ErrorInfo == "" {
+		if rep.OperationStatus != "FAILED" || len(rep.Findings) != 3 || rep.Findings[0].Class != "com.example.LegacyJob" || rep.Summary.Errors != 1 || rep.ErrorInfo == "" {
 			t.Fatalf("%+v", rep)
 		}
 	})

@@ -20,7 +20,6 @@ import (
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/compat"
 	"github.com/flinkplane/flinkplane/internal/fixtures"
-	"github.com/flinkplane/flinkplane/runtime/local"
 )
 
 // distFixture is one fixture of the distribution tests.
@@ -88,8 +87,8 @@ func TestRealFlink_Dist_TableBridge(t *testing.T)  { testDistFixture(t, "TableBr
 func TestRealFlink_Dist_RocksDBState(t *testing.T) { testDistFixture(t, "RocksDBState") }
 func TestRealFlink_Dist_CEPPattern(t *testing.T)   { testDistFixture(t, "CEPPattern") }
 
-// withServeChecker gives Main serve's driver and checker (the job-graph
-// check included), as serve wires them.
+// withServeChecker gives Main serve's driver and checker (the dry compile
+// included), as serve wires them.
 func withServeChecker(t testing.TB) func(*Main) {
 	return func(m *Main) {
 		d, err := newClusterDriver(m.Config)
@@ -97,7 +96,7 @@ func withServeChecker(t testing.TB) func(*Main) {
 			t.Fatal(err)
 		}
 		m.Driver = d
-		m.Compat = &serveChecker{CompatChecker: m.Compat, plans: d.(*local.Driver)}
+		m.Compat = &serveChecker{Checker: m.Compat.(*compat.Checker)}
 	}
 }
 

@@ -161,6 +161,11 @@ func (f *faultRun) jobRunning() (flinkrest.Job, bool) {
 	return j, err == nil && j.AllTasksRunning()
 }
 
+// rest returns a client of the cluster's Flink REST API (mutual TLS).
+func (f *faultRun) rest(h flinkplane.ClusterHandle, timeout time.Duration) (*flinkrest.Client, error) {
+	return f.m.driver.(*local.Driver).RESTClient(h, timeout)
+}
+
 // restarts returns numRestarts of the application's job from Flink.
 func (f *faultRun) restarts(jobID string) int64 {
 	h, _ := f.current()
@@ -208,7 +213,7 @@ func (f *faultRun) jvms(want int) {
 }
 
 func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
-	jars := needReal(t, []flinkplane.RuntimeID{"FLINK-1_20", "FLINK-2_2"}, fixtures.Counter120, fixtures.Counter22)
+	jars := needReal(t, []flinkplane.RuntimeID{"FLINK-1_20", "FLINK-2_2"}, fixtures.Counter120, fixtures.Counter22, fixtures.CounterUID22)
 	r := startRealPoll(t, jars, 200*time.Millisecond)
 	f := &faultRun{realEnv: r, t: t, app: "faults" + strings.ReplaceAll(strings.TrimPrefix(string(rt), "FLINK-"), "_", ""), hc: client.New(r.m.URL())}
 	f.out = filepath.Join(r.dataDir, "output", f.app)
@@ -370,19 +375,24 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 	// 6. An update that fails with system rollback disabled: the
 	// application stays RUNNING on the new version with no job processing
 	// (the health shows it), then RollbackApplication (1.20) or a corrected
-	// update (2.2) brings the job back from the pre-update snapshot.
+	// update (2.2) brings the job back from the pre-update snapshot. The
+	// update fails after the old job stopped: counter-uid-2.2 (its keyed
+	// operator under another uid, forced through the check's
+	// STATE_NOT_MAPPED with compat-check=warn) cannot restore the savepoint
+	// of the stop. (A job whose main() fails on the target fails the
+	// update's COMPILE_JOB, before the stop, and leaves the old job
+	// running: see the engine's tests.)
 	{
 		if _, err := f.c.TagResource(sctx, &kav2.TagResourceInput{ResourceARN: f.describe(f.app).ApplicationARN,
 			Tags: []types.Tag{{Key: aws.String("flinkplane:compat-check"), Value: aws.String("warn")}}}); err != nil {
 			t.Fatal(err)
 		}
 		d := f.describe(f.app)
-		in := &kav2.UpdateApplicationInput{ApplicationName: aws.String(f.app), CurrentApplicationVersionId: d.ApplicationVersionId}
+		in := &kav2.UpdateApplicationInput{ApplicationName: aws.String(f.app), CurrentApplicationVersionId: d.ApplicationVersionId,
+			ApplicationConfigurationUpdate: &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
+				CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String(fixtures.CounterUID22 + ".jar")}}}}}
 		if rt == types.RuntimeEnvironmentFlink120 {
-			in.RuntimeEnvironmentUpdate = types.RuntimeEnvironmentFlink22 // counter-1.20.jar cannot run on 2.2 (Path 2)
-		} else {
-			in.ApplicationConfigurationUpdate = &types.ApplicationConfigurationUpdate{ApplicationCodeConfigurationUpdate: &types.ApplicationCodeConfigurationUpdate{
-				CodeContentUpdate: &types.CodeContentUpdate{S3ContentLocationUpdate: &types.S3ContentLocationUpdate{FileKeyUpdate: aws.String(fixtures.Counter120 + ".jar")}}}}
+			in.RuntimeEnvironmentUpdate = types.RuntimeEnvironmentFlink22
 		}
 		t0 := time.Now()
 		upd, err := f.c.UpdateApplication(sctx, in)
@@ -399,7 +409,7 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 			return op.OperationStatus != types.OperationStatusInProgress
 		})
 		if op.OperationStatus != types.OperationStatusFailed || op.OperationFailureDetails == nil || op.OperationFailureDetails.RollbackOperationId != nil ||
-			!strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "org.apache.flink.api.common.time.Time") {
+			!strings.Contains(aws.ToString(op.OperationFailureDetails.ErrorInfo.ErrorString), "Cannot map checkpoint/savepoint state") {
 			t.Fatalf("failed update %+v %+v", op, op.OperationFailureDetails)
 		}
 		d = f.describe(f.app)
@@ -410,7 +420,9 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 		var last *client.HealthResponse
 		for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
 			last = f.health()
-			if h := last.Health; h != nil && h.Time.After(t0) && h.Status == flinkplane.HealthNoJob {
+			// No job processing: the job Flink refused to restore is FAILED
+			// (a job that was never submitted shows NO_JOB).
+			if h := last.Health; h != nil && h.Time.After(t0) && (h.Status == flinkplane.HealthNoJob || h.Status == flinkplane.HealthFailed) {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -419,7 +431,7 @@ func faultSequence(t *testing.T, rt types.RuntimeEnvironment, jar string) {
 						t.Logf("%s %s %s job %s cluster %s error %q", s.Time.Format(time.RFC3339Nano), s.Status, s.JobState, s.JobID, s.ClusterID, s.Error)
 					}
 				}
-				t.Fatalf("the health never showed the failed update's missing job (update failed at %s)", t0.Add(truth).Format(time.RFC3339Nano))
+				t.Fatalf("the health never showed the failed update's job not processing (update failed at %s)", t0.Add(truth).Format(time.RFC3339Nano))
 			}
 		}
 		f.jvms(2) // the new runtime's cluster, kept: owned, not orphaned

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/compat"
 	"github.com/flinkplane/flinkplane/internal/fixtures"
 	"github.com/flinkplane/flinkplane/internal/s3test"
 	"github.com/flinkplane/flinkplane/runtime/local"
@@ -50,7 +51,7 @@ func TestRealFlink_S3State(t *testing.T) {
 			t.Fatal(err)
 		}
 		m.Driver = d
-		m.Compat = &serveChecker{CompatChecker: m.Compat, plans: d.(*local.Driver), storage: d.(*local.Driver).Storage}
+		m.Compat = &serveChecker{Checker: m.Compat.(*compat.Checker), storage: d.(*local.Driver).Storage}
 	})
 	f := distFixtures["RocksDBState"]
 	const app = "rocksdb-s3"

@@ -101,8 +101,9 @@ func (rc *replicaCluster) waitAt(what string) int {
 // the lease expires, and it completes with exactly one job (never two at
 // once), one cluster, and the update's savepoint kept and restored.
 func TestReplicas_KillDuringUpgrade(t *testing.T) {
-	for _, step := range []string{engine.StepStopWithSavepoint, engine.StepKeepCheckpoint, engine.StepCancelJob, engine.StepStopCluster,
-		engine.StepResolveRestore, engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning} {
+	// Every step of the update's plan (engine/plans.go planUpdate).
+	for _, step := range []string{engine.StepStartTargetCluster, engine.StepCompile, engine.StepStopWithSavepoint, engine.StepKeepCheckpoint,
+		engine.StepCancelJob, engine.StepResolveRestore, engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster} {
 		t.Run(step, func(t *testing.T) {
 			rc := startReplicas(t, 3, "FLINKPLANE_TEST_HOLD_STEP=UpdateApplication:"+step,
 				"FLINKPLANE_TEST_HOLD_ONCE="+filepath.Join(t.TempDir(), "held"))

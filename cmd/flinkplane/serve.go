@@ -370,6 +370,10 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	e := engine.New(store, driver)
 	e.Code = code
 	e.Compat = compat
+	if jc, ok := compat.(flinkplane.JobCompiler); ok {
+		e.Compiler = jc // the dry compile: every job is built by flinkplane before it runs
+	}
+	e.GraphDir = filepath.Join(c.DataDir, "jobgraphs")
 	e.Files = newSnapshotFiles(*c, code.S3, m.Logger)
 	e.Migrator, e.MigrateState = newStateMigrator(*c), c.MigrateState
 	if m.Metrics != nil {

@@ -335,7 +335,7 @@ func srvListen() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0")
 // job, one cluster and the checkpoint kept as a snapshot.
 func TestSIGKILL_Recovery(t *testing.T) {
 	for _, step := range []string{engine.StepKeepCheckpoint, engine.StepCancelJob, engine.StepStopCluster, engine.StepResolveRestore,
-		engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning} {
+		engine.StepCompile, engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning} {
 		t.Run(step, func(t *testing.T) {
 			dataDir := t.TempDir()
 			srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")
@@ -407,8 +407,8 @@ func TestSIGKILL_Recovery(t *testing.T) {
 // on) and starts it again: the rollback finishes on the previous version
 // with one job, one cluster, and the pre-update snapshot kept.
 func TestSIGKILL_SystemRollback(t *testing.T) {
-	for _, step := range []string{engine.StepCancelJob, engine.StepStopCluster, engine.StepResolveRestore,
-		engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning} {
+	for _, step := range []string{engine.StepResolveRestore, engine.StepStartTargetCluster, engine.StepCompile, engine.StepCancelJob,
+		engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster} {
 		t.Run(step, func(t *testing.T) {
 			dataDir := t.TempDir()
 			srvPutObject(t, dataDir, "flinkplane-test", "app-1.20.jar")

@@ -44,8 +44,7 @@ func init() {
 		return d, nil
 	}
 	newCompatChecker = func(c serveConfig) (flinkplane.CompatChecker, error) {
-		return &serveChecker{CompatChecker: &compat.Checker{RuntimesDir: c.RuntimesDir},
-			plans: local.New(c.DataDir, c.RuntimesDir), storage: s3Storage(c)}, nil
+		return &serveChecker{Checker: &compat.Checker{RuntimesDir: c.RuntimesDir}, storage: s3Storage(c)}, nil
 	}
 	newSnapshotFiles = func(c serveConfig, s3 *s3.Client, logger *slog.Logger) flinkplane.SnapshotFiles {
 		return &snapfiles.Files{S3: s3, Logger: logger, NoCopies: !c.KeepSnapshotFiles}
@@ -73,16 +72,19 @@ func s3Storage(c serveConfig) *local.S3Storage {
 }
 
 // serveChecker is serve's compatibility checker: the JAR and savepoint
-// checks, the job-graph check (the new code built on the target runtime by
-// a short-lived JVM, compared with the snapshot's operators), and savepoints
-// in S3 read from a temporary copy (the savepoint reader reads local files).
+// checks and the dry compile (compat.Checker: the new job built on the
+// target runtime, checked against the state it restores), with savepoints
+// and checkpoints in S3 read from a temporary copy (the savepoint reader
+// reads local files).
 type serveChecker struct {
-	flinkplane.CompatChecker
-	plans   *local.Driver    // builds job graphs; nil: no plan check
+	*compat.Checker
 	storage *local.S3Storage // nil: savepoints are local
 }
 
-var _ flinkplane.PlanChecker = (*serveChecker)(nil)
+var (
+	_ flinkplane.CompatChecker = (*serveChecker)(nil)
+	_ flinkplane.JobCompiler   = (*serveChecker)(nil)
+)
 
 // local returns a local path of a savepoint and a clean-up function.
 func (c *serveChecker) local(ctx context.Context, location string) (string, func(), error) {
@@ -107,30 +109,16 @@ func (c *serveChecker) CheckSavepoint(ctx context.Context, location string, targ
 		return nil, err
 	}
 	defer done()
-	return c.CompatChecker.CheckSavepoint(ctx, p, target)
+	return c.Checker.CheckSavepoint(ctx, p, target)
 }
 
-// CheckPlan builds the new job graph on the target runtime and reports
-// savepoint state that has no operator to go to (compat.PlanFindings). A
-// job graph that cannot be built (main() fails on the target) is a WARNING:
-// the JAR check reports the binary incompatibility itself.
-func (c *serveChecker) CheckPlan(ctx context.Context, pc flinkplane.PlanCheck) ([]flinkplane.Finding, error) {
-	if c.plans == nil {
-		return nil, nil
-	}
-	ops, err := c.plans.JobGraph(ctx, pc.Target, flinkplane.JobSpec{JarPath: pc.JarPath, EntryClass: pc.EntryClass, Parallelism: pc.Parallelism}, pc.Properties)
-	if flinkplane.ErrorCode(err) == flinkplane.ECODE {
-		return []flinkplane.Finding{{Severity: flinkplane.SeverityWarning, Code: "JOB_GRAPH",
-			Message: flinkplane.ErrorMessage(err) + "; the operators of the new job were not compared with the snapshot."}}, nil
-	} else if err != nil {
-		return nil, err
-	}
-	p, done, err := c.local(ctx, pc.Savepoint)
+func (c *serveChecker) CheckRestore(ctx context.Context, location string, target flinkplane.RuntimeID, graph, previous *flinkplane.JobGraphInfo, allowNonRestoredState bool) ([]flinkplane.Finding, error) {
+	p, done, err := c.local(ctx, location)
 	if err != nil {
 		return nil, err
 	}
 	defer done()
-	return compat.PlanFindings(p, ops, pc.AllowNonRestoredState, pc.Target)
+	return c.Checker.CheckRestore(ctx, p, target, graph, previous, allowNonRestoredState)
 }
 
 // routeDriverLogs sends the local driver's progress lines (its Logf,
@@ -147,8 +135,5 @@ func routeDriverLogs(driver flinkplane.ClusterDriver, checker flinkplane.CompatC
 	}
 	if d, ok := driver.(*local.Driver); ok && d.Logf == nil {
 		d.Logf = logf
-	}
-	if c, ok := checker.(*serveChecker); ok && c.plans != nil && c.plans.Logf == nil {
-		c.plans.Logf = logf
 	}
 }

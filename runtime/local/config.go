@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/runtime"
 )
 
 // Memory layout (see docs/runtimes.md). JobManager: heap JobManagerHeap,
@@ -101,6 +102,12 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		// Completed checkpoints outlive a cancelled or failed job, so that
 		// a recovery (or a stop whose savepoint failed) has a restore point.
 		"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
+		// Two completed checkpoints are kept (Flink: one), so that the
+		// newest one can be read while the job runs on (the compatibility
+		// check of an update reads it) without the next one subsuming and
+		// deleting it under the reader. 2.x key, then 1.x's.
+		"execution.checkpointing.num-retained": "2",
+		"state.checkpoints.num-retained":       "2",
 		// The JobManager notices a dead TaskManager after two failed
 		// heartbeat RPCs (heartbeat.rpc-failure-threshold): 4 s instead of
 		// 20 s. The timeout for a hung one stays Flink's 50 s.
@@ -171,35 +178,8 @@ func needsQuote(v string) bool {
 	return strings.ContainsAny(v, ":#{}[],&*!|>'\"%@` ") || strings.HasPrefix(v, "-")
 }
 
-// java17Flags are flink-dist's env.java.opts.all for Java 17.
-var java17Flags = []string{
-	"--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.api=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.file=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.parser=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.tree=ALL-UNNAMED",
-	"--add-exports=jdk.compiler/com.sun.tools.javac.util=ALL-UNNAMED",
-	"--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang=ALL-UNNAMED",
-	"--add-opens=java.base/java.net=ALL-UNNAMED",
-	"--add-opens=java.base/java.io=ALL-UNNAMED",
-	"--add-opens=java.base/java.nio=ALL-UNNAMED",
-	"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-	"--add-opens=java.base/java.text=ALL-UNNAMED",
-	"--add-opens=java.base/java.time=ALL-UNNAMED",
-	"--add-opens=java.base/java.util=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
-}
-
 func (d *Driver) javaFlags(id flinkplane.RuntimeID) []string {
-	var f []string
-	if major, _, _ := id.Version(); major == 1 {
-		f = append(f, "--add-exports=java.base/sun.net.util=ALL-UNNAMED")
-	}
-	return append(f, java17Flags...)
+	return runtime.JavaOpens(id)
 }
 
 func (d *Driver) jmJVMArgs() []string {

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/compat"
 	"github.com/flinkplane/flinkplane/internal/fixtures"
 	"github.com/flinkplane/flinkplane/runtime/local"
 	"github.com/flinkplane/flinkplane/runtime/local/localtest"
@@ -154,6 +155,52 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 		if err := d.Cancel(ctx, h, j2); err != nil {
 			t.Fatalf("second cancel: %v", err)
 		}
+	})
+	t.Run("CompiledGraph", func(t *testing.T) {
+		// The job's graph built by the dry compile (checkpointing imposed
+		// over the code's, the job id chosen, the jar's nested lib/ jar
+		// uploaded with it), submitted with POST /jobs restored from the
+		// savepoint through the graph's restore placeholder.
+		if savepoint == "" {
+			t.Skip("no savepoint")
+		}
+		const id4 = "fedcba9876543210fedcba9876543210"
+		checker := &compat.Checker{RuntimesDir: localtest.RuntimesDir(), CacheDir: filepath.Join(dataDir, "compat-cache")}
+		g, fs, err := checker.CompileJob(ctx, id, flinkplane.CompileSpec{JarPath: jar, Parallelism: spec.Parallelism, Properties: spec.Properties,
+			FlinkConfig: d.JobConfiguration(spec), JobID: id4, GraphFile: filepath.Join(dataDir, "job.graph"),
+			Checkpointing: &flinkplane.CheckpointSpec{Enabled: true, Interval: 3 * time.Second, MinPauseBetweenCheckpoints: 700 * time.Millisecond}})
+		if err != nil || len(fs) != 0 || g.Compiled == nil {
+			t.Fatalf("compile: %v %+v", err, fs)
+		}
+		got, err := d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar, JobID: id4, RestoreFrom: savepoint, Graph: g.Compiled})
+		if err != nil || got != id4 {
+			t.Fatalf("submit graph: %q %v", got, err)
+		}
+		// (The test job's second source reader may have no split left
+		// after this restore and finish: wait for RUNNING, not all tasks.)
+		waitFor(t, ctx, func() bool {
+			s, err := c.JobStatus(ctx, id4)
+			return err == nil && s == "RUNNING"
+		})
+		j, err := c.Job(ctx, id4)
+		if err != nil || j.Name != "testjob marker=m-"+string(id) {
+			t.Fatalf("job %+v %v: want the name main() gave it from the EnvironmentProperties", j.Name, err)
+		}
+		cs, err := c.Checkpoints(ctx, id4)
+		if err != nil || cs.Latest.Restored == nil || !strings.Contains(savepoint, strings.TrimPrefix(cs.Latest.Restored.ExternalPath, "file:")) {
+			t.Fatalf("restored = %+v %v, want %s", cs.Latest.Restored, err, savepoint)
+		}
+		cc, err := c.CheckpointConfig(ctx, id4)
+		if err != nil || cc.Interval != 3000 || cc.MinPause != 700 || cc.MaxConcurrent != 1 || !cc.Externalization.Enabled || cc.Externalization.DeleteOnCancellation {
+			t.Fatalf("checkpoint config %+v %v, want the imposed 3000/700, retained", cc, err)
+		}
+		if err := d.Cancel(ctx, h, id4); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, ctx, func() bool {
+			s, err := c.JobStatus(ctx, id4)
+			return err == nil && s == "CANCELED"
+		})
 	})
 	t.Run("FailingJobRootCause", func(t *testing.T) {
 		j3, err := d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar, Args: []string{"--fail"}})

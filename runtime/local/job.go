@@ -1,6 +1,7 @@
 package local
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/flinkrest"
+	"github.com/flinkplane/flinkplane/internal/javaser"
 )
 
 var jobIDRe = regexp.MustCompile(`^[0-9a-f]{32}$`)
@@ -89,6 +91,9 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 			return "", err
 		}
 	}
+	if job.Graph != nil {
+		return d.submitGraph(ctx, c, h, jobID, job)
+	}
 	jar, err := d.prepareJar(h, job.JarPath)
 	if err != nil {
 		return "", err
@@ -142,6 +147,72 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 		return "", fmt.Errorf("submit: run jar: %w", err)
 	}
 	d.logf("local: submitted job %s to cluster %s", got, h.ID)
+	return got, nil
+}
+
+// submitGraph submits the graph flinkplane compiled for the job (JobSpec.Graph)
+// through POST /jobs, restored from job.RestoreFrom (its location put in
+// the place of the graph's restore placeholder), with the user jar as the
+// cluster delivers it (its config.properties naming the cluster's
+// EnvironmentProperties) and the jar's nested dependencies. The caller holds
+// the cluster's submit lock and has checked that no job of the id exists.
+func (d *Driver) submitGraph(ctx context.Context, c *flinkrest.Client, h flinkplane.ClusterHandle, jobID string, job flinkplane.JobSpec) (string, error) {
+	g := job.Graph
+	if !strings.EqualFold(g.JobID, jobID) || g.Runtime != h.Runtime {
+		return "", flinkplane.Errorf(flinkplane.EINVALID, "The job graph was compiled for job %s on %s, not for job %s on %s.", g.JobID, g.Runtime, jobID, h.Runtime)
+	}
+	var graph []byte
+	var err error
+	if job.RestoreFrom != "" {
+		if g.AllowNonRestoredState != job.AllowNonRestoredState {
+			return "", flinkplane.Errorf(flinkplane.EINVALID, "The job graph was compiled with AllowNonRestoredState %t, the submission asks for %t.", g.AllowNonRestoredState, job.AllowNonRestoredState)
+		}
+		if graph, err = os.ReadFile(g.RestoreGraphFile); err == nil {
+			graph, err = javaser.ReplaceString(graph, g.RestorePlaceholder, job.RestoreFrom)
+		}
+	} else {
+		graph, err = os.ReadFile(g.GraphFile)
+	}
+	if err != nil {
+		return "", fmt.Errorf("submit: job graph: %w", err)
+	}
+	jar, err := d.prepareJar(h, job.JarPath)
+	if err != nil {
+		return "", err
+	}
+	defer os.Remove(jar)
+	var files []*os.File
+	defer func() {
+		for _, f := range files {
+			f.Close()
+		}
+	}()
+	var jars []flinkrest.SubmitFile
+	for i, p := range append([]string{jar}, g.Jars...) {
+		f, err := os.Open(p)
+		if err != nil {
+			return "", fmt.Errorf("submit: %w", err)
+		}
+		files = append(files, f)
+		jars = append(jars, flinkrest.SubmitFile{Name: fmt.Sprintf("job-%d.jar", i), Data: f})
+	}
+	got, err := c.SubmitJobGraph(ctx, flinkrest.SubmitFile{Name: "job.graph", Data: bytes.NewReader(graph)}, jars)
+	if err != nil {
+		var fe *flinkrest.Error
+		if errors.As(err, &fe) && fe.StatusCode >= 400 && fe.StatusCode < 600 {
+			return "", flinkplane.Errorf(flinkplane.ECODE, "Flink could not run the application: %s", flinkCause(fe.Errors))
+		}
+		// Transport error: the job may have been submitted; look for it.
+		if js, lerr := c.Jobs(context.WithoutCancel(ctx)); lerr == nil {
+			for _, j := range js {
+				if j.ID == jobID {
+					return jobID, nil
+				}
+			}
+		}
+		return "", fmt.Errorf("submit: %w", err)
+	}
+	d.logf("local: submitted job %s (compiled graph) to cluster %s", got, h.ID)
 	return got, nil
 }
 

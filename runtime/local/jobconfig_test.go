@@ -8,7 +8,8 @@ import (
 )
 
 // TestJobConfiguration: the configuration a dry compile gives main() is the
-// cluster's: checkpointing and parallelism as the application sets them.
+// cluster's: checkpointing and parallelism as the application sets them,
+// without what belongs to one cluster.
 func TestJobConfiguration(t *testing.T) {
 	d := New(t.TempDir(), t.TempDir())
 	c := d.JobConfiguration(flinkplane.ClusterSpec{ApplicationID: "a", Runtime: flinkplane.RuntimeFlink22, Parallelism: 4, ParallelismPerKPU: 2,
@@ -17,6 +18,18 @@ func TestJobConfiguration(t *testing.T) {
 		"execution.checkpointing.min-pause": "5000ms", "state.backend.type": "rocksdb"} {
 		if got := c[k]; got != want {
 			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	// Nothing that belongs to one cluster: the cluster running the job
+	// supplies it (its checkpoint directory, its ports, its TLS keys).
+	for k := range c {
+		if clusterOnly(k) {
+			t.Errorf("cluster key %s in the job configuration", k)
+		}
+	}
+	for _, k := range []string{"execution.checkpointing.dir", "rest.port", "security.ssl.rest.enabled", "taskmanager.numberOfTaskSlots"} {
+		if _, ok := c[k]; ok {
+			t.Errorf("%s in the job configuration", k)
 		}
 	}
 }
