@@ -52,7 +52,7 @@ func TestUpdate_MigratesState(t *testing.T) {
 	}
 	op := v.wait("a", id)
 	wantStatus(t, op.Status, flinkplane.OperationSuccessful)
-	if !strings.Contains(strings.Join(op.Plan, ","), "RESOLVE_RESTORE,MIGRATE_STATE,START_CLUSTER") {
+	if !strings.Contains(strings.Join(op.Plan, ","), "RESOLVE_RESTORE,MIGRATE_STATE,SUBMIT") {
 		t.Fatalf("plan %v", op.Plan)
 	}
 	snaps := v.snapshots("a")
@@ -82,8 +82,8 @@ func TestUpdate_MigratesState(t *testing.T) {
 		!strings.HasSuffix(s.OldJar, "app-1.20.jar") || !strings.HasSuffix(s.NewJar, "app-2.2.jar") {
 		t.Fatalf("spec %+v", s)
 	}
-	v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint", // the pre-flight's savepoint
-		"JobHealth", "StopWithSavepoint", "PollSavepoint", "Stop", "Start(FLINK-2_2)", "Submit("+migrated.Location+")", "JobHealth")
+	v.calls("LatestCheckpoint", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint", // the pre-flight's savepoint
+		"Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+migrated.Location+")", "JobHealth", "Stop") // warm cut-over
 	if m := op.Migration; m == nil || m.Source != orig.Location || m.Savepoint != migrated.Location || m.Snapshot != migrated.Name ||
 		m.Result == nil || m.Result.Operators[0].Keys != 10 {
 		t.Fatalf("migration record %+v", op.Migration)
@@ -93,7 +93,7 @@ func TestUpdate_MigratesState(t *testing.T) {
 	for _, f := range op.Findings {
 		codes = append(codes, f.Severity+" "+f.Code)
 	}
-	if got := strings.Join(codes, ","); got != "ERROR POJO_COLLECTION_KRYO,INFO STATE_MIGRATION,INFO STATE_MIGRATION" {
+	if got := strings.Join(codes, ","); got != "INFO STATE_CHECKED,ERROR POJO_COLLECTION_KRYO,INFO STATE_MIGRATION,INFO STATE_MIGRATION" {
 		t.Fatalf("findings %s", got)
 	}
 
@@ -103,7 +103,7 @@ func TestUpdate_MigratesState(t *testing.T) {
 		t.Fatal(err)
 	}
 	wantStatus(t, v.wait("a", rid).Status, flinkplane.OperationSuccessful)
-	v.calls("JobHealth", "Cancel", "Stop", "Start(FLINK-1_20)", "Submit("+orig.Location+")", "JobHealth")
+	v.calls("Start(FLINK-1_20)", "JobHealth", "Cancel", "Submit("+orig.Location+")", "JobHealth", "Stop") // warm
 	_ = app
 }
 
@@ -118,7 +118,7 @@ func TestUpdate_MigrationOffByDefault(t *testing.T) {
 	if len(mig.CallList()) != 0 {
 		t.Fatalf("migrator called: %v", mig.CallList())
 	}
-	v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
+	v.calls("LatestCheckpoint") // the state checked: the running job's newest checkpoint
 	// The server's default turns it on; the tag "off" turns it off again.
 	v.e.MigrateState = true
 	v.db.Update(ctx, func(tx flinkplane.Tx) error {
@@ -147,7 +147,9 @@ func TestUpdate_MigrationRefusedBeforeStop(t *testing.T) {
 		if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "window timers") {
 			t.Fatalf("err = %v", err)
 		}
-		v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint") // the job keeps running
+		// The migration is checked on a savepoint of the running job (not on
+		// its checkpoint); the job keeps running.
+		v.calls("LatestCheckpoint", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
 		wantStatus(t, v.app("a").Status, flinkplane.StatusRunning)
 	})
 	t.Run("CheckFails", func(t *testing.T) {
