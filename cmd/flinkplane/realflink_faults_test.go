@@ -161,11 +161,6 @@ func (f *faultRun) jobRunning() (flinkrest.Job, bool) {
 	return j, err == nil && j.AllTasksRunning()
 }
 
-// rest returns a client of the cluster's Flink REST API (mutual TLS).
-func (f *faultRun) rest(h flinkplane.ClusterHandle, timeout time.Duration) (*flinkrest.Client, error) {
-	return f.m.driver.(*local.Driver).RESTClient(h, timeout)
-}
-
 // restarts returns numRestarts of the application's job from Flink.
 func (f *faultRun) restarts(jobID string) int64 {
 	h, _ := f.current()
