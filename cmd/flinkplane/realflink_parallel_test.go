@@ -57,6 +57,8 @@ var realFlinkMinutes = map[string]float64{
 	"TestRealFlink_SQLPlanChange":             1.5,
 	"TestRealFlink_PojoMap_Refused":           1,
 	"TestRealFlink_S3State":                   1,
+
+	"TestRealFlink_ReplicasKubernetes_KillDuringUpgrade": 3.5,
 }
 
 func realMinutes(name string) float64 {

@@ -21,8 +21,9 @@ import (
 // directory and a fake Flink that stands in for real clusters across
 // processes (mock.SharedClusterDriver, a locked state file). The seam is
 // replicaCluster: the replicas run on whatever ClusterDriver a test wires
-// into the child (FLINKPLANE_TEST_DRIVER_SHARED today; the Kubernetes
-// driver's harness once it exists).
+// into the child (FLINKPLANE_TEST_DRIVER_SHARED here; the Kubernetes
+// driver on its harness with real Flink in
+// replicas_kubernetes_test.go).
 
 // replicaLeaseTTL is the replicas' lease: a takeover comes within about
 // 1.25 times this after the holder dies.
@@ -43,15 +44,30 @@ type replicaCluster struct {
 // every replica.
 func startReplicas(t testing.TB, n int, extra ...string) *replicaCluster {
 	t.Helper()
+	return startReplicasOn(t, n, nil, extra...)
+}
+
+// startReplicasOn is startReplicas on the cluster driver that driverEnv
+// wires: it prepares the data directory the replicas share and returns
+// their driver environment (FLINKPLANE_DRIVER=kubernetes...); nil: the
+// shared fake Flink (rc.driver).
+func startReplicasOn(t testing.TB, n int, driverEnv func(dataDir string) []string, extra ...string) *replicaCluster {
+	t.Helper()
 	url := pgtest.Need(t).NewDatabase(t)
 	rc := &replicaCluster{t: t, dataDir: t.TempDir()}
-	srvPutObject(t, rc.dataDir, "flinkplane-test", "app-1.20.jar")
-	srvPutObject(t, rc.dataDir, "flinkplane-test", "app-2.2.jar")
-	state := filepath.Join(t.TempDir(), "flink.json")
-	rc.driver = &mock.SharedClusterDriver{File: state}
-	rc.env = append([]string{"FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_TEST_DRIVER_SHARED=" + state, "FLINKPLANE_STORE=" + url,
+	var drv []string
+	if driverEnv != nil {
+		drv = driverEnv(rc.dataDir)
+	} else {
+		srvPutObject(t, rc.dataDir, "flinkplane-test", "app-1.20.jar")
+		srvPutObject(t, rc.dataDir, "flinkplane-test", "app-2.2.jar")
+		state := filepath.Join(t.TempDir(), "flink.json")
+		rc.driver = &mock.SharedClusterDriver{File: state}
+		drv = []string{"FLINKPLANE_TEST_DRIVER_SHARED=" + state}
+	}
+	rc.env = append(append([]string{"FLINKPLANE_TEST_CHILD=1", "FLINKPLANE_STORE=" + url,
 		"FLINKPLANE_DATA_DIR=" + rc.dataDir, "FLINKPLANE_REGION=eu-west-1", "FLINKPLANE_ACCOUNT_ID=123456789012",
-		"FLINKPLANE_WATCH_INTERVAL=200ms", "FLINKPLANE_LEASE_TTL=" + replicaLeaseTTL.String(), "FLINKPLANE_LOG_LEVEL=warn"}, extra...)
+		"FLINKPLANE_WATCH_INTERVAL=200ms", "FLINKPLANE_LEASE_TTL=" + replicaLeaseTTL.String(), "FLINKPLANE_LOG_LEVEL=warn"}, drv...), extra...)
 	for i := 0; i < n; i++ {
 		name := fmt.Sprint("r", i)
 		rc.replicas = append(rc.replicas, srvStartChild(t, append(rc.env, "FLINKPLANE_ADDR="+srvFreeAddr(t), "FLINKPLANE_REPLICA_ID="+name), os.Args[0]))
@@ -72,10 +88,11 @@ func (rc *replicaCluster) client(skip int) *kav2.Client {
 	return nil
 }
 
-// waitAt returns the replica that says it holds at a step.
+// waitAt returns the replica that says it holds at a step (real Flink may
+// take minutes to get there).
 func (rc *replicaCluster) waitAt(what string) int {
 	rc.t.Helper()
-	deadline := time.After(60 * time.Second)
+	deadline := time.After(3 * time.Minute)
 	for {
 		for i, r := range rc.replicas {
 			select {

@@ -64,10 +64,15 @@ func runChild() error {
 	if err != nil {
 		return err
 	}
-	// Only the injected fake driver, whatever the seams are wired to.
-	newClusterDriver = func(serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
+	// Only the injected fake driver, whatever the seams are wired to; with
+	// FLINKPLANE_DRIVER=kubernetes (replicas_kubernetes_test.go) serve's
+	// own Kubernetes driver and snapshot files, on real Flink.
+	kube := cfg.Driver == "kubernetes"
+	if !kube {
+		newClusterDriver = func(serveConfig) (flinkplane.ClusterDriver, error) { return nil, nil }
+		newSnapshotFiles = func(serveConfig, *s3.Client, *slog.Logger) flinkplane.SnapshotFiles { return nil }
+	}
 	newCompatChecker = func(serveConfig) (flinkplane.CompatChecker, error) { return nil, nil }
-	newSnapshotFiles = func(serveConfig, *s3.Client, *slog.Logger) flinkplane.SnapshotFiles { return nil }
 	if os.Getenv("FLINKPLANE_TEST_JOBS_HANG") != "" {
 		driver.JobStates = []flinkplane.JobHealth{{State: "INITIALIZING"}}
 	}
@@ -85,6 +90,10 @@ func runChild() error {
 		m.Driver = &mock.SharedClusterDriver{File: shared}
 	}
 	m.PollInterval = 10 * time.Millisecond
+	if kube {
+		m.Driver = nil
+		m.PollInterval = 200 * time.Millisecond
+	}
 	if hold := os.Getenv("FLINKPLANE_TEST_HOLD_STEP"); hold != "" {
 		// KIND:STEP: say when an operation of that kind reaches that step,
 		// then wait there to be killed. With FLINKPLANE_TEST_HOLD_ONCE (a
