@@ -102,8 +102,8 @@ func TestRealFlink_ReplicasKubernetes_KillDuringUpgrade(t *testing.T) {
 	// Every step with a driver call; KEEP_CHECKPOINT (nothing to do after
 	// a savepoint) and RESOLVE_RESTORE (the engine's own records) call no
 	// driver and are left to the fake's sweep.
-	for _, step := range []string{engine.StepStopWithSavepoint, engine.StepCancelJob, engine.StepStopCluster,
-		engine.StepStartCluster, engine.StepSubmit, engine.StepWaitRunning} {
+	for _, step := range []string{engine.StepStartTargetCluster, engine.StepStopWithSavepoint, engine.StepCancelJob,
+		engine.StepSubmit, engine.StepWaitRunning, engine.StepStopPreviousCluster} {
 		t.Run(step, func(t *testing.T) {
 			began := time.Now()
 			rc := startReplicasOn(t, 3, driverEnv, "FLINKPLANE_TEST_HOLD_STEP=UpdateApplication:"+step,
