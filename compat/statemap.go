@@ -18,8 +18,9 @@ const (
 )
 
 // CheckRestore implements flinkplane.JobCompiler: the state mapping
-// (CheckStateMapping) and the serializer check of the state graph restores
-// (CheckSavepointFor), sorted.
+// (CheckStateMapping), the serializer check of the state graph restores
+// (CheckSavepointFor) and the serializer snapshot classes against the
+// target runtime, sorted.
 func (c *Checker) CheckRestore(ctx context.Context, savepointPath string, target flinkplane.RuntimeID, graph, previous *flinkplane.JobGraphInfo, allowNonRestoredState bool) ([]flinkplane.Finding, error) {
 	fs, err := c.CheckStateMapping(ctx, savepointPath, graph, previous, allowNonRestoredState)
 	if err != nil {
@@ -30,6 +31,18 @@ func (c *Checker) CheckRestore(ctx context.Context, savepointPath string, target
 		return nil, err
 	}
 	fs = append(fs, rep.Findings...)
+	// Every Flink serializer snapshot class the state was written with must
+	// exist on the target (as CheckSavepointReport checks).
+	if ix, err := c.Index(ctx, target); err != nil {
+		fs = append(fs, flinkplane.Finding{Severity: flinkplane.SeverityInfo, Code: "RUNTIME_NOT_INDEXED",
+			Message: fmt.Sprintf("The serializer classes of the state were not checked against %s: %s", target, flinkplane.ErrorMessage(err))})
+	} else {
+		f, err := snapshotClassFindings(ctx, rep.Path, ix)
+		if err != nil {
+			return nil, err
+		}
+		fs = append(fs, f...)
+	}
 	sortFindings(fs)
 	return fs, nil
 }

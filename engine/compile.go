@@ -335,6 +335,17 @@ func (e *Engine) updateState(ctx context.Context, app *flinkplane.Application, c
 	if !cur.Config.SnapshotsEnabled {
 		return nil, nil
 	}
+	// A canonical savepoint of the running job, taken without stopping it:
+	// exactly what the update's stop will write. A checkpoint (RocksDB's
+	// native, incremental format by default) keeps its serializers'
+	// snapshots where the check does not read them (a CEP job restored on
+	// 1.20 names a serializer class 2.x removed only there), so it stands
+	// in only when no savepoint can be taken.
+	if st, err := e.probeState(ctx, app); err == nil {
+		return st, nil
+	} else {
+		e.Logger.Warn("cannot take a savepoint of the running job for the check; reading its newest checkpoint", "application", app.Name, "error", err)
+	}
 	// The newest checkpoint in the job's storage (Flink's REST statistics
 	// may lag it by a refresh), else the newest Flink reports.
 	latest := func() *flinkplane.CheckpointInfo {
@@ -375,7 +386,11 @@ func (e *Engine) probeState(ctx context.Context, app *flinkplane.Application) (*
 func (e *Engine) checkRestore(ctx context.Context, app *flinkplane.Application, st *restoreToCheck, target flinkplane.RuntimeID, graph, previous *flinkplane.JobGraphInfo, allow bool) ([]flinkplane.Finding, error) {
 	for try := 0; ; try++ {
 		fs, err := e.Compiler.CheckRestore(ctx, st.location, target, graph, previous, allow)
-		if st.checkpoint && try == 0 && (err != nil || hasCode(fs, codeStateUnreadable)) {
+		// A checkpoint in RocksDB's native (incremental) format keeps its
+		// serializers' snapshots outside what the check reads: the check
+		// then reads a canonical savepoint of the running job, as the
+		// update's stop will write.
+		if st.checkpoint && try == 0 && (err != nil || hasCode(fs, codeStateUnreadable) || hasCode(fs, codeNativeSavepoint)) {
 			e.Logger.Info("the checkpoint of the running job cannot be read for the check; taking a savepoint of it", "application", app.Name,
 				"checkpoint", st.location, "error", err)
 			probe, perr := e.probeState(ctx, app)
@@ -464,9 +479,11 @@ func (e *Engine) preflight(ctx context.Context, app *flinkplane.Application, cur
 		addErr("state", err)
 	}
 	if st != nil {
-		if st.dispose != nil {
-			defer st.dispose()
-		}
+		defer func() { // st may be replaced by a savepoint (checkRestore)
+			if st.dispose != nil {
+				st.dispose()
+			}
+		}()
 		if app.Status == flinkplane.StatusRunning {
 			previous = e.runningGraph(ctx, app.Name, app.JobID)
 		} else {

@@ -841,17 +841,17 @@ func TestCompatPreflight(t *testing.T) {
 		if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "SourceFunction was removed") {
 			t.Fatalf("err = %v", err)
 		}
-		// The running job is not stopped: the check reads its latest
-		// completed checkpoint (state written by that job at its current
-		// version), not the snapshot s taken before.
+		// The running job is not stopped: the check reads a savepoint of
+		// it taken without stopping it (state written by that job at its
+		// current version), not the snapshot s taken before.
 		a := v.app("a")
-		v.calls("LatestCheckpoint", "JobHealth")
+		v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
 		if a.Status != flinkplane.StatusRunning || a.VersionID != 1 {
 			t.Fatalf("app changed: %+v", a)
 		}
 		// (The jar is scanned while the state is checked: any order.)
 		if got := sortedCalls(v.compat.Calls); len(got) != 2 || !strings.HasPrefix(got[0], "CheckJar(/code/"+bucket+"/app-2.2.jar,FLINK-2_2") ||
-			!strings.HasPrefix(got[1], "CheckSavepoint(/checkpoints/"+a.Cluster.ID+"/"+a.JobID+"/chk-") {
+			!strings.HasPrefix(got[1], "CheckSavepoint(/sp/"+a.ID+"/savepoint-") {
 			t.Fatalf("checker calls %q", got)
 		}
 		var ops []*flinkplane.Operation
@@ -860,7 +860,7 @@ func TestCompatPreflight(t *testing.T) {
 			return err
 		})
 		if len(ops) != 1 || ops[0].Status != flinkplane.OperationFailed || len(ops[0].Findings) != 2 || ops[0].Findings[1].Code != engine.CodeStateChecked ||
-			!strings.Contains(ops[0].Findings[1].Message, "checkpoint") || !strings.Contains(ops[0].ErrorInfo, "against FLINK-2_2") {
+			!strings.Contains(ops[0].Findings[1].Message, "savepoint of the running job") || !strings.Contains(ops[0].ErrorInfo, "against FLINK-2_2") {
 			t.Fatalf("findings not recorded: %+v", ops)
 		}
 	})
@@ -878,7 +878,7 @@ func TestCompatPreflight(t *testing.T) {
 		if _, _, _, err := v.e.UpdateApplication(ctx, "a", engine.UpdateInput{CurrentVersion: &cur, Change: upgrade}); flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG {
 			t.Fatalf("err = %v", err)
 		}
-		v.calls("LatestCheckpoint", "JobHealth", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
+		v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
 		if got := sortedCalls(v.compat.Calls); len(got) != 2 || !strings.HasPrefix(got[1], "CheckSavepoint(/sp/") {
 			t.Fatalf("checker calls %q", got)
 		}
@@ -1352,10 +1352,9 @@ func TestCompatPreflight_AfterRollback(t *testing.T) {
 	if a.RuntimeEnvironment != flinkplane.RuntimeFlink120 || a.Cluster == nil {
 		t.Fatalf("after the rollback: %+v", a)
 	}
-	// The state of the job running on 1.20 now (its checkpoints are under
-	// its cluster) is what the checker flags.
-	cluster120 := a.Cluster.ID
-	flagged = func(loc string) bool { return strings.Contains(loc, "/"+cluster120+"/") }
+	// The state of the job running on 1.20 now (a savepoint of it) is what
+	// the checker flags.
+	flagged = func(loc string) bool { return !strings.Contains(loc, on22.Location) }
 	v.driver.JobHealth(ctx, *a.Cluster, a.JobID) // a completed checkpoint
 	v.driver.Calls()
 	v.compat.Calls = nil
@@ -1370,8 +1369,8 @@ func TestCompatPreflight_AfterRollback(t *testing.T) {
 			checked = append(checked, c)
 		}
 	}
-	if len(checked) != 1 || !strings.Contains(checked[0], "/"+cluster120+"/"+a.JobID+"/chk-") || strings.Contains(checked[0], on22.Location) {
-		t.Fatalf("checked %q, want the running 1.20 job's checkpoint (not the 2.2 snapshot %s)", checked, on22.Location)
+	if len(checked) != 1 || strings.Contains(checked[0], on22.Location) {
+		t.Fatalf("checked %q, want a savepoint of the running 1.20 job (not the 2.2 snapshot %s)", checked, on22.Location)
 	}
 	if b := v.app("a"); b.Status != flinkplane.StatusRunning || b.JobID != a.JobID || b.VersionID != a.VersionID {
 		t.Fatalf("the running job was touched: %+v", b)
@@ -1411,7 +1410,7 @@ func TestUpdate_MainFailsBeforeStop(t *testing.T) {
 	}
 	// The check read the running job's checkpoint; the warm cluster
 	// started, the failure saw the old job alive and stopped the warm one.
-	v.calls("LatestCheckpoint", "Start(FLINK-2_2)", "JobHealth", "Stop")
+	v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint", "Start(FLINK-2_2)", "JobHealth", "Stop")
 	a := v.app("a")
 	if a.Status != flinkplane.StatusRunning || a.JobID != before.JobID || a.Cluster.ID != before.Cluster.ID || a.RuntimeEnvironment != flinkplane.RuntimeFlink120 ||
 		a.FailedOperation != "" || v.driver.LiveClusters() != 1 || len(v.driver.Running()) != 1 {

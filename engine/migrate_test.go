@@ -82,7 +82,7 @@ func TestUpdate_MigratesState(t *testing.T) {
 		!strings.HasSuffix(s.OldJar, "app-1.20.jar") || !strings.HasSuffix(s.NewJar, "app-2.2.jar") {
 		t.Fatalf("spec %+v", s)
 	}
-	v.calls("LatestCheckpoint", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint", // the pre-flight's savepoint
+	v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint", // the pre-flight's savepoint
 		"Start(FLINK-2_2)", "JobHealth", "StopWithSavepoint", "PollSavepoint", "Submit("+migrated.Location+")", "JobHealth", "Stop") // warm cut-over
 	if m := op.Migration; m == nil || m.Source != orig.Location || m.Savepoint != migrated.Location || m.Snapshot != migrated.Name ||
 		m.Result == nil || m.Result.Operators[0].Keys != 10 {
@@ -118,7 +118,7 @@ func TestUpdate_MigrationOffByDefault(t *testing.T) {
 	if len(mig.CallList()) != 0 {
 		t.Fatalf("migrator called: %v", mig.CallList())
 	}
-	v.calls("LatestCheckpoint") // the state checked: the running job's newest checkpoint
+	v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint") // the state checked: a savepoint of the running job
 	// The server's default turns it on; the tag "off" turns it off again.
 	v.e.MigrateState = true
 	v.db.Update(ctx, func(tx flinkplane.Tx) error {
@@ -147,9 +147,9 @@ func TestUpdate_MigrationRefusedBeforeStop(t *testing.T) {
 		if flinkplane.ErrorCode(err) != flinkplane.EINVALIDCONFIG || !strings.Contains(flinkplane.ErrorMessage(err), "window timers") {
 			t.Fatalf("err = %v", err)
 		}
-		// The migration is checked on a savepoint of the running job (not on
-		// its checkpoint); the job keeps running.
-		v.calls("LatestCheckpoint", "TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
+		// The migration is checked on the savepoint of the running job the
+		// pre-flight read; the job keeps running.
+		v.calls("TriggerSavepoint", "PollSavepoint", "DisposeSavepoint")
 		wantStatus(t, v.app("a").Status, flinkplane.StatusRunning)
 	})
 	t.Run("CheckFails", func(t *testing.T) {

@@ -32,14 +32,16 @@ import (
 //     with job.initialSavepointPath at it, the job restored from it;
 //  4. RollbackApplication: the suspended 1.20 generation resumed from its
 //     upgrade savepoint, the 2.2 one suspended;
-//  5. an upgrade whose main() fails on 2.2 (system rollback on): the 2.2
+//  5. an upgrade whose job cannot restore the state on 2.2 (another job's
+//     operators, counter-uid-2.2, with compat-check=warn; system rollback
+//     on; a main() that fails is refused before the stop): the 2.2
 //     generation redeployed from the new savepoint (savepointRedeployNonce)
 //     fails, the system rollback resumes 1.20 from it;
 //
 // and the ledger output is exactly once except the one replay of the
 // manual rollback; no request of flinkplane was denied.
 func TestRealFlink_Kubernetes(t *testing.T) {
-	jars := needReal(t, []flinkplane.RuntimeID{"FLINK-1_20", "FLINK-2_2"}, fixtures.Ledger120, fixtures.Ledger22, fixtures.BadMain22)
+	jars := needReal(t, []flinkplane.RuntimeID{"FLINK-1_20", "FLINK-2_2"}, fixtures.Ledger120, fixtures.Ledger22, fixtures.CounterUID22)
 	began := time.Now()
 	env := operatortest.Start(t, operatortest.Options{})
 	t.Logf("API server with the operator's CRDs up in %s", time.Since(began).Round(10*time.Millisecond))
@@ -190,15 +192,15 @@ func TestRealFlink_Kubernetes(t *testing.T) {
 		t.Fatal(err)
 	}
 	step = time.Now()
-	upd, err = r.upgrade(app, fixtures.BadMain22)
+	upd, err = r.upgrade(app, fixtures.CounterUID22)
 	if err != nil {
 		t.Fatal(err)
 	}
 	op := r.waitOpEnd(app, aws.ToString(upd.OperationId))
 	if op.OperationStatus != types.OperationStatusFailed || op.OperationFailureDetails == nil || op.OperationFailureDetails.RollbackOperationId == nil {
-		t.Fatalf("upgrade to bad-main: %s, want FAILED with a system rollback: %s", op.OperationStatus, failure(op))
+		t.Fatalf("upgrade to counter-uid-2.2: %s, want FAILED with a system rollback: %s", op.OperationStatus, failure(op))
 	}
-	t.Logf("5. upgrade to bad-main-2.2 FAILED: %s", failure(op))
+	t.Logf("5. upgrade to counter-uid-2.2 FAILED: %s", failure(op))
 	pre2 := r.newestSnapshot(app, "flinkplane-update-")
 	fd22 = get(g22)
 	if fd22.Spec.Job.SavepointRedeployNonce < 1 || !samePath(fd22.Spec.Job.InitialSavepointPath, pre2.Location) {

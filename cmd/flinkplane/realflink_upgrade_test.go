@@ -100,6 +100,11 @@ func TestRealFlink_Upgrade_StateMappingAndCheckpointing(t *testing.T) {
 	// up to a minute).
 	fc22, job22 := r.runningOn(app, flinkplane.RuntimeFlink22)
 	cc, err := fc22.CheckpointConfig(sctx, job22)
+	for deadline := time.Now().Add(time.Minute); err != nil && time.Now().Before(deadline); {
+		// A restarted job answers 500 ("JobManager is initializing") for a moment.
+		time.Sleep(500 * time.Millisecond)
+		cc, err = fc22.CheckpointConfig(sctx, job22)
+	}
 	if err != nil || cc.Interval != 60000 || cc.MinPause != 5000 {
 		t.Fatalf("2.2 job's checkpoint config %+v %v, want DEFAULT 60000/5000 over the code's 1000", cc, err)
 	}
