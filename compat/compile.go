@@ -1,7 +1,6 @@
 package compat
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -11,8 +10,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/flinkplane/flinkplane/internal/zipdir"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -133,7 +132,7 @@ func (c *Checker) dryHelper(ctx context.Context, target flinkplane.RuntimeID) (*
 		return nil, fmt.Errorf("compile the dry-compile helper for %s with javac (a JDK is needed): %v: %s", target, err, bytes.TrimSpace(out))
 	}
 	// A jar, not a directory: class data sharing takes jars only.
-	if err := zipDir(classes, filepath.Join(tmp, "dryrun.jar")); err != nil {
+	if err := zipdir.Write(classes, filepath.Join(tmp, "dryrun.jar")); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -143,41 +142,6 @@ func (c *Checker) dryHelper(ctx context.Context, target flinkplane.RuntimeID) (*
 		return nil, err
 	}
 	return helper, nil
-}
-
-// zipDir writes the files under dir into a new jar at dst.
-func zipDir(dir, dst string) error {
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	zw := zip.NewWriter(f)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		w, err := zw.Create(filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // dryResult is the helper's output.

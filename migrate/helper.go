@@ -1,14 +1,13 @@
 package migrate
 
 import (
-	"archive/zip"
 	"bytes"
 	"context"
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
 	"fmt"
-	"io/fs"
+	"github.com/flinkplane/flinkplane/internal/zipdir"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -144,7 +143,7 @@ func (m *Migrator) helper(ctx context.Context, id flinkplane.RuntimeID) (*helper
 			return nil, err
 		}
 	}
-	if err := zipDir(classes, filepath.Join(tmp, "migrate.jar")); err != nil {
+	if err := zipdir.Write(classes, filepath.Join(tmp, "migrate.jar")); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
@@ -284,41 +283,6 @@ func javaTool(java, tool string) string {
 func fileExists(p string) bool {
 	_, err := os.Stat(p)
 	return err == nil
-}
-
-// zipDir writes the files under dir into a new jar at dst.
-func zipDir(dir, dst string) error {
-	f, err := os.Create(dst)
-	if err != nil {
-		return err
-	}
-	zw := zip.NewWriter(f)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		rel, err := filepath.Rel(dir, p)
-		if err != nil {
-			return err
-		}
-		w, err := zw.Create(filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }
 
 // tailBuffer keeps the last max bytes written to it.
