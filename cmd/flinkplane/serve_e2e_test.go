@@ -427,9 +427,10 @@ func TestE2E_CompatPreflight(t *testing.T) {
 	_, err := c.UpdateApplication(sctx, &kav2.UpdateApplicationInput{ApplicationName: aws.String("a"), CurrentApplicationVersionId: aws.Int64(1),
 		RuntimeEnvironmentUpdate: types.RuntimeEnvironmentFlink22})
 	srvWantErr[*types.InvalidApplicationConfigurationException](t, err, "SourceFunction", "com.example.LegacyJob")
-	// The running job is not stopped: the check reads its latest
-	// checkpoint.
-	if calls := driver.Calls(); strings.Join(calls, ",") != "LatestCheckpoint" {
+	// The running job is not stopped: the check reads a savepoint taken
+	// of the running job (a canonical one, the format the update would
+	// restore), and that probe savepoint is disposed afterwards.
+	if calls := driver.Calls(); strings.Join(calls, ",") != "TriggerSavepoint,PollSavepoint,DisposeSavepoint" {
 		t.Fatalf("running job touched: %q", calls)
 	}
 	if d := srvDescribe(t, c, "a"); d.ApplicationStatus != types.ApplicationStatusRunning || aws.ToInt64(d.ApplicationVersionId) != 1 {
