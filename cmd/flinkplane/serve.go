@@ -58,7 +58,10 @@ type serveConfig struct {
 	S3StateBucket string
 
 	StartTimeout time.Duration
-	LogLevel     string
+	// ClassDataSharing: the local driver maps class-data-sharing archives
+	// into the cluster JVMs (runtime/local/cds.go).
+	ClassDataSharing bool
+	LogLevel         string
 	// SuspendOnExit: at shutdown every RUNNING application is stopped with
 	// a savepoint (status MAINTENANCE) and started again from it by the
 	// next serve, so that no Flink process outlives the server.
@@ -149,6 +152,7 @@ func parseServe(args []string) (*serveConfig, error) {
 	probation := stringFlag(fs, "probation-window", "auto", "how long a started job must run without a restart before its operation succeeds: auto (twice the checkpoint interval, 10s to 2m) or a duration")
 	autoRollback := stringFlag(fs, "auto-rollback", "off", "roll an update back when its job restarts RESTARTS times within WINDOW after it: off or RESTARTS/WINDOW, e.g. 3/5m")
 	keepFiles := boolFlag(fs, "keep-snapshot-files", true, "keep with every snapshot a copy of the FileSink part files in progress it refers to")
+	classData := boolFlag(fs, "class-data-sharing", true, "local driver: map a class-data-sharing archive of each runtime into the cluster JVMs (built once from the first cluster's loaded classes) to start them faster")
 	migrateState := boolFlag(fs, "migrate-state", false, "migrate state the target runtime cannot restore during an update (tag flinkplane:migrate-state per application)")
 	monitoring := monitoringFlags(fs)
 	limits := httpLimitFlags(fs)
@@ -166,7 +170,7 @@ func parseServe(args []string) (*serveConfig, error) {
 		Auth: *auth, Credentials: *creds, S3Endpoint: *s3e, S3Region: *s3r, S3AccessKey: *s3a, S3SecretKey: *s3s, S3StateBucket: *s3b,
 		StartTimeout: time.Duration(*startTimeout) * time.Second, LogLevel: *logLevel,
 		SuspendOnExit: *suspend, ShutdownTimeout: time.Duration(*shutdownTimeout) * time.Second, HealthHistory: *history,
-		KeepSnapshotFiles: *keepFiles, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20,
+		KeepSnapshotFiles: *keepFiles, ClassDataSharing: *classData, HTTP: limits(), CacheEntries: *cacheEntries, DiskReserve: int64(*reserve) << 20,
 		Store: *store, ReplicaID: *replica, MigrateState: *migrateState}
 	c.Monitoring = monitoring()
 	var err error
@@ -290,7 +294,7 @@ func NewMain() *Main {
 		Config: serveConfig{Addr: "127.0.0.1:8080", DataDir: defaultDataDir(), RuntimesDir: runtime.DefaultDir(),
 			Region: "us-east-1", AccountID: "000000000000", Auth: "none", StartTimeout: 5 * time.Minute, LogLevel: "info",
 			SuspendOnExit: true, ShutdownTimeout: 5 * time.Minute, WatchInterval: 2 * time.Second, HealthHistory: 720,
-			KeepSnapshotFiles: true, Monitoring: defaultMonitoring(),
+			KeepSnapshotFiles: true, ClassDataSharing: true, Monitoring: defaultMonitoring(),
 			HTTP: defaultHTTPLimits(), CacheEntries: sqlite.DefaultCacheEntries, DiskReserve: sqlite.DefaultReserve,
 			LeaseTTL: engine.DefaultLeaseTTL, Driver: "local", Kubernetes: defaultKubernetesConfig()},
 		PollInterval: time.Second,

@@ -33,6 +33,9 @@ func init() {
 			return d, nil
 		}
 		d := local.New(c.DataDir, c.RuntimesDir)
+		if !c.ClassDataSharing {
+			d.ClassDataDir = ""
+		}
 		if st := s3Storage(c); st != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 			defer cancel()

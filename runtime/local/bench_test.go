@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -130,4 +131,83 @@ func cpuSeconds(pid int) float64 {
 	u, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
 	return (u + st) / 100 // clock ticks (USER_HZ)
+}
+
+func BenchmarkClassData_FLINK_1_20(b *testing.B) { benchClassData(b, flinkplane.RuntimeFlink120) }
+func BenchmarkClassData_FLINK_2_2(b *testing.B)  { benchClassData(b, flinkplane.RuntimeFlink22) }
+
+// benchClassData compares, in one run, cluster starts without and with the
+// class-data-sharing archives (cds.go): Start → cluster ready and Start →
+// job RUNNING (wall time), and the CPU time the cluster's JVMs used until
+// the job ran. The archives are written by one start before the timer
+// (built from the classes its JVMs loaded when its cluster stops). Each iteration starts one
+// cluster of each kind, alternating which goes first.
+func benchClassData(b *testing.B, id flinkplane.RuntimeID) {
+	localtest.RequireRuntime(b, id)
+	jar := localtest.TestJobJar(b, id)
+	archives := b.TempDir()
+	type sample struct{ ready, running, cpu float64 }
+	run := func(cds string) sample {
+		d := localtest.NewDriver(b, b.TempDir())
+		d.Logf = func(string, ...any) {}
+		d.ClassDataDir = cds
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+		defer cancel()
+		spec := flinkplane.ClusterSpec{ApplicationID: "bench", Runtime: id, Parallelism: 1, ParallelismPerKPU: 1,
+			Checkpoint: flinkplane.CheckpointSpec{Enabled: true, Interval: 10 * time.Second, MinPauseBetweenCheckpoints: 5 * time.Second}}
+		t0 := time.Now()
+		h, err := d.Start(ctx, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		var s sample
+		s.ready = time.Since(t0).Seconds()
+		jobID, err := d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar})
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := d.WaitJobRunning(ctx, h, jobID); err != nil {
+			b.Fatal(err)
+		}
+		s.running = time.Since(t0).Seconds()
+		for _, pid := range d.ClusterProcesses(h) {
+			s.cpu += cpuSeconds(pid)
+		}
+		if err := d.Stop(ctx, h); err != nil {
+			b.Fatal(err)
+		}
+		d.WaitClassData()
+		return s
+	}
+	b.StopTimer()
+	run(archives) // writes the archives when its cluster stops
+	if m, _ := filepath.Glob(filepath.Join(archives, "*.jsa")); len(m) != 1 {
+		b.Fatalf("class data archive not written: %v", m)
+	}
+	b.StartTimer()
+	var off, on sample
+	for i := 0; i < b.N; i++ {
+		order := []string{"", archives}
+		if i%2 == 1 {
+			order = []string{archives, ""}
+		}
+		for _, dir := range order {
+			s := run(dir)
+			acc := &off
+			if dir != "" {
+				acc = &on
+			}
+			acc.ready += s.ready
+			acc.running += s.running
+			acc.cpu += s.cpu
+		}
+	}
+	n := float64(b.N)
+	b.ReportMetric(off.ready/n, "ready-s-without")
+	b.ReportMetric(on.ready/n, "ready-s-with")
+	b.ReportMetric(off.running/n, "running-s-without")
+	b.ReportMetric(on.running/n, "running-s-with")
+	b.ReportMetric(off.cpu/n, "cpu-s-without")
+	b.ReportMetric(on.cpu/n, "cpu-s-with")
+	b.ReportMetric(0, "ns/op")
 }

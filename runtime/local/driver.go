@@ -77,6 +77,10 @@ type Driver struct {
 	Storage *S3Storage
 	// ExtraJVMArgs are added to every JVM's command line.
 	ExtraJVMArgs []string
+	// ClassDataDir holds the class-data-sharing archives of the cluster
+	// JVMs (cds.go); empty: no class data sharing. Default: .cds in the
+	// runtimes directory.
+	ClassDataDir string
 	// Logf logs progress; nil: log.Printf.
 	Logf func(format string, args ...any)
 
@@ -85,6 +89,7 @@ type Driver struct {
 	children    map[int]*child // processes started by this driver, by pid
 	submitting  map[string]*sync.Mutex
 	transports  map[string]*http.Transport // mutual-TLS REST transports, by cluster id (tls.go)
+	cdsBuilds   sync.WaitGroup             // class data archives being built (cds.go)
 }
 
 // clusterLock serialises submissions to one cluster, so that two
@@ -121,6 +126,7 @@ func New(dataDir, runtimesDir string) *Driver {
 		StopTimeout:         15 * time.Second,
 		MaxTaskManagers:     16,
 		ExtraJVMArgs:        []string{"-XX:+UseSerialGC"},
+		ClassDataDir:        filepath.Join(runtimesDir, ".cds"),
 		children:            map[int]*child{},
 	}
 }
@@ -425,6 +431,7 @@ func (d *Driver) Stop(ctx context.Context, h flinkplane.ClusterHandle) error {
 	}
 	if len(live) == 0 {
 		d.reap(pids)
+		d.cdsStopped(h.ID)
 		return nil
 	}
 	d.logf("local: stopping cluster %s (pids %v)", h.ID, live)
@@ -433,6 +440,7 @@ func (d *Driver) Stop(ctx context.Context, h flinkplane.ClusterHandle) error {
 	for time.Now().Before(deadline) {
 		if !anyMatches(live, marker) {
 			d.reap(live)
+			d.cdsStopped(h.ID)
 			return nil
 		}
 		select {
@@ -449,6 +457,7 @@ func (d *Driver) Stop(ctx context.Context, h flinkplane.ClusterHandle) error {
 	if anyMatches(live, marker) {
 		return fmt.Errorf("stop cluster %s: processes survive SIGKILL", h.ID)
 	}
+	d.cdsStopped(h.ID)
 	return nil
 }
 

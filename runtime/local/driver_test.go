@@ -38,6 +38,10 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 	jar := localtest.TestJobJar(t, id)
 	dataDir := t.TempDir()
 	d := localtest.NewDriver(t, dataDir)
+	// Class data sharing (cds.go): this cluster records the classes its
+	// JVMs load, its stop builds the archive, the last subtest's cluster
+	// maps it.
+	d.ClassDataDir = filepath.Join(dataDir, "cds")
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()
 
@@ -307,6 +311,8 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 	})
 	t.Run("AdoptAfterRestartThenStopOrSweep", func(t *testing.T) {
 		d2 := localtest.NewDriver(t, dataDir) // a restarted control plane
+		d2.ClassDataDir = d.ClassDataDir
+		defer d2.WaitClassData()
 		alive, err := d2.Adopt(ctx, h)
 		if err != nil || !alive {
 			t.Fatalf("adopt = %v, %v", alive, err)
@@ -342,6 +348,24 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 		}
 		if err := d2.Stop(ctx, h); err != nil {
 			t.Fatalf("second stop: %v", err)
+		}
+	})
+	t.Run("ClassDataSharing", func(t *testing.T) {
+		archives, _ := filepath.Glob(filepath.Join(d.ClassDataDir, "*.jsa"))
+		if len(archives) != 1 {
+			left, _ := os.ReadDir(d.ClassDataDir)
+			t.Fatalf("archives %v after the recording cluster stopped (left: %v)", archives, left)
+		}
+		d3 := localtest.NewDriver(t, t.TempDir())
+		d3.ClassDataDir = d.ClassDataDir
+		h3 := localtest.StartCluster(t, d3, flinkplane.ClusterSpec{ApplicationID: "cds", Runtime: id, Parallelism: 1, ParallelismPerKPU: 1})
+		defer d3.Stop(ctx, h3)
+		// Every JVM of the new cluster has the archive mapped.
+		for _, pid := range d3.ClusterProcesses(h3) {
+			maps, err := os.ReadFile(filepath.Join("/proc", itoa(pid), "maps"))
+			if err != nil || !strings.Contains(string(maps), archives[0]) {
+				t.Fatalf("pid %d does not map %s (%v)", pid, archives[0], err)
+			}
 		}
 	})
 }

@@ -36,8 +36,10 @@ func (d *Driver) launch(h flinkplane.ClusterHandle, cp []string, role, mainClass
 	conf := filepath.Join(h.Dir, "conf")
 	logDir := filepath.Join(h.Dir, "log")
 	args := append([]string{}, mem...)
-	args = append(args, d.ExtraJVMArgs...)
-	args = append(args, d.javaFlags(h.Runtime)...)
+	flags := append(append([]string{}, d.ExtraJVMArgs...), d.javaFlags(h.Runtime)...)
+	cds := d.cdsArgs(h, role, cp, flags)
+	args = append(args, flags...)
+	args = append(args, cds...)
 	args = append(args, d.markers(h.ID)...)
 	args = append(args,
 		"-Dlog.file="+filepath.Join(logDir, role+".log"),
