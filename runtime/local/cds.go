@@ -232,6 +232,15 @@ func (d *Driver) buildArchive(rec cdsRecording) error {
 	if err := os.Rename(tmp, archive); err != nil {
 		return err
 	}
+	// Archives of the same runtime built for another installation or Java
+	// (~100 MB each) go: the newest installation is the one in use.
+	runtimeID := strings.TrimSuffix(rec.Key, "-"+rec.Key[strings.LastIndexByte(rec.Key, '-')+1:])
+	others, _ := filepath.Glob(filepath.Join(d.ClassDataDir, runtimeID+"-*.jsa"))
+	for _, o := range others {
+		if o != archive {
+			os.Remove(o)
+		}
+	}
 	d.logf("local: class data archive %s written (%d classes)", archive, len(seen))
 	return nil
 }

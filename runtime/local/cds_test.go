@@ -144,6 +144,10 @@ done
 		list := strings.TrimPrefix(args[len(args)-1], "-XX:DumpLoadedClassList=")
 		os.WriteFile(list, []byte("# header\njava/lang/Object\norg/apache/flink/A\n"), 0o644)
 		os.WriteFile(strings.Replace(list, "jobmanager", "taskmanager-0", 1), []byte("# header\njava/lang/Object\norg/apache/flink/B\n"), 0o644)
+		// An archive of an earlier installation of the same runtime goes
+		// when the new one is in place; another runtime's stays.
+		os.WriteFile(filepath.Join(d.ClassDataDir, "FLINK-2_2-0000000000000000.jsa"), []byte("old"), 0o644)
+		os.WriteFile(filepath.Join(d.ClassDataDir, "FLINK-1_20-0000000000000000.jsa"), []byte("other"), 0o644)
 		d.cdsStopped("fc-other") // not the recording cluster: nothing
 		d.WaitClassData()
 		if _, err := os.Stat(calls); err == nil {
@@ -166,9 +170,9 @@ done
 			names = append(names, e.Name())
 		}
 		key := d.cdsKey(h.Runtime, cp, []string{"-XX:+UseSerialGC"})
-		want := []string{key + ".jsa"}
+		want := []string{"FLINK-1_20-0000000000000000.jsa", key + ".jsa"}
 		if checkFails {
-			want = nil
+			want = []string{"FLINK-1_20-0000000000000000.jsa", "FLINK-2_2-0000000000000000.jsa"}
 		}
 		if strings.Join(names, ",") != strings.Join(want, ",") {
 			t.Fatalf("check fails %v: left %q, want %q", checkFails, names, want)
