@@ -275,7 +275,7 @@ func (c *Checker) CompileJob(ctx context.Context, target flinkplane.RuntimeID, j
 	cmd.Dir = work
 	// Its own process group: threads and processes user code started end
 	// with it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = 5 * time.Second
 	var output limitedBuffer

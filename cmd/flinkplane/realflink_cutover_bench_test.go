@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/kinesisanalyticsv2/types"
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/internal/fixtures"
+	"github.com/flinkplane/flinkplane/runtime/local"
 )
 
 // BenchmarkRealFlinkCutover measures, through the AWS SDK against the real
@@ -44,9 +46,18 @@ import (
 //	tasks-running-s submitted → seen running with all tasks (polled every 25 ms through Flink's REST API)
 //
 //	go test -run '^$' -bench RealFlinkCutover -benchtime 3x -timeout 60m ./cmd/flinkplane
+//
+// FLINKPLANE_BENCH_CDS=off runs it without class data sharing.
 func BenchmarkRealFlinkCutover(b *testing.B) {
 	jars := needReal(b, []flinkplane.RuntimeID{flinkplane.RuntimeFlink120, flinkplane.RuntimeFlink22}, fixtures.Counter120, fixtures.Counter22)
-	r := startRealPoll(b, jars, time.Second, func(m *Main) { m.Config.ProbationWindow = 0 })
+	r := startRealPoll(b, jars, time.Second, func(m *Main) {
+		m.Config.ProbationWindow = 0
+		// FLINKPLANE_BENCH_CDS=off: the cluster JVMs without class data
+		// sharing (the comparison run).
+		if os.Getenv("FLINKPLANE_BENCH_CDS") == "off" {
+			m.Driver.(*local.Driver).ClassDataDir = ""
+		}
+	})
 	// The one-time costs of a data directory (the compatibility checker's
 	// runtime index, the dry compile's helper and class data archive) are
 	// paid before the clock runs, as a long-running server paid them once.
