@@ -338,6 +338,14 @@ func (e *Engine) observe(app *flinkplane.Application, job *flinkplane.JobHealth,
 	}
 	e.observed[app.Name] = now
 	e.mu.Unlock()
+	if cluster == nil && app.Cluster != nil && e.Driver != nil {
+		// The sample shows the cluster's processes as the watch's do.
+		ctx, cancel := context.WithTimeout(e.ctx, 5*time.Second)
+		if ch, err := e.Driver.ClusterHealth(ctx, *app.Cluster); err == nil {
+			cluster = &ch
+		}
+		cancel()
+	}
 	e.record(e.sample(app, job, cluster, jerr))
 	e.recordMetrics(e.ctx, app, job)
 }

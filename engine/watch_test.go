@@ -500,3 +500,36 @@ func TestWatch_SlowMetricsRecorder(t *testing.T) {
 		}
 	})
 }
+
+// The samples an operation's own probation polls record show the
+// cluster's processes as the watch's do.
+func TestWatch_ProbationSamplesShowProcesses(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		v := &env{t: t, dir: t.TempDir(), driver: mock.NewClusterDriver(), code: mock.NewCodeStore(bucket+"/app-1.20.jar", bucket+"/app-2.2.jar"),
+			watch: time.Second, poll: 100 * time.Millisecond}
+		v.open()
+		t.Cleanup(v.close)
+		v.create("a", nil)
+		v.tag("a", flinkplane.TagProbationWindow, "10s")
+		id, err := v.e.StartApplication(ctx, "a", engine.StartInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(6 * time.Second)
+		if a := v.app("a"); a.Status != flinkplane.StatusStarting {
+			t.Fatalf("status %s, want STARTING (on probation)", a.Status)
+		}
+		time.Sleep(2 * time.Second) // the health writer's batch
+		var hist []*flinkplane.HealthSample
+		v.db.View(ctx, func(tx flinkplane.Tx) (err error) { hist, err = tx.HealthHistory("a", time.Time{}, 0); return err })
+		if len(hist) < 3 {
+			t.Fatalf("%d samples during the probation", len(hist))
+		}
+		for _, s := range hist {
+			if s.Cluster == nil || !s.Cluster.JobManagerAlive || s.Cluster.TaskManagers != 1 || s.Cluster.TaskManagersAlive != 1 {
+				t.Fatalf("sample without the processes: %+v", s)
+			}
+		}
+		wantStatus(t, v.wait("a", id).Status, flinkplane.OperationSuccessful)
+	})
+}
