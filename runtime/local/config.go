@@ -88,6 +88,12 @@ func (d *Driver) clusterConfig(spec flinkplane.ClusterSpec, info clusterInfo, di
 		"cluster.registration.error-delay": "500",
 		// Job metrics over REST are cached this long (Flink: 10 s).
 		"metrics.fetcher.update-interval": "2000",
+		// A job's details over REST (its status, every task's state) come
+		// from an execution graph cache kept this long, which is also the
+		// web UI's refresh interval (Flink: 3 s): a new job was seen with
+		// all its tasks running 3 s after they ran, and every probation
+		// started that much later.
+		"web.refresh-interval": "500ms",
 		// The REST endpoint's timeout for what it asks of the cluster's
 		// processes (Flink: 10 min). The metric fetcher starts a fetch
 		// only when the previous one has ended, and asks every
