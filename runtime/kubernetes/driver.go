@@ -748,6 +748,10 @@ func (d *Driver) desired(name string, spec flinkplane.ClusterSpec, job *JobSpec,
 		"state.savepoints.dir":                                      flinkURI(sp),
 		"execution.checkpointing.externalized-checkpoint-retention": "RETAIN_ON_CANCELLATION",
 		"jobmanager.execution.failover-strategy":                    "region",
+		// A job's details over REST come from a cache kept this long
+		// (Flink: 3 s): the probation sees a new job's tasks running
+		// without that delay (as the local driver's clusters).
+		"web.refresh-interval": "500ms",
 		// flinkplane decides: no restart of a failed job, no rollback, no
 		// health-based restart and no savepoint clean-up by the operator
 		// (the engine's watch, probation and snapshots do that).
