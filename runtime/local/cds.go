@@ -233,7 +233,7 @@ func (d *Driver) buildArchive(rec cdsRecording) error {
 		return err
 	}
 	// Archives of the same runtime built for another installation or Java
-	// (~100 MB each) go: the newest installation is the one in use.
+	// (~75 MB each) go: the newest installation is the one in use.
 	runtimeID := strings.TrimSuffix(rec.Key, "-"+rec.Key[strings.LastIndexByte(rec.Key, '-')+1:])
 	others, _ := filepath.Glob(filepath.Join(d.ClassDataDir, runtimeID+"-*.jsa"))
 	for _, o := range others {
