@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"syscall"
 
 	"github.com/flinkplane/flinkplane"
+	"github.com/flinkplane/flinkplane/internal/atomicfile"
 )
 
 // Class data sharing for the cluster JVMs (docs/runtimes.md).
@@ -35,6 +37,9 @@ import (
 // plugins (their own class loaders) are not archived. Nothing of it is on
 // the path of a stop: a cluster stops as fast with it as without.
 
+// cdsMu serialises this process's builds' start (cdsStopped).
+var cdsMu sync.Mutex
+
 // cdsQuiet keeps the JVM's class-data-sharing warnings (one line per class
 // it cannot archive) out of the cluster's logs.
 const cdsQuiet = "-Xlog:cds*=off"
@@ -48,6 +53,8 @@ type cdsRecording struct {
 	Java    string   `json:"java"`
 	Class   []string `json:"classpath"`
 	Flags   []string `json:"flags"`
+	// Building: the recording cluster stopped and PID builds the archive.
+	Building bool `json:"building,omitempty"`
 }
 
 // cdsKey names the archive of one runtime and JVM command: a hash of the
@@ -97,11 +104,13 @@ func (d *Driver) cdsArgs(h flinkplane.ClusterHandle, role string, cp, flags []st
 	lock := filepath.Join(d.ClassDataDir, key+".lock")
 	rec, err := readRecording(lock)
 	switch {
-	case err == nil && rec.Cluster == h.ID:
+	case err == nil && rec.Cluster == h.ID && !rec.Building:
 		// this cluster records: every JVM of it
+	case err == nil && rec.Building && processAlive(rec.PID):
+		return nil // the archive is being built
 	case err == nil && processAlive(rec.PID) && rec.PID != os.Getpid():
 		return nil // another control plane records it
-	case err == nil && rec.PID == os.Getpid() && d.clusterLive(rec.Cluster):
+	case err == nil && rec.PID == os.Getpid() && clusterLive(rec.Cluster):
 		return nil // another cluster of this control plane records it
 	default:
 		// No recording, or a dead one: this cluster takes it over.
@@ -115,23 +124,22 @@ func (d *Driver) cdsArgs(h flinkplane.ClusterHandle, role string, cp, flags []st
 		}
 		f.Write(b)
 		f.Close()
-		old, _ := filepath.Glob(filepath.Join(d.ClassDataDir, key+".*.classlist"))
-		for _, o := range old {
-			os.Remove(o)
+		// What a dead recording or build left: its lists, its union, its
+		// unfinished archive.
+		for _, pattern := range []string{".*.classlist", ".*.classes", ".jsa.*.tmp"} {
+			old, _ := filepath.Glob(filepath.Join(d.ClassDataDir, key+pattern))
+			for _, o := range old {
+				os.Remove(o)
+			}
 		}
 	}
 	return []string{cdsQuiet, "-XX:DumpLoadedClassList=" + filepath.Join(d.ClassDataDir, key+"."+h.ID+"-"+role+".classlist")}
 }
 
-// clusterLive reports whether a cluster of this driver's data directory
-// has a live JVM.
-func (d *Driver) clusterLive(id string) bool {
-	for _, p := range findProcesses(markerDataDir(d.DataDir)) {
-		if p.cluster == id {
-			return true
-		}
-	}
-	return false
+// clusterLive reports whether a cluster (of any data directory) has a
+// live JVM.
+func clusterLive(id string) bool {
+	return len(findProcesses(markerCluster(id))) > 0
 }
 
 func readRecording(path string) (cdsRecording, error) {
@@ -161,10 +169,19 @@ func (d *Driver) cdsStopped(id string) {
 	if d.ClassDataDir == "" {
 		return
 	}
+	cdsMu.Lock() // two stops of one cluster (Stop, Sweep) build once
+	defer cdsMu.Unlock()
 	locks, _ := filepath.Glob(filepath.Join(d.ClassDataDir, "*.lock"))
 	for _, lock := range locks {
 		rec, err := readRecording(lock)
-		if err != nil || rec.Cluster != id {
+		if err != nil || rec.Cluster != id || rec.Building {
+			continue
+		}
+		// The lock stays, marked, while this process builds: no other
+		// cluster takes the recording over meanwhile.
+		rec.Building, rec.PID = true, os.Getpid()
+		b, _ := json.Marshal(rec)
+		if err := atomicfile.WriteFile(lock, b, 0o644); err != nil {
 			continue
 		}
 		d.cdsBuilds.Add(1)
@@ -222,11 +239,11 @@ func (d *Driver) buildArchive(rec cdsRecording) error {
 	cp := strings.Join(rec.Class, string(os.PathListSeparator))
 	args := append([]string{"-Xshare:dump", cdsQuiet, "-XX:SharedClassListFile=" + union, "-XX:SharedArchiveFile=" + tmp},
 		rec.Flags...)
-	if out, err := exec.Command(d.Java, append(args, "-classpath", cp)...).CombinedOutput(); err != nil {
+	if out, err := helperJVM(d.Java, append(args, "-classpath", cp)...).CombinedOutput(); err != nil {
 		return fmt.Errorf("-Xshare:dump: %v: %s", err, tail(string(out), 600))
 	}
 	check := append([]string{"-Xshare:on", cdsQuiet, "-XX:SharedArchiveFile=" + tmp}, rec.Flags...)
-	if out, err := exec.Command(d.Java, append(check, "-classpath", cp, "-version")...).CombinedOutput(); err != nil {
+	if out, err := helperJVM(d.Java, append(check, "-classpath", cp, "-version")...).CombinedOutput(); err != nil {
 		return fmt.Errorf("archive does not map: %v: %s", err, tail(string(out), 600))
 	}
 	if err := os.Rename(tmp, archive); err != nil {
@@ -243,6 +260,15 @@ func (d *Driver) buildArchive(rec cdsRecording) error {
 	}
 	d.logf("local: class data archive %s written (%d classes)", archive, len(seen))
 	return nil
+}
+
+// helperJVM is a JVM that builds or checks an archive: the kernel kills it
+// when flinkplane dies (a server stopped meanwhile leaves no JVM behind;
+// the next cluster takes the recording over).
+func helperJVM(java string, args ...string) *exec.Cmd {
+	cmd := exec.Command(java, args...)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	return cmd
 }
 
 func tail(s string, n int) string {

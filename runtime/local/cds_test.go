@@ -36,6 +36,8 @@ func TestCDSArgs(t *testing.T) {
 		{name: "this cluster records: its TaskManagers too", lock: &cdsRecording{Cluster: "fc-one", PID: os.Getpid()}, want: "-XX:DumpLoadedClassList=", records: true},
 		{name: "another live control plane records", lock: &cdsRecording{Cluster: "fc-other", PID: os.Getppid()}, want: ""},
 		{name: "a dead control plane's recording is taken over", lock: &cdsRecording{Cluster: "fc-other", PID: -1}, want: "-XX:DumpLoadedClassList=", records: true},
+		{name: "being built by a live process", lock: &cdsRecording{Cluster: "fc-other", PID: os.Getpid(), Building: true}, want: ""},
+		{name: "a dead build is taken over", lock: &cdsRecording{Cluster: "fc-other", PID: -1, Building: true}, want: "-XX:DumpLoadedClassList=", records: true},
 		{name: "this control plane's dead cluster's recording is taken over", lock: &cdsRecording{Cluster: "fc-gone", PID: os.Getpid()}, want: "-XX:DumpLoadedClassList=", records: true},
 	}
 	for _, tt := range tests {
@@ -126,7 +128,7 @@ for a in "$@"; do
 done
 for a in "$@"; do
   case "$a" in
-    -Xshare:dump) for b in "$@"; do case "$b" in -XX:SharedArchiveFile=*) echo jsa > "${b#*=}";; esac; done; exit 0 ;;
+    -Xshare:dump) cat ` + filepath.Join(dir, "cds") + `/*.lock > ` + filepath.Join(dir, "lock-during-build") + `; for b in "$@"; do case "$b" in -XX:SharedArchiveFile=*) echo jsa > "${b#*=}";; esac; done; exit 0 ;;
     -Xshare:on) exit ` + map[bool]string{false: "0", true: "1"}[checkFails] + ` ;;
   esac
 done
@@ -155,6 +157,9 @@ done
 		}
 		d.cdsStopped(h.ID)
 		d.WaitClassData()
+		if during, _ := os.ReadFile(filepath.Join(dir, "lock-during-build")); !strings.Contains(string(during), `"building":true`) {
+			t.Fatalf("lock during the build: %s", during)
+		}
 		union, _ := os.ReadFile(filepath.Join(dir, "union"))
 		if string(union) != "java/lang/Object\norg/apache/flink/A\norg/apache/flink/B\n" {
 			t.Fatalf("class list %q", union)
