@@ -203,8 +203,13 @@ func (d *Driver) WaitClassData() { d.cdsBuilds.Wait() }
 func (d *Driver) buildArchive(rec cdsRecording) error {
 	lists, _ := filepath.Glob(filepath.Join(d.ClassDataDir, rec.Key+"."+rec.Cluster+"-*.classlist"))
 	defer func() {
-		for _, l := range lists {
-			os.Remove(l)
+		// This recording's lists, and what a killed build or an earlier
+		// recording left (its lists, union, unfinished archive).
+		for _, pattern := range []string{".*.classlist", ".*.classes", ".jsa.*.tmp"} {
+			old, _ := filepath.Glob(filepath.Join(d.ClassDataDir, rec.Key+pattern))
+			for _, o := range old {
+				os.Remove(o)
+			}
 		}
 	}()
 	if len(lists) == 0 {

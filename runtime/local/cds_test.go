@@ -150,6 +150,8 @@ done
 		// when the new one is in place; another runtime's stays.
 		os.WriteFile(filepath.Join(d.ClassDataDir, "FLINK-2_2-0000000000000000.jsa"), []byte("old"), 0o644)
 		os.WriteFile(filepath.Join(d.ClassDataDir, "FLINK-1_20-0000000000000000.jsa"), []byte("other"), 0o644)
+		// A list an earlier recording left goes with the build.
+		os.WriteFile(strings.Replace(list, "fc-one-jobmanager", "fc-old-jobmanager", 1), []byte("x\n"), 0o644)
 		d.cdsStopped("fc-other") // not the recording cluster: nothing
 		d.WaitClassData()
 		if _, err := os.Stat(calls); err == nil {
