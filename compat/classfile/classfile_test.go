@@ -128,8 +128,10 @@ func TestParse_HugeConstantPool(t *testing.T) {
 	}
 	// A pool of 65535 one-byte-short entries is rejected before any
 	// allocation proportional to the count.
+	// (The error path itself allocates 7, 9 under -race, once 11 in CI:
+	// the bound is far from proportional, not tight.)
 	allocs := testing.AllocsPerRun(10, func() { classfile.Parse(b) })
-	if allocs > 10 {
+	if allocs > 100 {
 		t.Errorf("%.0f allocations for a hostile constant-pool count", allocs)
 	}
 }
