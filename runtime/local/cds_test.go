@@ -158,6 +158,7 @@ done
 			t.Fatal("built for another cluster")
 		}
 		d.cdsStopped(h.ID)
+		d.cdsStopped(h.ID) // a second stop of the cluster (Stop, then Sweep) builds nothing more
 		d.WaitClassData()
 		if during, _ := os.ReadFile(filepath.Join(dir, "lock-during-build")); !strings.Contains(string(during), `"building":true`) {
 			t.Fatalf("lock during the build: %s", during)
@@ -167,6 +168,9 @@ done
 			t.Fatalf("class list %q", union)
 		}
 		log, _ := os.ReadFile(calls)
+		if n := strings.Count(string(log), "-Xshare:dump"); n != 1 {
+			t.Fatalf("%d dumps, want 1:\n%s", n, log)
+		}
 		if !strings.Contains(string(log), "-Xshare:dump") || !strings.Contains(string(log), "-classpath /r/lib/a.jar:/r/lib/b.jar") ||
 			!strings.Contains(string(log), "-Xshare:on") {
 			t.Fatalf("java calls:\n%s", log)

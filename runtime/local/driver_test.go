@@ -2,9 +2,11 @@ package local_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -66,6 +68,7 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 	}
 
 	var jobID, savepoint string
+	var cdsLog logLines // what the driver that stops the cluster logged
 	t.Run("Submit", func(t *testing.T) {
 		var err error
 		jobID, err = d.Submit(ctx, h, flinkplane.JobSpec{JarPath: jar, JobID: "0123456789abcdef0123456789abcdef"})
@@ -312,6 +315,10 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 	t.Run("AdoptAfterRestartThenStopOrSweep", func(t *testing.T) {
 		d2 := localtest.NewDriver(t, dataDir) // a restarted control plane
 		d2.ClassDataDir = d.ClassDataDir
+		d2.Logf = func(format string, args ...any) {
+			cdsLog.Add(fmt.Sprintf(format, args...))
+			t.Logf(format, args...)
+		}
 		defer d2.WaitClassData()
 		alive, err := d2.Adopt(ctx, h)
 		if err != nil || !alive {
@@ -354,7 +361,7 @@ func testCluster(t *testing.T, id flinkplane.RuntimeID) {
 		archives, _ := filepath.Glob(filepath.Join(d.ClassDataDir, "*.jsa"))
 		if len(archives) != 1 {
 			left, _ := os.ReadDir(d.ClassDataDir)
-			t.Fatalf("archives %v after the recording cluster stopped (left: %v)", archives, left)
+			t.Fatalf("archives %v after the recording cluster stopped (left: %v); the stopping driver logged:\n%s", archives, left, cdsLog.String())
 		}
 		d3 := localtest.NewDriver(t, t.TempDir())
 		d3.ClassDataDir = d.ClassDataDir
@@ -404,4 +411,22 @@ func waitFor(t *testing.T, ctx context.Context, cond func() bool) {
 		case <-time.After(250 * time.Millisecond):
 		}
 	}
+}
+
+// logLines collects log lines from several goroutines.
+type logLines struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+func (l *logLines) Add(s string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.lines = append(l.lines, s)
+}
+
+func (l *logLines) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return strings.Join(l.lines, "\n")
 }
