@@ -308,9 +308,11 @@ func (c *Checker) CompileJob(ctx context.Context, target flinkplane.RuntimeID, j
 			}}, nil
 		case runErr != nil:
 			var ee *exec.ExitError
-			if errors.As(runErr, &ee) && ee.ExitCode() != 2 {
+			if errors.As(runErr, &ee) && ee.ExitCode() > 0 && ee.ExitCode() != 2 {
 				// The JVM ended before writing its result: System.exit in
-				// main(), which would end the JobManager the same way.
+				// main(), which would end the JobManager the same way. (A
+				// JVM killed by a signal, -1, is not the job's doing: an
+				// error below, not a finding.)
 				return nil, []flinkplane.Finding{{
 					Severity: flinkplane.SeverityError, Code: CodeMainFailed, Symbol: "System.exit",
 					Class: entryClass(job.JarPath, job.EntryClass), Method: "main(String[])",
