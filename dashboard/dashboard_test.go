@@ -58,7 +58,10 @@ func setup(t *testing.T) (*dashboard.Proxy, *httptest.Server, *fakeFlink, *sqlit
 			t.Fatal(err)
 		}
 	}
-	now := time.Date(2026, 11, 29, 12, 0, 0, 0, time.UTC)
+	// The proxy's clock starts at the real time: the test's cookie jar
+	// drops a cookie whose Expires has passed by the real clock (a fixed
+	// date made this test fail from an hour after it).
+	now := time.Now().UTC().Truncate(time.Second)
 	p := dashboard.New(db, nil)
 	p.Now = func() time.Time { return now }
 	srv := httptest.NewServer(p)
