@@ -329,55 +329,14 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 	if in.Kind == "" {
 		in.Kind = flinkplane.OpUpdateApplication
 	}
-	var app *flinkplane.Application
-	var cur *flinkplane.ApplicationVersion
-	var tags []flinkplane.Tag
-	var snaps []*flinkplane.Snapshot
-	err := e.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
-		if app, err = tx.Application(name); err != nil {
-			return err
-		}
-		if cur, err = tx.Version(name, app.VersionID); err != nil {
-			return err
-		}
-		if tags, err = tx.Tags(name); err != nil {
-			return err
-		}
-		snaps, err = tx.Snapshots(name, "", 0)
-		return err
-	})
+	u, err := e.prepareUpdate(ctx, name, in)
 	if err != nil {
 		return nil, nil, "", err
 	}
-	if err := checkVersion(app, in.CurrentVersion, in.ConditionalToken); err != nil {
-		return nil, nil, "", err
-	}
-	if app.Status != flinkplane.StatusReady && app.Status != flinkplane.StatusRunning {
-		return nil, nil, "", statusError(app, in.Kind, "READY or RUNNING")
-	}
-	cfg := cur.Config.Clone()
-	if in.Change != nil {
-		if err := in.Change(&cfg); err != nil {
-			return nil, nil, "", err
-		}
-	}
-	if cfg.Parallelism != cur.Config.Parallelism {
-		if err := e.checkCapacity(app, cfg); err != nil {
-			return nil, nil, "", err
-		}
-	}
-	changesCode := cfg.RuntimeEnvironment != cur.Config.RuntimeEnvironment || codeDiffers(cur.Config.Code, cfg.Code)
-	if codeDiffers(cur.Config.Code, cfg.Code) && cfg.Code.S3 != nil && e.Code != nil {
-		if err := e.Code.Check(ctx, *cfg.Code.S3); err != nil {
-			return nil, nil, "", err
-		}
-	}
-	if err := checkUpdateRestore(app, cur, cfg, snaps); err != nil {
-		return nil, nil, "", err
-	}
+	app, cur, cfg, tags, snaps, changesCode := u.app, u.cur, u.cfg, u.tags, u.snaps, u.changesCode
 	// The target runtime must be usable before anything stops (a runtime
 	// that is not installed; on Kubernetes, an operator too old for it).
-	if app.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg) && e.Driver != nil {
+	if u.restarts && e.Driver != nil {
 		if err := e.Driver.Ready(cfg.RuntimeEnvironment); err != nil {
 			return nil, nil, "", err
 		}
@@ -391,8 +350,7 @@ func (e *Engine) UpdateApplication(ctx context.Context, name string, in UpdateIn
 	var findings []flinkplane.Finding
 	var graph, prevGraph *flinkplane.JobGraphInfo
 	opID, jobID := newID(), newJobID()
-	restarts := app.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg)
-	if (changesCode && e.Compat != nil) || (e.Compiler != nil && (changesCode || restarts)) {
+	if (changesCode && e.Compat != nil) || (e.Compiler != nil && (changesCode || u.restarts)) {
 		var blocked bool
 		findings, graph, prevGraph, blocked, err = e.preflight(ctx, app, cur, cfg, tags, snaps, changesCode, opID, jobID)
 		if err != nil {

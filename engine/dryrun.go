@@ -34,59 +34,16 @@ type PreflightResult struct {
 // running). Returns the errors UpdateApplication returns for the same input
 // before its pre-flight.
 func (e *Engine) Preflight(ctx context.Context, name string, in UpdateInput) (*PreflightResult, error) {
-	var app *flinkplane.Application
-	var cur *flinkplane.ApplicationVersion
-	var tags []flinkplane.Tag
-	var snaps []*flinkplane.Snapshot
-	err := e.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
-		if app, err = tx.Application(name); err != nil {
-			return err
-		}
-		if cur, err = tx.Version(name, app.VersionID); err != nil {
-			return err
-		}
-		if tags, err = tx.Tags(name); err != nil {
-			return err
-		}
-		snaps, err = tx.Snapshots(name, "", 0)
-		return err
-	})
+	if in.Kind == "" {
+		in.Kind = flinkplane.OpUpdateApplication
+	}
+	u, err := e.prepareUpdate(ctx, name, in)
 	if err != nil {
 		return nil, err
 	}
-	kind := in.Kind
-	if kind == "" {
-		kind = flinkplane.OpUpdateApplication
-	}
-	if err := checkVersion(app, in.CurrentVersion, in.ConditionalToken); err != nil {
-		return nil, err
-	}
-	if app.Status != flinkplane.StatusReady && app.Status != flinkplane.StatusRunning {
-		return nil, statusError(app, kind, "READY or RUNNING")
-	}
-	cfg := cur.Config.Clone()
-	if in.Change != nil {
-		if err := in.Change(&cfg); err != nil {
-			return nil, err
-		}
-	}
-	if cfg.Parallelism != cur.Config.Parallelism {
-		if err := e.checkCapacity(app, cfg); err != nil {
-			return nil, err
-		}
-	}
-	if codeDiffers(cur.Config.Code, cfg.Code) && cfg.Code.S3 != nil && e.Code != nil {
-		if err := e.Code.Check(ctx, *cfg.Code.S3); err != nil {
-			return nil, err
-		}
-	}
-	if err := checkUpdateRestore(app, cur, cfg, snaps); err != nil {
-		return nil, err
-	}
+	app, cur, cfg, tags, snaps, changesCode := u.app, u.cur, u.cfg, u.tags, u.snaps, u.changesCode
 	res := &PreflightResult{RuntimeEnvironment: cfg.RuntimeEnvironment, CompatCheck: CompatMode(tags), Findings: []flinkplane.Finding{}}
-	changesCode := cfg.RuntimeEnvironment != cur.Config.RuntimeEnvironment || codeDiffers(cur.Config.Code, cfg.Code)
-	restarts := app.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg)
-	if !(changesCode && e.Compat != nil) && !(e.Compiler != nil && (changesCode || restarts)) {
+	if !(changesCode && e.Compat != nil) && !(e.Compiler != nil && (changesCode || u.restarts)) {
 		return res, nil
 	}
 	// The same checks as UpdateApplication's; the graph it builds is
@@ -102,4 +59,69 @@ func (e *Engine) Preflight(ctx context.Context, name string, in UpdateInput) (*P
 		res.Findings = findings
 	}
 	return res, nil
+}
+
+// pendingUpdate is an update read and checked, before its pre-flight.
+type pendingUpdate struct {
+	app         *flinkplane.Application
+	cur         *flinkplane.ApplicationVersion
+	cfg         flinkplane.ApplicationConfig // the new configuration
+	tags        []flinkplane.Tag
+	snaps       []*flinkplane.Snapshot
+	changesCode bool // a new runtime or new code
+	restarts    bool // the running job restarts for it
+}
+
+// prepareUpdate reads an application for UpdateApplication or Preflight
+// and checks what both check before the pre-flight: the version id or
+// token, the status (in.Kind names the operation in the error), the new
+// configuration, the capacity, the code location and the restore choice.
+func (e *Engine) prepareUpdate(ctx context.Context, name string, in UpdateInput) (*pendingUpdate, error) {
+	u := &pendingUpdate{}
+	err := e.Store.View(ctx, func(tx flinkplane.Tx) (err error) {
+		if u.app, err = tx.Application(name); err != nil {
+			return err
+		}
+		if u.cur, err = tx.Version(name, u.app.VersionID); err != nil {
+			return err
+		}
+		if u.tags, err = tx.Tags(name); err != nil {
+			return err
+		}
+		u.snaps, err = tx.Snapshots(name, "", 0)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	app, cur := u.app, u.cur
+	if err := checkVersion(app, in.CurrentVersion, in.ConditionalToken); err != nil {
+		return nil, err
+	}
+	if app.Status != flinkplane.StatusReady && app.Status != flinkplane.StatusRunning {
+		return nil, statusError(app, in.Kind, "READY or RUNNING")
+	}
+	u.cfg = cur.Config.Clone()
+	if in.Change != nil {
+		if err := in.Change(&u.cfg); err != nil {
+			return nil, err
+		}
+	}
+	cfg := u.cfg
+	if cfg.Parallelism != cur.Config.Parallelism {
+		if err := e.checkCapacity(app, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if codeDiffers(cur.Config.Code, cfg.Code) && cfg.Code.S3 != nil && e.Code != nil {
+		if err := e.Code.Check(ctx, *cfg.Code.S3); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkUpdateRestore(app, cur, cfg, u.snaps); err != nil {
+		return nil, err
+	}
+	u.changesCode = cfg.RuntimeEnvironment != cur.Config.RuntimeEnvironment || codeDiffers(cur.Config.Code, cfg.Code)
+	u.restarts = app.Status == flinkplane.StatusRunning && flinkplane.RunsDifferently(cur.Config, cfg)
+	return u, nil
 }
