@@ -38,26 +38,6 @@ const helperClass = "dev.flinkplane.migrate.StateMigrate"
 //go:embed java/keys/MultiStateKeyIterator.java
 var keyIteratorSource []byte
 
-// javaOpens are flink-dist's env.java.opts.all for Java 17, as the cluster
-// JVMs and the dry compile run with: the reflection Kryo and the POJO
-// serializers do behaves as on the cluster.
-var javaOpens = []string{
-	"--add-exports=java.rmi/sun.rmi.registry=ALL-UNNAMED",
-	"--add-exports=java.security.jgss/sun.security.krb5=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang=ALL-UNNAMED",
-	"--add-opens=java.base/java.net=ALL-UNNAMED",
-	"--add-opens=java.base/java.io=ALL-UNNAMED",
-	"--add-opens=java.base/java.nio=ALL-UNNAMED",
-	"--add-opens=java.base/sun.nio.ch=ALL-UNNAMED",
-	"--add-opens=java.base/java.lang.reflect=ALL-UNNAMED",
-	"--add-opens=java.base/java.text=ALL-UNNAMED",
-	"--add-opens=java.base/java.time=ALL-UNNAMED",
-	"--add-opens=java.base/java.util=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.atomic=ALL-UNNAMED",
-	"--add-opens=java.base/java.util.concurrent.locks=ALL-UNNAMED",
-}
-
 // helper is the compiled helper of one runtime and the class path it runs
 // with (besides the user jar).
 type helper struct {
@@ -193,7 +173,10 @@ func (m *Migrator) run(ctx context.Context, h *helper, mode string, props map[st
 	if inspect {
 		args = append(args, "-XX:TieredStopAtLevel=1") // a short run: start fast
 	}
-	args = append(args, javaOpens...)
+	// flink-dist's Java flags, as the cluster JVMs and the dry compile
+	// run with: the reflection Kryo and the POJO serializers do behaves as
+	// on the cluster.
+	args = append(args, runtime.JavaOpens(h.runtime)...)
 	cp := append(append([]string{}, h.classpath...), userJar)
 	args = append(args, "-Djava.io.tmpdir="+tmpDir, "-cp", strings.Join(cp, string(os.PathListSeparator)), helperClass, mode, inFile, outFile)
 
