@@ -33,6 +33,7 @@ import (
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/runtime"
+	"github.com/flinkplane/flinkplane/runtime/local"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
@@ -505,7 +506,7 @@ func (d *Driver) Submit(ctx context.Context, h flinkplane.ClusterHandle, job fli
 	}
 	if job.RestoreFrom != "" {
 		if v, err := d.Storage.MetadataVersion(ctx, job.RestoreFrom); err == nil {
-			if m := maxMetadataVersion(h.Runtime); v > m {
+			if m := local.MaxMetadataVersion(h.Runtime); v > m {
 				return "", flinkplane.Errorf(flinkplane.EINVALIDCONFIG,
 					"Snapshot %s has savepoint format version %d, written by a newer Flink than %s can read (up to version %d); a 2.x snapshot cannot be restored on 1.x.",
 					job.RestoreFrom, v, h.Runtime, m)

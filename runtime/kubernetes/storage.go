@@ -3,7 +3,6 @@ package kubernetes
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -17,6 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/internal/appjar"
+	"github.com/flinkplane/flinkplane/runtime/local"
 )
 
 // Storage is where the Flink pods and flinkplane share files: application
@@ -147,16 +147,7 @@ func (v *VolumeStorage) LatestCheckpoint(ctx context.Context, dir, jobID string)
 
 // MetadataVersion reads the header of a savepoint's _metadata.
 func (v *VolumeStorage) MetadataVersion(ctx context.Context, location string) (int, error) {
-	p := volumePath(location)
-	if st, err := os.Stat(p); err == nil && st.IsDir() {
-		p = filepath.Join(p, "_metadata")
-	}
-	f, err := os.Open(p)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	return readMetadataVersion(f, location)
+	return local.SavepointMetadataVersion(location)
 }
 
 // Dispose removes a savepoint directory under <root>/savepoints.
@@ -319,7 +310,7 @@ func (s *S3Storage) MetadataVersion(ctx context.Context, location string) (int, 
 		return 0, err
 	}
 	defer out.Body.Close()
-	return readMetadataVersion(out.Body, location)
+	return local.ReadMetadataVersion(out.Body, location)
 }
 
 // Dispose deletes the objects of a savepoint under savepoints/.
@@ -371,34 +362,6 @@ func (s *S3Storage) RemovePrefix(ctx context.Context, rel string) error {
 		return err
 	}
 	return s.deleteObjects(ctx, s.Bucket, objs)
-}
-
-// metadataMagic starts every checkpoint/savepoint _metadata file.
-const metadataMagic = 0x4960672d
-
-func readMetadataVersion(r io.Reader, location string) (int, error) {
-	var hdr [8]byte
-	if _, err := io.ReadFull(r, hdr[:]); err != nil {
-		return 0, err
-	}
-	if binary.BigEndian.Uint32(hdr[:4]) != metadataMagic {
-		return 0, flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "%s is not a Flink savepoint (bad magic number).", location)
-	}
-	return int(binary.BigEndian.Uint32(hdr[4:])), nil
-}
-
-// maxMetadataVersion is the newest savepoint _metadata version a runtime
-// reads: 1.x up to 4, 2.0 up to 5, 2.1 and later up to 6 (as the local
-// driver checks).
-func maxMetadataVersion(id flinkplane.RuntimeID) int {
-	major, minor, _ := id.Version()
-	switch {
-	case major < 2:
-		return 4
-	case major == 2 && minor == 0:
-		return 5
-	}
-	return 6
 }
 
 // stageJar writes the copy of the user JAR that the JobManager runs: its

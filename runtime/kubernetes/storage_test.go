@@ -15,6 +15,9 @@ import (
 	"github.com/flinkplane/flinkplane/internal/s3test"
 )
 
+// metadataMagic starts every checkpoint/savepoint _metadata file.
+const metadataMagic = 0x4960672d
+
 func metadata(version int) []byte {
 	b := make([]byte, 8)
 	binary.BigEndian.PutUint32(b, metadataMagic)

@@ -39,8 +39,14 @@ func SavepointMetadataVersion(location string) (int, error) {
 		return 0, err
 	}
 	defer f.Close()
+	return ReadMetadataVersion(f, location)
+}
+
+// ReadMetadataVersion reads the version from the first 8 bytes of a
+// checkpoint's or savepoint's _metadata (location names it in the error).
+func ReadMetadataVersion(r io.Reader, location string) (int, error) {
 	var hdr [8]byte
-	if _, err := io.ReadFull(f, hdr[:]); err != nil {
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
 		return 0, err
 	}
 	if binary.BigEndian.Uint32(hdr[:4]) != metadataMagic {

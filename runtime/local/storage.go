@@ -2,7 +2,6 @@ package local
 
 import (
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -160,14 +159,7 @@ func (s *S3Storage) metadataVersion(ctx context.Context, location string) (int, 
 		return 0, err
 	}
 	defer out.Body.Close()
-	var hdr [8]byte
-	if _, err := io.ReadFull(out.Body, hdr[:]); err != nil {
-		return 0, err
-	}
-	if binary.BigEndian.Uint32(hdr[:4]) != metadataMagic {
-		return 0, flinkplane.Errorf(flinkplane.EINVALIDCONFIG, "%s is not a Flink savepoint (bad magic number).", location)
-	}
-	return int(binary.BigEndian.Uint32(hdr[4:])), nil
+	return ReadMetadataVersion(out.Body, location)
 }
 
 // Download copies a savepoint directory from S3 into dir (dir/_metadata and
