@@ -17,7 +17,20 @@ func Write(dir, dst string) error {
 		return err
 	}
 	zw := zip.NewWriter(f)
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	err = Add(zw, dir)
+	if cerr := zw.Close(); err == nil {
+		err = cerr
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// Add writes every file under dir into zw, named by its path relative to
+// dir.
+func Add(zw *zip.Writer, dir string) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
@@ -36,11 +49,4 @@ func Write(dir, dst string) error {
 		_, err = w.Write(b)
 		return err
 	})
-	if cerr := zw.Close(); err == nil {
-		err = cerr
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/flinkplane/flinkplane"
 	"github.com/flinkplane/flinkplane/flinkrest"
+	"github.com/flinkplane/flinkplane/internal/zipdir"
 	"github.com/flinkplane/flinkplane/runtime"
 	"github.com/flinkplane/flinkplane/runtime/local"
 )
@@ -122,23 +123,7 @@ func writeJar(dst, classes, lib, mainClass string) error {
 	zw := zip.NewWriter(f)
 	w, _ := zw.Create("META-INF/MANIFEST.MF")
 	fmt.Fprintf(w, "Manifest-Version: 1.0\r\nMain-Class: %s\r\n\r\n", mainClass)
-	err = filepath.Walk(classes, func(p string, fi os.FileInfo, err error) error {
-		if err != nil || fi.IsDir() {
-			return err
-		}
-		rel, _ := filepath.Rel(classes, p)
-		w, err := zw.Create(filepath.ToSlash(rel))
-		if err != nil {
-			return err
-		}
-		b, err := os.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		_, err = w.Write(b)
-		return err
-	})
-	if err != nil {
+	if err := zipdir.Add(zw, classes); err != nil {
 		return err
 	}
 	// Shade the library: every entry except its manifest and maven files.
