@@ -50,7 +50,6 @@ type cdsRecording struct {
 	Cluster string   `json:"cluster"`
 	PID     int      `json:"pid"` // the control plane that started the recording
 	Key     string   `json:"key"`
-	Java    string   `json:"java"`
 	Class   []string `json:"classpath"`
 	Flags   []string `json:"flags"`
 	// Building: the recording cluster stopped and PID builds the archive.
@@ -115,8 +114,7 @@ func (d *Driver) cdsArgs(h flinkplane.ClusterHandle, role string, cp, flags []st
 	default:
 		// No recording, or a dead one: this cluster takes it over.
 		os.Remove(lock)
-		java, _ := exec.LookPath(d.Java)
-		rec = cdsRecording{Cluster: h.ID, PID: os.Getpid(), Key: key, Java: java, Class: cp, Flags: flags}
+		rec = cdsRecording{Cluster: h.ID, PID: os.Getpid(), Key: key, Class: cp, Flags: flags}
 		b, _ := json.Marshal(rec)
 		f, err := os.OpenFile(lock, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
 		if err != nil {
